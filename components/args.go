@@ -1,0 +1,118 @@
+package components
+
+import (
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Default values used when a field of RocketChatHAArgs or Node is left empty.
+const (
+	DefaultReplicaSetName    = "rs0"
+	DefaultMongoPort         = 27017
+	DefaultRocketChatPort    = 3000
+	DefaultInstancePort      = 3100
+	DefaultHTTPPort          = 80
+	DefaultHTTPSPort         = 443
+	DefaultWaitSeconds       = 300
+	DefaultRocketChatImage   = "registry.rocket.chat/rocketchat/rocket.chat:7.10.0"
+	DefaultMongoImage        = "mongo:7.0.16"
+	DefaultNginxImage        = "nginx:1.27.3-alpine"
+	DefaultClientMaxBodySize = "200M"
+)
+
+// Node is one Docker host of the cluster. It runs one mongod and one
+// Rocket.Chat server. The node list is plain Go data because it decides how
+// many resources the component registers.
+type Node struct {
+	// Name is a DNS label. It is the replica-set member host name and the
+	// extra hosts entry every container gets.
+	Name string
+	// Address is the node's private IP (or host name) that the other nodes
+	// reach. Ports are published on this address only.
+	Address string
+	// DockerHost is the Docker endpoint for this node: ssh://user@host,
+	// tcp://host:2376 (with DockerTLS) or unix:///path. Empty means
+	// ssh://root@<Address>.
+	DockerHost string
+	// DockerTLS holds TLS material for a tcp:// DockerHost.
+	DockerTLS *DockerTLS
+	// Ports are the host ports of this node. Zero values take the defaults.
+	Ports Ports
+}
+
+// Ports are the host ports one node publishes on its address.
+type Ports struct {
+	// Mongo is mongod's port; mongod also listens on it inside its container.
+	Mongo int
+	// RocketChat is the published HTTP port of Rocket.Chat (3000 inside).
+	RocketChat int
+	// Instance is Rocket.Chat's instance-to-instance TCP_PORT, published
+	// under the same number.
+	Instance int
+}
+
+// DockerTLS is the client TLS material for a tcp:// Docker endpoint. The
+// component wraps every field as a secret.
+type DockerTLS struct {
+	CA   pulumi.StringInput
+	Cert pulumi.StringInput
+	Key  pulumi.StringInput
+}
+
+// LoadBalancer places and configures the nginx load balancer.
+type LoadBalancer struct {
+	// Node names the node whose Docker host runs the load balancer. Empty
+	// means the first node, unless DockerHost is set.
+	Node string
+	// DockerHost runs the load balancer on its own Docker host instead.
+	DockerHost string
+	// DockerTLS is the TLS material for a tcp:// DockerHost.
+	DockerTLS *DockerTLS
+	// Address is the host name or IP clients use in the url output. Empty
+	// means BindAddress, or the hosting node's address when that is 0.0.0.0.
+	Address string
+	// BindAddress is the host interface the load balancer publishes on.
+	// Empty means 0.0.0.0: the load balancer is the one public listener.
+	BindAddress string
+	// HTTPPort and HTTPSPort are the published ports (80 and 443 by default).
+	HTTPPort  int
+	HTTPSPort int
+	// Certificate and PrivateKey (PEM) turn on TLS. Both are secrets.
+	Certificate pulumi.StringInput
+	PrivateKey  pulumi.StringInput
+	// ClientMaxBodySize is nginx's client_max_body_size (200M by default).
+	ClientMaxBodySize string
+}
+
+// RocketChatHAArgs are the inputs of the RocketChatHA component.
+type RocketChatHAArgs struct {
+	// Nodes lists the Docker hosts, in order. Node 0 initiates the replica
+	// set and boots Rocket.Chat first on a fresh cluster.
+	Nodes []Node
+	// RootURL is Rocket.Chat's public URL (ROOT_URL).
+	RootURL pulumi.StringInput
+	// ReplicaSetName is the MongoDB replica-set name (rs0 by default).
+	ReplicaSetName string
+	// RocketChatImage, MongoImage and NginxImage are pinned image references.
+	RocketChatImage pulumi.StringInput
+	MongoImage      pulumi.StringInput
+	NginxImage      pulumi.StringInput
+	// MongoRootPassword and RocketPassword are generated once (pulumi-random)
+	// and kept in state when nil.
+	MongoRootPassword pulumi.StringInput
+	RocketPassword    pulumi.StringInput
+	// OplogPassword, when set, creates the seed's oploguser and sets
+	// MONGO_OPLOG_URL for Rocket.Chat versions that still read it.
+	OplogPassword pulumi.StringInput
+	// License (ROCKETCHAT_LICENSE) and RegistrationToken (REG_TOKEN) are
+	// optional secrets passed to every Rocket.Chat server.
+	License           pulumi.StringInput
+	RegistrationToken pulumi.StringInput
+	// LoadBalancer configures the nginx load balancer.
+	LoadBalancer LoadBalancer
+	// DeleteDataOnDestroy lets `pulumi destroy` and scale-in delete the
+	// mongod data volumes. By default they are retained.
+	DeleteDataOnDestroy bool
+	// WaitSeconds bounds each container's wait for health and each wait of
+	// the replica-set step (300 by default).
+	WaitSeconds int
+}

@@ -1,0 +1,199 @@
+// Package components provides RocketChatHA, a Pulumi component that deploys
+// Rocket.Chat in high availability on any number of Docker hosts: one
+// mongod per host joined into an authenticated replica set, one Rocket.Chat
+// server per host, and an nginx load balancer in front.
+//
+// The package reads no configuration and keeps no globals; the stacks
+// package maps stack config onto RocketChatHAArgs.
+package components
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// TypeToken is the component's Pulumi type.
+const TypeToken = "rocketchat-ha:index:RocketChatHA"
+
+// RocketChatHA is a Rocket.Chat cluster with its replica set and load
+// balancer.
+type RocketChatHA struct {
+	pulumi.ResourceState
+
+	// URL is where the load balancer answers.
+	URL pulumi.StringOutput `pulumi:"url"`
+	// MongoURL is Rocket.Chat's MONGO_URL (secret).
+	MongoURL pulumi.StringOutput `pulumi:"mongoUrl"`
+	// Members lists the replica-set members as host:port.
+	Members pulumi.StringArrayOutput `pulumi:"members"`
+}
+
+// builder carries what the named steps of NewRocketChatHA share.
+type builder struct {
+	ctx  *pulumi.Context
+	name string
+	args RocketChatHAArgs
+	comp *RocketChatHA
+
+	providers                           []pulumi.ProviderResource
+	rootPassword, rocketPassword        pulumi.StringOutput
+	keyfile                             pulumi.StringOutput
+	mongoURL                            pulumi.StringOutput
+	oplogURL                            pulumi.StringInput
+	rocketImage, mongoImage, nginxImage pulumi.StringInput
+}
+
+// NewRocketChatHA registers the cluster. It validates args before it
+// registers anything, so bad input creates no resource.
+func NewRocketChatHA(ctx *pulumi.Context, name string, args *RocketChatHAArgs, opts ...pulumi.ResourceOption) (*RocketChatHA, error) {
+	if args == nil {
+		return nil, fmt.Errorf("rocketchat-ha %s: args are required", name)
+	}
+	if err := args.Validate(); err != nil {
+		return nil, fmt.Errorf("rocketchat-ha %s: invalid arguments:\n%w", name, err)
+	}
+	if args.RootURL == nil {
+		return nil, fmt.Errorf("rocketchat-ha %s: rootUrl: is required", name)
+	}
+	comp := &RocketChatHA{}
+	if err := ctx.RegisterComponentResource(TypeToken, name, comp, opts...); err != nil {
+		return nil, err
+	}
+	b := &builder{ctx: ctx, name: name, args: args.withDefaults(), comp: comp}
+	steps := []struct {
+		what string
+		run  func() error
+	}{
+		{"images", b.images},
+		{"providers", b.newProviders},
+		{"secrets", b.secrets},
+		{"connection strings", b.connectionStrings},
+		{"cluster", b.cluster},
+	}
+	for _, s := range steps {
+		if err := s.run(); err != nil {
+			return nil, fmt.Errorf("rocketchat-ha %s: %s: %w", name, s.what, err)
+		}
+	}
+	return comp, nil
+}
+
+// images picks the pinned default images where none are given.
+func (b *builder) images() error {
+	pick := func(in pulumi.StringInput, def string) pulumi.StringInput {
+		if in == nil {
+			return pulumi.String(def)
+		}
+		return in
+	}
+	b.rocketImage = pick(b.args.RocketChatImage, DefaultRocketChatImage)
+	b.mongoImage = pick(b.args.MongoImage, DefaultMongoImage)
+	b.nginxImage = pick(b.args.NginxImage, DefaultNginxImage)
+	return nil
+}
+
+// newProviders registers one Docker provider per node.
+func (b *builder) newProviders() error {
+	for i, n := range b.args.Nodes {
+		p, err := newDockerProvider(b.ctx, fmt.Sprintf("%s-docker-%s", b.name, n.Name), n.DockerHost, n.DockerTLS, pulumi.Parent(b.comp))
+		if err != nil {
+			return fmt.Errorf("nodes[%d].dockerHost: %w", i, err)
+		}
+		b.providers = append(b.providers, p)
+	}
+	return nil
+}
+
+// secrets generates, once, what the user did not give: the root and rocket
+// passwords and the replica-set keyfile. pulumi-random keeps them in state.
+func (b *builder) secrets() error {
+	gen := func(suffix string, length int) (pulumi.StringOutput, error) {
+		p, err := random.NewRandomPassword(b.ctx, b.name+"-"+suffix, &random.RandomPasswordArgs{
+			Length:  pulumi.Int(length),
+			Special: pulumi.Bool(false),
+		}, pulumi.Parent(b.comp))
+		if err != nil {
+			return pulumi.StringOutput{}, fmt.Errorf("%s: %w", suffix, err)
+		}
+		return secret(p.Result), nil
+	}
+	var err error
+	// A keyfile is 6 to 1024 characters of the base64 alphabet; letters
+	// and digits are a subset.
+	if b.keyfile, err = gen("keyfile", 756); err != nil {
+		return err
+	}
+	if b.args.MongoRootPassword != nil {
+		b.rootPassword = secret(b.args.MongoRootPassword)
+	} else if b.rootPassword, err = gen("mongo-root-password", 32); err != nil {
+		return err
+	}
+	if b.args.RocketPassword != nil {
+		b.rocketPassword = secret(b.args.RocketPassword)
+	} else if b.rocketPassword, err = gen("rocket-password", 32); err != nil {
+		return err
+	}
+	return nil
+}
+
+// connectionStrings builds MONGO_URL and, with an oplog password,
+// MONGO_OPLOG_URL.
+func (b *builder) connectionStrings() error {
+	hosts := memberHosts(b.args.Nodes)
+	rs := b.args.ReplicaSetName
+	b.mongoURL = secret(b.rocketPassword.ApplyT(func(pwd string) (string, error) {
+		return MongoURL{User: RocketUser, Password: pwd, Hosts: hosts, Database: RocketChatDB,
+			AuthSource: "admin", ReplicaSet: rs, Majority: true}.String()
+	}).(pulumi.StringOutput))
+	if b.args.OplogPassword != nil {
+		b.oplogURL = secret(b.args.OplogPassword.ToStringOutput().ApplyT(func(pwd string) (string, error) {
+			return MongoURL{User: OplogUser, Password: pwd, Hosts: hosts, Database: "local",
+				AuthSource: "admin", ReplicaSet: rs}.String()
+		}).(pulumi.StringOutput))
+	}
+	return nil
+}
+
+// cluster registers, in order: every node's mongod (chained), the
+// replica-set step, every node's Rocket.Chat (chained after the step), and
+// the load balancer; then it registers the component's outputs.
+func (b *builder) cluster() error {
+	var mongos []pulumi.Resource
+	var prev pulumi.Resource
+	for i := range b.args.Nodes {
+		m, err := b.newMongo(i, prev)
+		if err != nil {
+			return err
+		}
+		mongos = append(mongos, m.Container)
+		prev = m.Container
+	}
+	rs, err := b.newReplicaSet(mongos)
+	if err != nil {
+		return err
+	}
+	var rockets []pulumi.Resource
+	prev = rs
+	for i := range b.args.Nodes {
+		r, err := b.newRocketChat(i, prev)
+		if err != nil {
+			return err
+		}
+		rockets = append(rockets, r.Container)
+		prev = r.Container
+	}
+	_, url, err := b.newLoadBalancer(rockets)
+	if err != nil {
+		return err
+	}
+	b.comp.URL = url
+	b.comp.MongoURL = b.mongoURL
+	b.comp.Members = pulumi.ToStringArray(memberHosts(b.args.Nodes)).ToStringArrayOutput()
+	return b.ctx.RegisterResourceOutputs(b.comp, pulumi.Map{
+		"url":      b.comp.URL,
+		"mongoUrl": b.comp.MongoURL,
+		"members":  b.comp.Members,
+	})
+}

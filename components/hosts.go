@@ -1,0 +1,96 @@
+package components
+
+import (
+	"fmt"
+	"net"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Labels every container and volume carries.
+const (
+	LabelCluster = "rocketchat-ha.cluster"
+	LabelNode    = "rocketchat-ha.node"
+	LabelRole    = "rocketchat-ha.role"
+)
+
+// newDockerProvider registers the Docker provider for one endpoint. TLS
+// material is wrapped as secret because the schema does not mark it.
+func newDockerProvider(ctx *pulumi.Context, name, host string, tls *DockerTLS, opts ...pulumi.ResourceOption) (*docker.Provider, error) {
+	args := &docker.ProviderArgs{Host: pulumi.String(host)}
+	if tls != nil {
+		args.CaMaterial = secretPtr(tls.CA)
+		args.CertMaterial = secretPtr(tls.Cert)
+		args.KeyMaterial = secretPtr(tls.Key)
+	}
+	p, err := docker.NewProvider(ctx, name, args, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("docker provider %s (%s): %w", name, host, err)
+	}
+	return p, nil
+}
+
+// secretPtr marks an optional string input as secret.
+func secretPtr(in pulumi.StringInput) pulumi.StringPtrInput {
+	if in == nil {
+		return nil
+	}
+	return pulumi.ToSecret(in.ToStringOutput()).(pulumi.StringOutput).ToStringPtrOutput()
+}
+
+// secret marks a string input as secret.
+func secret(in pulumi.StringInput) pulumi.StringOutput {
+	return pulumi.ToSecret(in.ToStringOutput()).(pulumi.StringOutput)
+}
+
+// hostEntries maps every node name to its address, so that each container
+// resolves the replica-set member names. Nodes whose address is a host name
+// must be resolvable by DNS instead.
+func hostEntries(nodes []Node) docker.ContainerHostArray {
+	var out docker.ContainerHostArray
+	for _, n := range nodes {
+		if net.ParseIP(n.Address) == nil {
+			continue
+		}
+		out = append(out, docker.ContainerHostArgs{Host: pulumi.String(n.Name), Ip: pulumi.String(n.Address)})
+	}
+	return out
+}
+
+// labels names the cluster, node and role of a container.
+func labels(cluster, node, role string) docker.ContainerLabelArray {
+	return docker.ContainerLabelArray{
+		docker.ContainerLabelArgs{Label: pulumi.String(LabelCluster), Value: pulumi.String(cluster)},
+		docker.ContainerLabelArgs{Label: pulumi.String(LabelNode), Value: pulumi.String(node)},
+		docker.ContainerLabelArgs{Label: pulumi.String(LabelRole), Value: pulumi.String(role)},
+	}
+}
+
+// hygiene sets what every container shares: restart policy, rotated logs,
+// explicit bridge networking (pulumi-docker #1272), waiting for health.
+func hygiene(c *docker.ContainerArgs, waitSeconds int) {
+	c.Restart = pulumi.String("unless-stopped")
+	c.LogDriver = pulumi.String("json-file")
+	c.LogOpts = pulumi.StringMap{"max-size": pulumi.String("10m"), "max-file": pulumi.String("5")}
+	c.NetworkMode = pulumi.String("bridge")
+	c.Wait = pulumi.Bool(true)
+	c.WaitTimeout = pulumi.Int(waitSeconds)
+	c.MustRun = pulumi.Bool(true)
+}
+
+// containerOptions are the options every fixed-name container needs: its
+// name cannot exist twice, so replacements delete first, and changes that
+// only touch state (health, wait) still roll the container.
+func containerOptions(provider pulumi.ProviderResource, parent pulumi.Resource, deps []pulumi.Resource) []pulumi.ResourceOption {
+	opts := []pulumi.ResourceOption{
+		pulumi.Parent(parent),
+		pulumi.Provider(provider),
+		pulumi.DeleteBeforeReplace(true),
+		pulumi.ReplaceOnChanges([]string{"healthcheck", "wait", "mustRun"}),
+	}
+	if len(deps) > 0 {
+		opts = append(opts, pulumi.DependsOn(deps))
+	}
+	return opts
+}

@@ -1,0 +1,109 @@
+package components
+
+import (
+	"fmt"
+	"strconv"
+
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+)
+
+// Paths of the keyfile inside the mongod container. The uploaded copy is
+// owned by root; the entrypoint installs it as uid 999, mode 0400, which is
+// what mongod demands, before handing over to the image's entrypoint.
+const (
+	keyfileUpload = "/etc/rocketchat-ha/keyfile"
+	keyfilePath   = "/tmp/rocketchat-ha-keyfile"
+	mongoDataPath = "/data/db"
+)
+
+// mongoEntrypoint installs the keyfile and starts the official entrypoint
+// with the arguments that follow it.
+const mongoEntrypoint = `install -o 999 -g 999 -m 0400 ` + keyfileUpload + ` ` + keyfilePath + ` && exec docker-entrypoint.sh "$@"`
+
+// mongoNode is what one node's mongod consists of.
+type mongoNode struct {
+	Volume    *docker.Volume
+	Image     *docker.RemoteImage
+	Container *docker.Container
+}
+
+// newMongo registers the data volume, image and mongod container of node i.
+// The container depends on prev (the previous node's mongod), so that a
+// change that replaces every mongod rolls node by node.
+func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
+	n := b.args.Nodes[i]
+	prefix := b.mongoContainerName(i)
+	nodeOpts := []pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(b.providers[i])}
+
+	volOpts := append([]pulumi.ResourceOption{}, nodeOpts...)
+	volOpts = append(volOpts, pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy))
+	vol, err := docker.NewVolume(b.ctx, prefix+"-data", &docker.VolumeArgs{
+		Name: pulumi.String(prefix + "-data"),
+		Labels: docker.VolumeLabelArray{
+			docker.VolumeLabelArgs{Label: pulumi.String(LabelCluster), Value: pulumi.String(b.name)},
+			docker.VolumeLabelArgs{Label: pulumi.String(LabelNode), Value: pulumi.String(n.Name)},
+			docker.VolumeLabelArgs{Label: pulumi.String(LabelRole), Value: pulumi.String("mongo-data")},
+		},
+	}, volOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("nodes[%d] (%s): mongo volume: %w", i, n.Name, err)
+	}
+
+	img, err := docker.NewRemoteImage(b.ctx, prefix+"-image", &docker.RemoteImageArgs{
+		Name:        b.mongoImage,
+		KeepLocally: pulumi.Bool(true),
+	}, nodeOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("nodes[%d] (%s): mongo image: %w", i, n.Name, err)
+	}
+
+	port := strconv.Itoa(n.Ports.Mongo)
+	args := &docker.ContainerArgs{
+		Name:        pulumi.String(prefix),
+		Image:       img.ImageId,
+		Entrypoints: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(mongoEntrypoint), pulumi.String("mongod-entrypoint")},
+		Command: pulumi.ToStringArray([]string{
+			"mongod", "--replSet", b.args.ReplicaSetName, "--keyFile", keyfilePath,
+			"--bind_ip_all", "--port", port,
+		}),
+		Uploads: docker.ContainerUploadArray{docker.ContainerUploadArgs{
+			File:    pulumi.String(keyfileUpload),
+			Content: b.keyfile.ToStringPtrOutput(),
+		}},
+		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
+			VolumeName:    vol.Name,
+			ContainerPath: pulumi.String(mongoDataPath),
+		}},
+		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
+			Internal: pulumi.Int(n.Ports.Mongo),
+			External: pulumi.Int(n.Ports.Mongo),
+			Ip:       pulumi.String(n.Address),
+		}},
+		Hosts:  hostEntries(b.args.Nodes),
+		Labels: labels(b.name, n.Name, "mongo"),
+		Healthcheck: docker.ContainerHealthcheckArgs{
+			Tests: pulumi.ToStringArray([]string{
+				"CMD", "mongosh", "--quiet", "--norc", "--port", port,
+				"--eval", "quit(db.adminCommand({ping: 1}).ok ? 0 : 1)",
+			}),
+			Interval:      pulumi.String("10s"),
+			Timeout:       pulumi.String("5s"),
+			Retries:       pulumi.Int(6),
+			StartPeriod:   pulumi.String("30s"),
+			StartInterval: pulumi.String("2s"),
+		},
+		// mongod needs time to flush and leave cleanly.
+		DestroyGraceSeconds: pulumi.Int(60),
+	}
+	hygiene(args, b.args.WaitSeconds)
+	var deps []pulumi.Resource
+	if prev != nil {
+		deps = append(deps, prev)
+	}
+	c, err := docker.NewContainer(b.ctx, prefix, args, containerOptions(b.providers[i], b.comp, deps)...)
+	if err != nil {
+		return nil, fmt.Errorf("nodes[%d] (%s): mongo container: %w", i, n.Name, err)
+	}
+	return &mongoNode{Volume: vol, Image: img, Container: c}, nil
+}

@@ -1,0 +1,237 @@
+package components
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+)
+
+var (
+	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
+	dnsName   = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
+	replSetRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	nginxSize = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
+	allDigits = regexp.MustCompile(`^[0-9.]+$`)
+)
+
+// withDefaults returns a copy of args with every empty plain field set to
+// its default. It does not validate.
+func (a RocketChatHAArgs) withDefaults() RocketChatHAArgs {
+	out := a
+	if out.ReplicaSetName == "" {
+		out.ReplicaSetName = DefaultReplicaSetName
+	}
+	if out.WaitSeconds == 0 {
+		out.WaitSeconds = DefaultWaitSeconds
+	}
+	out.Nodes = make([]Node, len(a.Nodes))
+	for i, n := range a.Nodes {
+		if n.DockerHost == "" && n.Address != "" {
+			n.DockerHost = "ssh://root@" + n.Address
+		}
+		if n.Ports.Mongo == 0 {
+			n.Ports.Mongo = DefaultMongoPort
+		}
+		if n.Ports.RocketChat == 0 {
+			n.Ports.RocketChat = DefaultRocketChatPort
+		}
+		if n.Ports.Instance == 0 {
+			n.Ports.Instance = DefaultInstancePort
+		}
+		out.Nodes[i] = n
+	}
+	lb := &out.LoadBalancer
+	if lb.Node == "" && lb.DockerHost == "" && len(out.Nodes) > 0 {
+		lb.Node = out.Nodes[0].Name
+	}
+	if lb.BindAddress == "" {
+		lb.BindAddress = "0.0.0.0"
+	}
+	if lb.HTTPPort == 0 {
+		lb.HTTPPort = DefaultHTTPPort
+	}
+	if lb.HTTPSPort == 0 {
+		lb.HTTPSPort = DefaultHTTPSPort
+	}
+	if lb.ClientMaxBodySize == "" {
+		lb.ClientMaxBodySize = DefaultClientMaxBodySize
+	}
+	return out
+}
+
+// Validate checks the plain (non-Input) parts of the arguments after
+// defaults are applied. Each error names the setting as it is spelled in the
+// stack config, for example `nodes[1].name`, and all problems are reported
+// together.
+func (a RocketChatHAArgs) Validate() error {
+	a = a.withDefaults()
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
+	}
+
+	switch {
+	case len(a.Nodes) == 0:
+		bad("nodes", "at least one node is required")
+	case len(a.Nodes) > MaxReplicaSetMembers:
+		bad("nodes", "%d nodes given; a MongoDB replica set has at most %d members", len(a.Nodes), MaxReplicaSetMembers)
+	}
+	if !replSetRe.MatchString(a.ReplicaSetName) {
+		bad("replicaSetName", "%q must be 1-64 letters, digits, '-' or '_'", a.ReplicaSetName)
+	}
+	if a.WaitSeconds < 0 {
+		bad("healthTimeoutSeconds", "must be positive, got %d", a.WaitSeconds)
+	}
+
+	names := map[string]int{}
+	claims := portClaims{}
+	claim := func(key, host, addr string, port int) {
+		if prev := claims.claim(key, host, addr, port); prev != "" {
+			bad(key, "port %d on %s is already used by %s on the same Docker host %s", port, addr, prev, host)
+		}
+	}
+	for i, n := range a.Nodes {
+		key := fmt.Sprintf("nodes[%d]", i)
+		if !dnsLabel.MatchString(n.Name) {
+			bad(key+".name", "%q is not a DNS label (lower-case letters, digits and '-', at most 63)", n.Name)
+		} else if j, dup := names[n.Name]; dup {
+			bad(key+".name", "%q duplicates nodes[%d].name", n.Name, j)
+		} else {
+			names[n.Name] = i
+		}
+		if err := checkAddress(n.Address); err != nil {
+			bad(key+".address", "%v", err)
+		}
+		if err := checkDockerHost(n.DockerHost, n.DockerTLS); err != nil {
+			bad(key+".dockerHost", "%v", err)
+		}
+		ports := []struct {
+			name string
+			port int
+		}{{"mongo", n.Ports.Mongo}, {"rocketchat", n.Ports.RocketChat}, {"instance", n.Ports.Instance}}
+		for _, p := range ports {
+			pk := key + ".ports." + p.name
+			if p.port < 1 || p.port > 65535 {
+				bad(pk, "%d is not a TCP port (1-65535)", p.port)
+				continue
+			}
+			claim(pk, n.DockerHost, n.Address, p.port)
+		}
+	}
+
+	lb := a.LoadBalancer
+	lbHost, lbAddr := lb.DockerHost, lb.BindAddress
+	if lb.DockerHost != "" {
+		if err := checkDockerHost(lb.DockerHost, lb.DockerTLS); err != nil {
+			bad("loadBalancer.dockerHost", "%v", err)
+		}
+		if lb.Node != "" {
+			bad("loadBalancer", "set either node or dockerHost, not both")
+		}
+	} else if i, ok := names[lb.Node]; ok {
+		lbHost = a.Nodes[i].DockerHost
+	} else if len(a.Nodes) > 0 {
+		bad("loadBalancer.node", "%q is not the name of any entry in nodes", lb.Node)
+	}
+	if ip := net.ParseIP(lb.BindAddress); ip == nil {
+		bad("loadBalancer.bindAddress", "%q is not an IP address", lb.BindAddress)
+	}
+	if lb.Address != "" {
+		if err := checkAddress(lb.Address); err != nil {
+			bad("loadBalancer.address", "%v", err)
+		}
+	}
+	tls := lb.Certificate != nil
+	for _, p := range []struct {
+		key  string
+		port int
+		use  bool
+	}{{"loadBalancer.httpPort", lb.HTTPPort, true}, {"loadBalancer.httpsPort", lb.HTTPSPort, tls}} {
+		if p.port < 1 || p.port > 65535 {
+			bad(p.key, "%d is not a TCP port (1-65535)", p.port)
+		} else if p.use {
+			claim(p.key, lbHost, lbAddr, p.port)
+		}
+	}
+	if (lb.Certificate == nil) != (lb.PrivateKey == nil) {
+		if lb.Certificate != nil {
+			bad("loadBalancer.privateKey", "a TLS certificate was given without its private key")
+		} else {
+			bad("loadBalancer.certificate", "a TLS private key was given without its certificate")
+		}
+	}
+	if !nginxSize.MatchString(lb.ClientMaxBodySize) {
+		bad("loadBalancer.clientMaxBodySize", "%q is not an nginx size such as 0, 512k or 200M", lb.ClientMaxBodySize)
+	}
+	return errors.Join(errs...)
+}
+
+// portClaims records which setting uses a port on an address of a Docker
+// host. 0.0.0.0 collides with every address of the same host.
+type portClaims map[string]map[int]map[string]string // host -> port -> addr -> key
+
+// claim reserves port on addr of host for key. It returns the key of an
+// earlier claim that collides, or "".
+func (c portClaims) claim(key, host, addr string, port int) string {
+	if c[host] == nil {
+		c[host] = map[int]map[string]string{}
+	}
+	byAddr := c[host][port]
+	if byAddr == nil {
+		byAddr = map[string]string{}
+		c[host][port] = byAddr
+	}
+	for a, prev := range byAddr {
+		if a == addr || a == "0.0.0.0" || addr == "0.0.0.0" {
+			return prev
+		}
+	}
+	byAddr[addr] = key
+	return ""
+}
+
+// checkAddress accepts an IP address or a DNS host name.
+func checkAddress(addr string) error {
+	if addr == "" {
+		return errors.New("is required (the node's private IP or host name)")
+	}
+	if net.ParseIP(addr) != nil {
+		return nil
+	}
+	if len(addr) <= 253 && dnsName.MatchString(addr) && !allDigits.MatchString(addr) {
+		return nil
+	}
+	return fmt.Errorf("%q is neither an IP address nor a host name", addr)
+}
+
+// checkDockerHost accepts ssh://user@host[:port], tcp://host:port and
+// unix:///path.
+func checkDockerHost(h string, tls *DockerTLS) error {
+	u, err := url.Parse(h)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", h, err)
+	}
+	switch u.Scheme {
+	case "ssh":
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host (want ssh://user@host)", h)
+		}
+	case "tcp":
+		if u.Hostname() == "" || u.Port() == "" {
+			return fmt.Errorf("%q needs a host and a port (want tcp://host:2376)", h)
+		}
+		if tls != nil && (tls.CA == nil || tls.Cert == nil || tls.Key == nil) {
+			return fmt.Errorf("%q: dockerTls needs caMaterial, certMaterial and keyMaterial together", h)
+		}
+	case "unix":
+		if u.Path == "" || !strings.HasPrefix(u.Path, "/") {
+			return fmt.Errorf("%q needs an absolute socket path (want unix:///var/run/docker.sock)", h)
+		}
+	default:
+		return fmt.Errorf("%q has unknown scheme %q (want ssh://, tcp:// or unix://)", h, u.Scheme)
+	}
+	return nil
+}

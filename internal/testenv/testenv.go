@@ -1,0 +1,55 @@
+// Package testenv lets tests that need an installed tool skip cleanly on a
+// developer machine, and fail instead when the test command demands every tier.
+package testenv
+
+import (
+	"os"
+	"os/exec"
+	"testing"
+)
+
+// RequireVar is the environment variable that turns missing-tool skips into
+// failures. `make test` and .ci/run set it to 1 so that no tier passes by skipping.
+const RequireVar = "RCHA_REQUIRE_TOOLS"
+
+// Required reports whether missing tools must fail the test run.
+func Required() bool { return os.Getenv(RequireVar) == "1" }
+
+// LookPath returns the path of the named tool. When it is missing, the test
+// is skipped with a message naming the tool and how to install it, or fails
+// when RCHA_REQUIRE_TOOLS=1.
+func LookPath(t testing.TB, name, install string) string {
+	t.Helper()
+	if p := os.Getenv("RCHA_" + envName(name)); p != "" {
+		return p
+	}
+	p, err := exec.LookPath(name)
+	if err == nil {
+		return p
+	}
+	Missing(t, name+" is not installed ("+install+")")
+	return ""
+}
+
+// Missing skips, or fails under RCHA_REQUIRE_TOOLS=1, with the given reason.
+func Missing(t testing.TB, reason string) {
+	t.Helper()
+	if Required() {
+		t.Fatalf("%s; %s=1 forbids skipping", reason, RequireVar)
+	}
+	t.Skipf("skipping: %s", reason)
+}
+
+func envName(tool string) string {
+	b := []byte(tool)
+	for i, c := range b {
+		switch {
+		case c >= 'a' && c <= 'z':
+			b[i] = c - 'a' + 'A'
+		case c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		default:
+			b[i] = '_'
+		}
+	}
+	return string(b) + "_BIN"
+}

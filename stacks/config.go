@@ -1,0 +1,224 @@
+package stacks
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+)
+
+// Namespace is the config namespace of the project: keys are
+// rocketchat-ha:<key>.
+const Namespace = "rocketchat-ha"
+
+// Config is the stack configuration, as plain values. Secrets are read
+// separately and never stored here.
+type Config struct {
+	ClusterName          string             `json:"clusterName"`
+	Nodes                []NodeConfig       `json:"nodes"`
+	RootURL              string             `json:"rootUrl"`
+	ReplicaSetName       string             `json:"replicaSetName"`
+	RocketchatImage      string             `json:"rocketchatImage"`
+	MongoImage           string             `json:"mongoImage"`
+	NginxImage           string             `json:"nginxImage"`
+	LoadBalancer         LoadBalancerConfig `json:"loadBalancer"`
+	DeleteDataOnDestroy  bool               `json:"deleteDataOnDestroy"`
+	HealthTimeoutSeconds int                `json:"healthTimeoutSeconds"`
+}
+
+// NodeConfig is one entry of `nodes`.
+type NodeConfig struct {
+	Name       string      `json:"name"`
+	Address    string      `json:"address"`
+	DockerHost string      `json:"dockerHost,omitempty"`
+	Ports      PortsConfig `json:"ports,omitempty"`
+}
+
+// PortsConfig is `nodes[i].ports`.
+type PortsConfig struct {
+	Mongo      int `json:"mongo,omitempty"`
+	Rocketchat int `json:"rocketchat,omitempty"`
+	Instance   int `json:"instance,omitempty"`
+}
+
+// LoadBalancerConfig is `loadBalancer`. Certificate and PrivateKey are
+// wrapped as secrets when they are turned into component arguments.
+type LoadBalancerConfig struct {
+	Node              string `json:"node,omitempty"`
+	DockerHost        string `json:"dockerHost,omitempty"`
+	Address           string `json:"address,omitempty"`
+	BindAddress       string `json:"bindAddress,omitempty"`
+	HTTPPort          int    `json:"httpPort,omitempty"`
+	HTTPSPort         int    `json:"httpsPort,omitempty"`
+	Certificate       string `json:"certificate,omitempty"`
+	PrivateKey        string `json:"privateKey,omitempty"`
+	ClientMaxBodySize string `json:"clientMaxBodySize,omitempty"`
+}
+
+// DockerTLSConfig is `dockerTls`, used for every tcp:// Docker host.
+type DockerTLSConfig struct {
+	CAMaterial   string `json:"caMaterial"`
+	CertMaterial string `json:"certMaterial"`
+	KeyMaterial  string `json:"keyMaterial"`
+}
+
+// Secrets are the secret config values; an empty string means unset.
+type Secrets struct {
+	MongoRootPassword string
+	RocketPassword    string
+	OplogPassword     string
+	License           string
+	RegistrationToken string
+	DockerTLS         *DockerTLSConfig
+}
+
+// Parse reads the configuration from a lookup function that returns the raw
+// value of a fully qualified key (as pulumi.Context.GetConfig does). Every
+// error names the key.
+func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
+	var cfg Config
+	var sec Secrets
+	var errs []error
+	str := func(key string, dst *string) {
+		if v, ok := get(Namespace + ":" + key); ok {
+			*dst = v
+		}
+	}
+	obj := func(key string, dst any) {
+		v, ok := get(Namespace + ":" + key)
+		if !ok {
+			return
+		}
+		dec := json.NewDecoder(bytes.NewReader([]byte(v)))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(dst); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %s", key, jsonProblem(err)))
+		}
+	}
+	str("clusterName", &cfg.ClusterName)
+	obj("nodes", &cfg.Nodes)
+	str("rootUrl", &cfg.RootURL)
+	str("replicaSetName", &cfg.ReplicaSetName)
+	str("rocketchatImage", &cfg.RocketchatImage)
+	str("mongoImage", &cfg.MongoImage)
+	str("nginxImage", &cfg.NginxImage)
+	obj("loadBalancer", &cfg.LoadBalancer)
+	obj("deleteDataOnDestroy", &cfg.DeleteDataOnDestroy)
+	obj("healthTimeoutSeconds", &cfg.HealthTimeoutSeconds)
+
+	str("mongoRootPassword", &sec.MongoRootPassword)
+	str("rocketPassword", &sec.RocketPassword)
+	str("oplogPassword", &sec.OplogPassword)
+	str("license", &sec.License)
+	str("registrationToken", &sec.RegistrationToken)
+	if _, ok := get(Namespace + ":dockerTls"); ok {
+		sec.DockerTLS = &DockerTLSConfig{}
+		obj("dockerTls", sec.DockerTLS)
+	}
+	return cfg, sec, errors.Join(errs...)
+}
+
+// jsonProblem turns a decoding error into a short sentence.
+func jsonProblem(err error) string {
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		field := te.Field
+		if field == "" {
+			return fmt.Sprintf("expected %s, got a JSON %s", te.Type, te.Value)
+		}
+		return fmt.Sprintf("%s: expected %s, got a JSON %s", field, te.Type, te.Value)
+	}
+	return strings.TrimPrefix(err.Error(), "json: ")
+}
+
+// Validate checks what the component cannot check on its own (the root URL,
+// the cluster name and the image pair) and then the component arguments
+// that follow from the config. It runs before any resource is registered.
+func (c Config) Validate(sec Secrets) error {
+	var errs []error
+	if c.ClusterName != "" && !isDNSLabel(c.ClusterName) {
+		errs = append(errs, fmt.Errorf("clusterName: %q is not a DNS label", c.ClusterName))
+	}
+	if err := checkRootURL(c.RootURL); err != nil {
+		errs = append(errs, fmt.Errorf("rootUrl: %w", err))
+	}
+	if err := CheckImagePair(c.rocketchatImage(), c.mongoImage()); err != nil {
+		errs = append(errs, fmt.Errorf("rocketchatImage/mongoImage: %w", err))
+	}
+	if sec.DockerTLS != nil {
+		t := sec.DockerTLS
+		if t.CAMaterial == "" || t.CertMaterial == "" || t.KeyMaterial == "" {
+			errs = append(errs, errors.New("dockerTls: caMaterial, certMaterial and keyMaterial are all required"))
+		}
+	}
+	if err := c.Args(sec).Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return dedupe(errors.Join(errs...))
+}
+
+// dedupe drops repeated lines from a joined error.
+func dedupe(err error) error {
+	if err == nil {
+		return nil
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range strings.Split(err.Error(), "\n") {
+		if !seen[l] {
+			seen[l] = true
+			out = append(out, l)
+		}
+	}
+	return errors.New(strings.Join(out, "\n"))
+}
+
+// checkRootURL accepts an absolute http(s) URL without a path beyond "/".
+func checkRootURL(s string) error {
+	if s == "" {
+		return errors.New("is required (the public URL, for example https://chat.example.com)")
+	}
+	u, err := url.Parse(s)
+	if err != nil {
+		return fmt.Errorf("%q is not a URL: %v", s, err)
+	}
+	if u.Scheme != "http" && u.Scheme != "https" {
+		return fmt.Errorf("%q must start with https:// or http://", s)
+	}
+	if u.Hostname() == "" {
+		return fmt.Errorf("%q has no host name", s)
+	}
+	if u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%q must not carry user info, a query or a fragment", s)
+	}
+	return nil
+}
+
+func isDNSLabel(s string) bool {
+	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for _, c := range s {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c Config) rocketchatImage() string {
+	return or(c.RocketchatImage, components.DefaultRocketChatImage)
+}
+
+func (c Config) mongoImage() string { return or(c.MongoImage, components.DefaultMongoImage) }
+
+func or(v, def string) string {
+	if v == "" {
+		return def
+	}
+	return v
+}

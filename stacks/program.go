@@ -1,0 +1,107 @@
+// Package stacks turns stack configuration into RocketChatHA arguments. Its
+// Program is what main.go runs and what the Automation API runs inline.
+package stacks
+
+import (
+	"fmt"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+)
+
+// DefaultClusterName names the component, and prefixes every container,
+// when clusterName is not set.
+const DefaultClusterName = "rocketchat"
+
+// Program reads and validates the stack config, registers the RocketChatHA
+// component and exports url, mongoUrl (secret) and members. Bad config
+// fails before any resource is registered.
+func Program(ctx *pulumi.Context) error {
+	cfg, sec, err := Parse(ctx.GetConfig)
+	if err != nil {
+		return fmt.Errorf("stack config:\n%w", err)
+	}
+	if err := cfg.Validate(sec); err != nil {
+		return fmt.Errorf("stack config:\n%w", err)
+	}
+	ha, err := components.NewRocketChatHA(ctx, or(cfg.ClusterName, DefaultClusterName), cfg.Args(sec))
+	if err != nil {
+		return err
+	}
+	ctx.Export("url", ha.URL)
+	ctx.Export("mongoUrl", ha.MongoURL)
+	ctx.Export("members", ha.Members)
+	return nil
+}
+
+// Args maps the config onto component arguments. Secret values are wrapped
+// with pulumi.ToSecret; unset passwords stay nil so the component generates
+// them.
+func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
+	secretOrNil := func(v string) pulumi.StringInput {
+		if v == "" {
+			return nil
+		}
+		return pulumi.ToSecret(pulumi.String(v)).(pulumi.StringOutput)
+	}
+	plainOrNil := func(v string) pulumi.StringInput {
+		if v == "" {
+			return nil
+		}
+		return pulumi.String(v)
+	}
+	var tls *components.DockerTLS
+	if sec.DockerTLS != nil {
+		tls = &components.DockerTLS{
+			CA:   secretOrNil(sec.DockerTLS.CAMaterial),
+			Cert: secretOrNil(sec.DockerTLS.CertMaterial),
+			Key:  secretOrNil(sec.DockerTLS.KeyMaterial),
+		}
+	}
+	tlsFor := func(host string) *components.DockerTLS {
+		if len(host) > 6 && host[:6] == "tcp://" {
+			return tls
+		}
+		return nil
+	}
+	args := &components.RocketChatHAArgs{
+		RootURL:             pulumi.String(c.RootURL),
+		ReplicaSetName:      c.ReplicaSetName,
+		RocketChatImage:     plainOrNil(c.RocketchatImage),
+		MongoImage:          plainOrNil(c.MongoImage),
+		NginxImage:          plainOrNil(c.NginxImage),
+		MongoRootPassword:   secretOrNil(sec.MongoRootPassword),
+		RocketPassword:      secretOrNil(sec.RocketPassword),
+		OplogPassword:       secretOrNil(sec.OplogPassword),
+		License:             secretOrNil(sec.License),
+		RegistrationToken:   secretOrNil(sec.RegistrationToken),
+		DeleteDataOnDestroy: c.DeleteDataOnDestroy,
+		WaitSeconds:         c.HealthTimeoutSeconds,
+		LoadBalancer: components.LoadBalancer{
+			Node:              c.LoadBalancer.Node,
+			DockerHost:        c.LoadBalancer.DockerHost,
+			DockerTLS:         tlsFor(c.LoadBalancer.DockerHost),
+			Address:           c.LoadBalancer.Address,
+			BindAddress:       c.LoadBalancer.BindAddress,
+			HTTPPort:          c.LoadBalancer.HTTPPort,
+			HTTPSPort:         c.LoadBalancer.HTTPSPort,
+			Certificate:       secretOrNil(c.LoadBalancer.Certificate),
+			PrivateKey:        secretOrNil(c.LoadBalancer.PrivateKey),
+			ClientMaxBodySize: c.LoadBalancer.ClientMaxBodySize,
+		},
+	}
+	for _, n := range c.Nodes {
+		args.Nodes = append(args.Nodes, components.Node{
+			Name:       n.Name,
+			Address:    n.Address,
+			DockerHost: n.DockerHost,
+			DockerTLS:  tlsFor(n.DockerHost),
+			Ports: components.Ports{
+				Mongo:      n.Ports.Mongo,
+				RocketChat: n.Ports.Rocketchat,
+				Instance:   n.Ports.Instance,
+			},
+		})
+	}
+	return args
+}
