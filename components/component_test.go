@@ -1,0 +1,336 @@
+package components_test
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
+)
+
+const (
+	tComponent = components.TypeToken
+	tProvider  = "pulumi:providers:docker"
+	tContainer = "docker:index/container:Container"
+	tImage     = "docker:index/remoteImage:RemoteImage"
+	tVolume    = "docker:index/volume:Volume"
+	tCommand   = "command:local:Command"
+	tRandom    = "random:index/randomPassword:RandomPassword"
+)
+
+// testNodes returns n nodes on n hosts, rocket-1..n at 10.250.250.(10+i).
+func testNodes(n int) []components.Node {
+	var out []components.Node
+	for i := 1; i <= n; i++ {
+		out = append(out, components.Node{Name: fmt.Sprintf("rocket-%d", i), Address: fmt.Sprintf("10.250.250.%d", 10+i)})
+	}
+	return out
+}
+
+// run registers a component built by args under mocks.
+func run(t *testing.T, args *components.RocketChatHAArgs) (*mocktest.Recorder, error) {
+	t.Helper()
+	return mocktest.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		_, err := components.NewRocketChatHA(ctx, "chat", args)
+		return err
+	})
+}
+
+func mustRun(t *testing.T, args *components.RocketChatHAArgs) *mocktest.Recorder {
+	t.Helper()
+	rec, err := run(t, args)
+	if err != nil {
+		t.Fatalf("program failed: %v", err)
+	}
+	return rec
+}
+
+func TestGraphForManyN(t *testing.T) {
+	for n := 1; n <= 9; n++ {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(n), RootURL: pulumi.String("https://chat.example.com")})
+			want := map[string]int{
+				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + 1,
+				tContainer: 2*n + 1, tCommand: 1, tRandom: 3,
+			}
+			got := rec.Counts()
+			for typ, c := range want {
+				if got[typ] != c {
+					t.Errorf("%s: %d resources, want %d", typ, got[typ], c)
+				}
+			}
+			if len(got) != len(want) {
+				t.Errorf("unexpected resource types: %v", got)
+			}
+			checkParentsAndProviders(t, rec, n)
+			checkRollingChains(t, rec, n)
+		})
+	}
+}
+
+// checkParentsAndProviders: every child has the component as parent, and
+// every node resource uses its own node's provider.
+func checkParentsAndProviders(t *testing.T, rec *mocktest.Recorder, n int) {
+	t.Helper()
+	comp := rec.ByType(tComponent)[0].URN
+	for _, r := range rec.Resources {
+		if r.Type == tComponent {
+			continue
+		}
+		if r.Req.GetParent() != comp {
+			t.Errorf("%s %s: parent %q, want the component", r.Type, r.Name, r.Req.GetParent())
+		}
+	}
+	for i := 1; i <= n; i++ {
+		node := fmt.Sprintf("rocket-%d", i)
+		prov := rec.URNOf(t, tProvider, "chat-docker-"+node)
+		for _, name := range []string{
+			"chat-mongo-" + node, "chat-mongo-" + node + "-data", "chat-mongo-" + node + "-image",
+			"chat-rocketchat-" + node, "chat-rocketchat-" + node + "-image",
+		} {
+			r := findAny(t, rec, name)
+			if !strings.HasPrefix(r.Req.GetProvider(), prov+"::") {
+				t.Errorf("%s: provider %q, want %s's", name, r.Req.GetProvider(), node)
+			}
+		}
+		if h := rec.Named(t, tProvider, "chat-docker-"+node).String("host"); h != "ssh://root@"+fmt.Sprintf("10.250.250.%d", 10+i) {
+			t.Errorf("%s: docker host %q", node, h)
+		}
+	}
+	lbProv := rec.URNOf(t, tProvider, "chat-docker-rocket-1")
+	if p := rec.Named(t, tContainer, "chat-lb").Req.GetProvider(); !strings.HasPrefix(p, lbProv+"::") {
+		t.Errorf("load balancer provider %q, want the first node's", p)
+	}
+}
+
+func findAny(t *testing.T, rec *mocktest.Recorder, name string) mocktest.Resource {
+	t.Helper()
+	for _, r := range rec.Resources {
+		if r.Name == name {
+			return r
+		}
+	}
+	t.Fatalf("no resource named %s", name)
+	return mocktest.Resource{}
+}
+
+// checkRollingChains: mongod i depends on mongod i-1; the replica-set step
+// on every mongod; Rocket.Chat 0 on the step and Rocket.Chat i on i-1; the
+// load balancer on every Rocket.Chat. Fixed-name containers are
+// delete-before-replace and roll on health changes.
+func checkRollingChains(t *testing.T, rec *mocktest.Recorder, n int) {
+	t.Helper()
+	cmd := rec.ByType(tCommand)[0]
+	var rockets []string
+	for i := 1; i <= n; i++ {
+		node := fmt.Sprintf("rocket-%d", i)
+		m := rec.Named(t, tContainer, "chat-mongo-"+node)
+		r := rec.Named(t, tContainer, "chat-rocketchat-"+node)
+		rockets = append(rockets, r.URN)
+		if !slices.Contains(cmd.Req.GetDependencies(), m.URN) {
+			t.Errorf("replica-set step does not depend on %s", m.Name)
+		}
+		if i > 1 {
+			prevM := rec.URNOf(t, tContainer, fmt.Sprintf("chat-mongo-rocket-%d", i-1))
+			if !slices.Contains(m.Req.GetDependencies(), prevM) {
+				t.Errorf("%s does not depend on the previous mongod", m.Name)
+			}
+			prevR := rec.URNOf(t, tContainer, fmt.Sprintf("chat-rocketchat-rocket-%d", i-1))
+			if !slices.Contains(r.Req.GetDependencies(), prevR) {
+				t.Errorf("%s does not depend on the previous Rocket.Chat", r.Name)
+			}
+			if slices.Contains(r.Req.GetDependencies(), cmd.URN) {
+				t.Errorf("%s depends on the replica-set step directly; it must wait for the previous node", r.Name)
+			}
+		} else {
+			for _, d := range m.Req.GetDependencies() {
+				if strings.Contains(d, tContainer) {
+					t.Errorf("first mongod depends on container %s", d)
+				}
+			}
+			if !slices.Contains(r.Req.GetDependencies(), cmd.URN) {
+				t.Errorf("first Rocket.Chat does not depend on the replica-set step")
+			}
+		}
+		for _, c := range []mocktest.Resource{m, r} {
+			if !c.Req.GetDeleteBeforeReplace() {
+				t.Errorf("%s is not delete-before-replace", c.Name)
+			}
+			for _, f := range []string{"healthcheck", "wait", "mustRun"} {
+				if !slices.Contains(c.Req.GetReplaceOnChanges(), f) {
+					t.Errorf("%s: replaceOnChanges lacks %s", c.Name, f)
+				}
+			}
+			if w := mocktest.Unwrap(c.Inputs["wait"]); !w.IsBool() || !w.BoolValue() {
+				t.Errorf("%s does not wait for health", c.Name)
+			}
+		}
+	}
+	lb := rec.Named(t, tContainer, "chat-lb")
+	for _, u := range rockets {
+		if !slices.Contains(lb.Req.GetDependencies(), u) {
+			t.Errorf("load balancer does not depend on %s", u)
+		}
+	}
+	if !lb.Req.GetDeleteBeforeReplace() {
+		t.Error("load balancer is not delete-before-replace")
+	}
+}
+
+func TestVolumesRetainedUnlessOptIn(t *testing.T) {
+	for _, del := range []bool{false, true} {
+		rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"), DeleteDataOnDestroy: del})
+		for _, v := range rec.ByType(tVolume) {
+			if v.Req.GetRetainOnDelete() == del {
+				t.Errorf("deleteData=%v: %s retainOnDelete=%v", del, v.Name, v.Req.GetRetainOnDelete())
+			}
+			if !strings.HasSuffix(v.String("name"), "-data") {
+				t.Errorf("%s: volume name %q", v.Name, v.String("name"))
+			}
+		}
+		m := rec.Named(t, tContainer, "chat-mongo-rocket-2")
+		vols := m.Objects("volumes")
+		if len(vols) != 1 || vols[0]["containerPath"].StringValue() != "/data/db" || vols[0]["volumeName"].StringValue() != "chat-mongo-rocket-2-data" {
+			t.Errorf("mongod volumes: %v", vols)
+		}
+	}
+}
+
+func TestMongodKeyfileAndExposure(t *testing.T) {
+	nodes := testNodes(3)
+	nodes[1].Ports = components.Ports{Mongo: 27100}
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: nodes, RootURL: pulumi.String("https://c.example.com")})
+	m := rec.Named(t, tContainer, "chat-mongo-rocket-2")
+	cmd := strings.Join(m.Strings("command"), " ")
+	for _, want := range []string{"--replSet rs0", "--keyFile /tmp/rocketchat-ha-keyfile", "--port 27100", "--bind_ip_all"} {
+		if !strings.Contains(cmd, want) {
+			t.Errorf("mongod command %q lacks %q", cmd, want)
+		}
+	}
+	entry := strings.Join(m.Strings("entrypoints"), " ")
+	if !strings.Contains(entry, "install -o 999 -g 999 -m 0400") {
+		t.Errorf("entrypoint does not install the keyfile as 999/0400: %q", entry)
+	}
+	up := m.Inputs["uploads"]
+	if !mocktest.Secret(up) && !mocktest.Secret(mocktest.Unwrap(up).ArrayValue()[0].ObjectValue()["content"]) {
+		t.Error("keyfile upload is not secret")
+	}
+	ports := m.Objects("ports")
+	if len(ports) != 1 || ports[0]["ip"].StringValue() != "10.250.250.12" || ports[0]["external"].NumberValue() != 27100 || ports[0]["internal"].NumberValue() != 27100 {
+		t.Errorf("mongod ports: %v", ports)
+	}
+	for _, c := range rec.ByType(tContainer) {
+		for _, p := range c.Objects("ports") {
+			if ip := p["ip"].StringValue(); ip == "0.0.0.0" && c.Name != "chat-lb" {
+				t.Errorf("%s publishes on 0.0.0.0", c.Name)
+			}
+		}
+		if c.Objects("healthcheck") == nil && !mocktest.Unwrap(c.Inputs["healthcheck"]).IsObject() {
+			t.Errorf("%s has no healthcheck", c.Name)
+		}
+		if c.String("restart") != "unless-stopped" || c.String("logDriver") != "json-file" {
+			t.Errorf("%s: restart %q, log driver %q", c.Name, c.String("restart"), c.String("logDriver"))
+		}
+		if len(c.Objects("labels")) != 3 {
+			t.Errorf("%s: labels %v", c.Name, c.Objects("labels"))
+		}
+		if c.String("networkMode") != "bridge" {
+			t.Errorf("%s: networkMode %q", c.Name, c.String("networkMode"))
+		}
+	}
+}
+
+func TestSecretsStaySecret(t *testing.T) {
+	pw := map[string]string{"root": "R00t-pass!", "rocket": "r0cket:p@ss/w", "oplog": "0plog pass", "lic": "LICENSEDATA", "cert": "-----BEGIN CERT", "key": "-----BEGIN KEY"}
+	rec := mustRun(t, &components.RocketChatHAArgs{
+		Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
+		MongoRootPassword: pulumi.String(pw["root"]), RocketPassword: pulumi.String(pw["rocket"]),
+		OplogPassword: pulumi.String(pw["oplog"]), License: pulumi.String(pw["lic"]),
+		LoadBalancer: components.LoadBalancer{Certificate: pulumi.String(pw["cert"]), PrivateKey: pulumi.String(pw["key"])},
+	})
+	if n := len(rec.ByType(tRandom)); n != 1 {
+		t.Errorf("%d random passwords with both passwords given, want 1 (the keyfile)", n)
+	}
+	keyfile := ""
+	for _, r := range rec.ByType(tContainer) {
+		if r.Name == "chat-mongo-rocket-1" {
+			keyfile = mocktest.Unwrap(r.Objects("uploads")[0]["content"]).StringValue()
+		}
+	}
+	if len(keyfile) != 756 {
+		t.Fatalf("keyfile length %d, want 756", len(keyfile))
+	}
+	for path, v := range rec.PlainStrings() {
+		for what, s := range pw {
+			if strings.Contains(v, s) {
+				t.Errorf("%s password appears in plain input %s", what, path)
+			}
+		}
+		if strings.Contains(v, keyfile[:40]) {
+			t.Errorf("keyfile appears in plain input %s", path)
+		}
+	}
+	cmd := rec.ByType(tCommand)[0]
+	env := mocktest.Unwrap(cmd.Inputs["environment"]).ObjectValue()
+	for _, k := range []string{"RCHA_DESIRED", "RCHA_ROOT_PASSWORD"} {
+		if !mocktest.Secret(env[pulumiKey(k)]) {
+			t.Errorf("command environment %s is not secret", k)
+		}
+	}
+	if mocktest.Secret(env["RCHA_DESIRED_HASH"]) {
+		t.Error("the desired-state hash should be plain so previews show the step will run")
+	}
+	if !slices.Contains(cmd.Req.GetAdditionalSecretOutputs(), "stdout") {
+		t.Error("command stdout (the applied root password) is not an additional secret output")
+	}
+	for _, s := range []string{cmd.String("create"), cmd.String("update"), cmd.String("stdin")} {
+		for what, p := range pw {
+			if strings.Contains(s, p) {
+				t.Errorf("%s password in command text", what)
+			}
+		}
+	}
+	rc := rec.Named(t, tContainer, "chat-rocketchat-rocket-1")
+	for _, e := range mocktest.Unwrap(rc.Inputs["envs"]).ArrayValue() {
+		s := mocktest.Unwrap(e).StringValue()
+		secretWanted := strings.HasPrefix(s, "MONGO_URL=") || strings.HasPrefix(s, "MONGO_OPLOG_URL=") || strings.HasPrefix(s, "ROCKETCHAT_LICENSE=")
+		if secretWanted && !mocktest.Secret(e) && !mocktest.Secret(rc.Inputs["envs"]) {
+			t.Errorf("env %s... is not secret", s[:strings.Index(s, "=")])
+		}
+	}
+}
+
+func pulumiKey(s string) resourceKey { return resourceKey(s) }
+
+func TestEnvAndHosts(t *testing.T) {
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"), RocketPassword: pulumi.String("a b/c")})
+	for i := 1; i <= 3; i++ {
+		rc := rec.Named(t, tContainer, fmt.Sprintf("chat-rocketchat-rocket-%d", i))
+		env := rc.Strings("envs")
+		for _, want := range []string{
+			"PORT=3000", "ROOT_URL=https://c.example.com", fmt.Sprintf("INSTANCE_IP=10.250.250.%d", 10+i),
+			"TCP_PORT=3100", "DEPLOY_METHOD=docker", "HTTP_FORWARDED_COUNT=1",
+			"MONGO_URL=mongodb://rocket:a%20b%2Fc@rocket-1:27017,rocket-2:27017,rocket-3:27017/rocketchat?authSource=admin&replicaSet=rs0&w=majority",
+		} {
+			if !slices.Contains(env, want) {
+				t.Errorf("node %d env lacks %q: %v", i, want, env)
+			}
+		}
+		for _, e := range env {
+			if strings.HasPrefix(e, "MONGO_OPLOG_URL=") {
+				t.Errorf("MONGO_OPLOG_URL set without an oplog password")
+			}
+		}
+		hosts := rc.Objects("hosts")
+		if len(hosts) != 3 {
+			t.Errorf("node %d: %d hosts entries, want 3", i, len(hosts))
+		}
+		ports := rc.Objects("ports")
+		if len(ports) != 2 || ports[1]["internal"].NumberValue() != 3100 || ports[1]["external"].NumberValue() != 3100 {
+			t.Errorf("node %d: instance port not published under the same number: %v", i, ports)
+		}
+	}
+}

@@ -1,0 +1,198 @@
+package stacks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
+	"github.com/rocketchat-ha/rocketchat-ha/stacks"
+)
+
+const (
+	tContainer = "docker:index/container:Container"
+	tCommand   = "command:local:Command"
+)
+
+// seedConfig is the seed document's setup: rocket-1..3, the seed's
+// addresses and root URL, and "password" for rocket and oploguser.
+func seedConfig() map[string]string {
+	return map[string]string{
+		"rocketchat-ha:nodes": `[{"name":"rocket-1","address":"10.250.250.13"},` +
+			`{"name":"rocket-2","address":"10.250.250.14"},{"name":"rocket-3","address":"10.250.250.17"}]`,
+		"rocketchat-ha:rootUrl":        "https://chat.domain.de",
+		"rocketchat-ha:rocketPassword": "password",
+		"rocketchat-ha:oplogPassword":  "password",
+	}
+}
+
+var seedSecrets = []string{"rocketchat-ha:rocketPassword", "rocketchat-ha:oplogPassword"}
+
+func TestSeedConformance(t *testing.T) {
+	rec, err := mocktest.Run(t, seedConfig(), seedSecrets, stacks.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hosts := "rocket-1:27017,rocket-2:27017,rocket-3:27017"
+	addr := map[string]string{"rocket-1": "10.250.250.13", "rocket-2": "10.250.250.14", "rocket-3": "10.250.250.17"}
+	for node, ip := range addr {
+		rc := rec.Named(t, tContainer, "rocketchat-rocketchat-"+node)
+		env := rc.Strings("envs")
+		for _, want := range []string{
+			"PORT=3000",
+			"ROOT_URL=https://chat.domain.de",
+			"MONGO_URL=mongodb://rocket:password@" + hosts + "/rocketchat?authSource=admin&replicaSet=rs0&w=majority",
+			"MONGO_OPLOG_URL=mongodb://oploguser:password@" + hosts + "/local?authSource=admin&replicaSet=rs0",
+			"INSTANCE_IP=" + ip,
+		} {
+			if !slices.Contains(env, want) {
+				t.Errorf("%s: env lacks %q\nhave %q", node, want, env)
+			}
+		}
+		published := false
+		for _, p := range rc.Objects("ports") {
+			if p["internal"].NumberValue() == 3000 && p["external"].NumberValue() == 3000 && p["ip"].StringValue() == ip {
+				published = true
+			}
+		}
+		if !published {
+			t.Errorf("%s: port 3000 is not published on %s: %v", node, ip, rc.Objects("ports"))
+		}
+		got := map[string]string{}
+		for _, h := range rc.Objects("hosts") {
+			got[h["host"].StringValue()] = h["ip"].StringValue()
+		}
+		if fmt.Sprint(got) != fmt.Sprint(addr) {
+			t.Errorf("%s: hosts entries %v, want %v", node, got, addr)
+		}
+	}
+
+	// The users the replica-set step creates are the seed's, with the
+	// seed's roles.
+	cmd := rec.ByType(tCommand)[0]
+	env := mocktest.Unwrap(cmd.Inputs["environment"]).ObjectValue()
+	var desired components.DesiredState
+	if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &desired); err != nil {
+		t.Fatal(err)
+	}
+	wantUsers := map[string]string{
+		"rocket":    "password [clusterMonitor@admin readWrite@rocketchat]",
+		"oploguser": "password [clusterMonitor@admin read@local]",
+	}
+	if len(desired.Users) != len(wantUsers) {
+		t.Errorf("users %v", desired.Users)
+	}
+	for _, u := range desired.Users {
+		var roles []string
+		for _, r := range u.Roles {
+			roles = append(roles, r.Role+"@"+r.DB)
+		}
+		slices.Sort(roles)
+		if got := fmt.Sprintf("%s %v", u.Password, roles); got != wantUsers[u.User] || u.DB != "admin" {
+			t.Errorf("user %s@%s: %s, want %s", u.User, u.DB, got, wantUsers[u.User])
+		}
+	}
+	if desired.ReplicaSet != "rs0" || len(desired.Members) != 3 || desired.Members[0].Host != "rocket-1:27017" {
+		t.Errorf("desired replica set: %+v", desired)
+	}
+}
+
+func TestDevStackFile(t *testing.T) {
+	cfg := readStackFile(t, "../Pulumi.dev.yaml")
+	rec, err := mocktest.Run(t, cfg, nil, stacks.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rec.ByType(tContainer)); n != 7 {
+		t.Errorf("%d containers, want 7", n)
+	}
+	lb := rec.Named(t, tContainer, "rocketchat-lb")
+	ports := lb.Objects("ports")
+	if len(ports) != 1 || ports[0]["ip"].StringValue() != "127.0.0.1" || ports[0]["external"].NumberValue() != 8080 {
+		t.Errorf("dev load balancer ports: %v", ports)
+	}
+	for _, p := range rec.ByType("pulumi:providers:docker") {
+		if p.String("host") != "unix:///var/run/docker.sock" {
+			t.Errorf("%s: host %q", p.Name, p.String("host"))
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	node := func(name, addr string) string { return fmt.Sprintf(`{"name":%q,"address":%q}`, name, addr) }
+	many := []string{}
+	for i := 0; i < 51; i++ {
+		many = append(many, node(fmt.Sprintf("n%d", i), fmt.Sprintf("10.0.0.%d", i+1)))
+	}
+	cases := []struct {
+		name string
+		set  map[string]string
+		want string
+	}{
+		{"empty nodes", map[string]string{"nodes": `[]`}, "nodes: at least one node"},
+		{"missing nodes", map[string]string{"nodes": ""}, "nodes: at least one node"},
+		{"duplicate names", map[string]string{"nodes": "[" + node("a", "10.0.0.1") + "," + node("a", "10.0.0.2") + "]"}, `nodes[1].name: "a" duplicates nodes[0].name`},
+		{"duplicate address and port", map[string]string{"nodes": `[{"name":"a","address":"10.0.0.1","dockerHost":"unix:///var/run/docker.sock"},{"name":"b","address":"10.0.0.1","dockerHost":"unix:///var/run/docker.sock"}]`}, "nodes[1].ports.mongo: port 27017 on 10.0.0.1 is already used by nodes[0].ports.mongo"},
+		{"name not a DNS label", map[string]string{"nodes": "[" + node("Rocket_1", "10.0.0.1") + "]"}, `nodes[0].name: "Rocket_1" is not a DNS label`},
+		{"bad address", map[string]string{"nodes": "[" + node("a", "10.0.0.300") + "]"}, `nodes[0].address: "10.0.0.300" is neither an IP address nor a host name`},
+		{"bad address chars", map[string]string{"nodes": "[" + node("a", "host name!") + "]"}, `nodes[0].address:`},
+		{"unknown docker scheme", map[string]string{"nodes": `[{"name":"a","address":"10.0.0.1","dockerHost":"http://10.0.0.1"}]`}, `nodes[0].dockerHost: "http://10.0.0.1" has unknown scheme "http"`},
+		{"more than 50 nodes", map[string]string{"nodes": "[" + strings.Join(many, ",") + "]"}, "nodes: 51 nodes given"},
+		{"root url not http", map[string]string{"rootUrl": "ftp://chat.domain.de"}, `rootUrl: "ftp://chat.domain.de" must start with https:// or http://`},
+		{"root url missing", map[string]string{"rootUrl": ""}, "rootUrl: is required"},
+		{"certificate without key", map[string]string{"loadBalancer": `{"certificate":"-----BEGIN CERTIFICATE-----"}`}, "loadBalancer.privateKey: a TLS certificate was given without its private key"},
+		{"lb node not in nodes", map[string]string{"loadBalancer": `{"node":"rocket-9"}`}, `loadBalancer.node: "rocket-9" is not the name of any entry in nodes`},
+		{"unknown node field", map[string]string{"nodes": `[{"name":"a","adress":"10.0.0.1"}]`}, `nodes: unknown field "adress"`},
+		{"wrong type", map[string]string{"nodes": `{"name":"a"}`}, "nodes: expected []stacks.NodeConfig"},
+		{"bad port", map[string]string{"nodes": `[{"name":"a","address":"10.0.0.1","ports":{"mongo":70000}}]`}, "nodes[0].ports.mongo: 70000 is not a TCP port"},
+		{"incompatible images", map[string]string{"rocketchatImage": "registry.rocket.chat/rocketchat/rocket.chat:7.10.0", "mongoImage": "mongo:8.0.4"}, "rocketchatImage/mongoImage: Rocket.Chat 7.10 runs on MongoDB 5.0, 6.0, 7.0, not on 8.0"},
+		{"unpinned image", map[string]string{"mongoImage": "mongo:latest"}, `"mongo:latest" is not pinned`},
+		{"bad replica set name", map[string]string{"replicaSetName": "rs 0"}, "replicaSetName:"},
+		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: port 27017"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			cfg := seedConfig()
+			for k, v := range c.set {
+				if v == "" {
+					delete(cfg, "rocketchat-ha:"+k)
+				} else {
+					cfg["rocketchat-ha:"+k] = v
+				}
+			}
+			rec, err := mocktest.Run(t, cfg, seedSecrets, stacks.Program)
+			if err == nil {
+				t.Fatalf("accepted; want an error containing %q", c.want)
+			}
+			if !strings.Contains(err.Error(), c.want) {
+				t.Errorf("error %q\ndoes not contain %q", err, c.want)
+			}
+			if len(rec.Resources) != 0 {
+				t.Errorf("%d resources registered before the error", len(rec.Resources))
+			}
+			if strings.Contains(err.Error(), "password") && !strings.Contains(c.want, "password") {
+				t.Errorf("error mentions a password value: %v", err)
+			}
+		})
+	}
+}
+
+func TestPasswordsWithAnyCharacters(t *testing.T) {
+	for _, pw := range []string{"p@ss:w/rd?#[]", "with space", "ünï©ødé", "%41%"} {
+		cfg := seedConfig()
+		cfg["rocketchat-ha:rocketPassword"] = pw
+		rec, err := mocktest.Run(t, cfg, seedSecrets, stacks.Program)
+		if err != nil {
+			t.Fatalf("password %q rejected: %v", pw, err)
+		}
+		rc := rec.Named(t, tContainer, "rocketchat-rocketchat-rocket-1")
+		for _, e := range rc.Strings("envs") {
+			if strings.HasPrefix(e, "MONGO_URL=") && strings.Contains(e, pw) && strings.ContainsAny(pw, "@:/?#[]% ") {
+				t.Errorf("password %q not escaped in %s", pw, e)
+			}
+		}
+	}
+}
