@@ -1,6 +1,7 @@
 package components_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -331,6 +332,37 @@ func TestEnvAndHosts(t *testing.T) {
 		ports := rc.Objects("ports")
 		if len(ports) != 2 || ports[1]["internal"].NumberValue() != 3100 || ports[1]["external"].NumberValue() != 3100 {
 			t.Errorf("node %d: instance port not published under the same number: %v", i, ports)
+		}
+	}
+}
+
+func TestFiftyNodesAndVotePolicy(t *testing.T) {
+	for _, n := range []int{1, 2, 7, 8, 50} {
+		nodes := testNodes(n)
+		if n == 50 {
+			for i := range nodes {
+				nodes[i].Address = fmt.Sprintf("10.250.%d.%d", i/200, 10+i%200)
+			}
+		}
+		rec := mustRun(t, &components.RocketChatHAArgs{Nodes: nodes, RootURL: pulumi.String("https://c.example.com")})
+		env := mocktest.Unwrap(rec.ByType(tCommand)[0].Inputs["environment"]).ObjectValue()
+		var d components.DesiredState
+		if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d); err != nil {
+			t.Fatal(err)
+		}
+		voters := 0
+		for i, m := range d.Members {
+			if m.Host != fmt.Sprintf("rocket-%d:27017", i+1) {
+				t.Errorf("n=%d member %d host %q", n, i, m.Host)
+			}
+			if m.Votes > 0 {
+				voters++
+			} else if m.Priority != 0 {
+				t.Errorf("n=%d member %d: non-voter with priority %v", n, i, m.Priority)
+			}
+		}
+		if len(d.Members) != n || voters%2 == 0 || voters > 7 {
+			t.Errorf("n=%d: %d members, %d voters", n, len(d.Members), voters)
 		}
 	}
 }
