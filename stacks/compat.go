@@ -30,6 +30,9 @@ var Compatibility = []compatRow{
 	{from: version{8, 2}, to: version{-1, 0}, minMongo: version{8, 0}},
 }
 
+// minMongoWithMongosh is the first MongoDB whose official image ships mongosh.
+var minMongoWithMongosh = version{6, 0}
+
 // CheckImagePair rejects an unpinned image and a Rocket.Chat/MongoDB pair
 // that the matrix says will not start. Tags that do not begin with a
 // version (a digest, a custom tag) are not checked against the matrix.
@@ -41,6 +44,9 @@ func CheckImagePair(rocketchat, mongo string) error {
 	mg, mgOK, err := imageVersion(mongo)
 	if err != nil {
 		return err
+	}
+	if mgOK && mg.less(minMongoWithMongosh) {
+		return fmt.Errorf("%s is MongoDB %s; the healthcheck and the replica-set step need mongosh, which the images ship from %s on", mongo, mg, minMongoWithMongosh)
 	}
 	if !rcOK || !mgOK {
 		return nil

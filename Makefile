@@ -1,0 +1,40 @@
+# `make test` installs what every test tier needs, then runs them all with
+# RCHA_REQUIRE_TOOLS=1, so that no tier can pass by skipping.
+
+SHELL := /bin/bash
+MONGOSH_BIN := $(CURDIR)/tests/mongosh/node_modules/.bin/mongosh
+
+.PHONY: test deps nginx mongosh pulumi-cli check unit bench
+
+test: deps check
+	RCHA_REQUIRE_TOOLS=1 RCHA_PULUMI_BIN=$$(tools/build-pulumi.sh) RCHA_MONGOSH_BIN=$(MONGOSH_BIN) \
+		go test -count=1 -timeout 45m ./...
+
+## deps: the Debian nginx (and wrk for the benchmark), mongosh from npm at the
+## pinned version, and the Pulumi CLI built from the Go module proxy.
+deps: nginx mongosh pulumi-cli
+
+nginx:
+	@if command -v nginx >/dev/null && command -v wrk >/dev/null; then echo "nginx: $$(nginx -v 2>&1)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk >/dev/null; fi
+
+mongosh:
+	@if [ -x $(MONGOSH_BIN) ] && [ "$$($(MONGOSH_BIN) --version)" = "2.12.0" ]; then echo "mongosh: 2.12.0"; \
+	else cd tests/mongosh && npm ci --no-audit --no-fund; fi
+
+pulumi-cli:
+	tools/build-pulumi.sh
+
+## check: formatting and vet.
+check:
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
+	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
+	go vet ./...
+
+## unit: the offline tiers only (mocks, unit tests); tool tiers skip.
+unit:
+	go test ./...
+
+## bench: the nginx load-balancer benchmark (see bench/nginx).
+bench: nginx
+	bench/nginx/run.sh
