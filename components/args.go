@@ -81,6 +81,11 @@ type LoadBalancer struct {
 	PrivateKey  pulumi.StringInput
 	// ClientMaxBodySize is nginx's client_max_body_size (200M by default).
 	ClientMaxBodySize string
+	// TrustedProxies lists the addresses or CIDRs of a TLS-terminating load
+	// balancer in front of nginx. nginx then takes the client address and
+	// scheme from their X-Forwarded-For and X-Forwarded-Proto, and
+	// Rocket.Chat counts two proxies (HTTP_FORWARDED_COUNT=2).
+	TrustedProxies []string
 }
 
 // RocketChatHAArgs are the inputs of the RocketChatHA component.

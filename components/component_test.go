@@ -66,6 +66,15 @@ func TestGraphForManyN(t *testing.T) {
 			if len(got) != len(want) {
 				t.Errorf("unexpected resource types: %v", got)
 			}
+			conf := mocktest.Unwrap(rec.Named(t, tContainer, "chat-lb").Objects("uploads")[0]["content"]).StringValue()
+			if got := strings.Count(conf, ":3000 max_fails="); got != n {
+				t.Errorf("nginx upstream has %d servers, want %d", got, n)
+			}
+			for i := 1; i <= n; i++ {
+				if !strings.Contains(conf, fmt.Sprintf("server 10.250.250.%d:3000 ", 10+i)) {
+					t.Errorf("nginx upstream lacks node %d", i)
+				}
+			}
 			checkParentsAndProviders(t, rec, n)
 			checkRollingChains(t, rec, n)
 		})
@@ -364,5 +373,17 @@ func TestFiftyNodesAndVotePolicy(t *testing.T) {
 		if len(d.Members) != n || voters%2 == 0 || voters > 7 {
 			t.Errorf("n=%d: %d members, %d voters", n, len(d.Members), voters)
 		}
+	}
+}
+
+func TestTrustedProxiesCountTwoForwarders(t *testing.T) {
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(2), RootURL: pulumi.String("https://c.example.com"),
+		LoadBalancer: components.LoadBalancer{TrustedProxies: []string{"192.0.2.0/24"}}})
+	if env := rec.Named(t, tContainer, "chat-rocketchat-rocket-2").Strings("envs"); !slices.Contains(env, "HTTP_FORWARDED_COUNT=2") {
+		t.Errorf("envs %v lack HTTP_FORWARDED_COUNT=2", env)
+	}
+	conf := mocktest.Unwrap(rec.Named(t, tContainer, "chat-lb").Objects("uploads")[0]["content"]).StringValue()
+	if !strings.Contains(conf, "192.0.2.0/24") {
+		t.Error("nginx config does not trust the given proxy")
 	}
 }

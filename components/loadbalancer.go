@@ -55,6 +55,7 @@ func (b *builder) nginxConfig(rootURL string) NginxConfig {
 		ServerName:        server,
 		ClientMaxBodySize: lb.ClientMaxBodySize,
 		HTTP2On:           true,
+		TrustedProxies:    lb.TrustedProxies,
 	}
 }
 

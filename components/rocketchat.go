@@ -33,7 +33,7 @@ func (b *builder) rocketChatEnv(i int) pulumi.StringArray {
 		pulumi.String("INSTANCE_IP=" + n.Address),
 		pulumi.String("TCP_PORT=" + strconv.Itoa(n.Ports.Instance)),
 		pulumi.String("DEPLOY_METHOD=docker"),
-		pulumi.String("HTTP_FORWARDED_COUNT=1"),
+		pulumi.String("HTTP_FORWARDED_COUNT=" + strconv.Itoa(b.forwardedCount())),
 	}
 	if b.oplogURL != nil {
 		env = append(env, pulumi.Sprintf("MONGO_OPLOG_URL=%s", b.oplogURL))
@@ -45,6 +45,16 @@ func (b *builder) rocketChatEnv(i int) pulumi.StringArray {
 		env = append(env, secret(pulumi.Sprintf("REG_TOKEN=%s", b.args.RegistrationToken)))
 	}
 	return env
+}
+
+// forwardedCount is the number of proxies that append to X-Forwarded-For
+// before a request reaches Rocket.Chat: nginx, and the outer load balancer
+// when one is trusted.
+func (b *builder) forwardedCount() int {
+	if len(b.args.LoadBalancer.TrustedProxies) > 0 {
+		return 2
+	}
+	return 1
 }
 
 // newRocketChat registers node i's image and Rocket.Chat container. It

@@ -166,6 +166,11 @@ func (a RocketChatHAArgs) Validate() error {
 	if !nginxSize.MatchString(lb.ClientMaxBodySize) {
 		bad("loadBalancer.clientMaxBodySize", "%q is not an nginx size such as 0, 512k or 200M", lb.ClientMaxBodySize)
 	}
+	for i, p := range lb.TrustedProxies {
+		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
+			bad(fmt.Sprintf("loadBalancer.trustedProxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
+		}
+	}
 	return errors.Join(errs...)
 }
 

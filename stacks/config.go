@@ -48,15 +48,16 @@ type PortsConfig struct {
 // LoadBalancerConfig is `loadBalancer`. Certificate and PrivateKey are
 // wrapped as secrets when they are turned into component arguments.
 type LoadBalancerConfig struct {
-	Node              string `json:"node,omitempty"`
-	DockerHost        string `json:"dockerHost,omitempty"`
-	Address           string `json:"address,omitempty"`
-	BindAddress       string `json:"bindAddress,omitempty"`
-	HTTPPort          int    `json:"httpPort,omitempty"`
-	HTTPSPort         int    `json:"httpsPort,omitempty"`
-	Certificate       string `json:"certificate,omitempty"`
-	PrivateKey        string `json:"privateKey,omitempty"`
-	ClientMaxBodySize string `json:"clientMaxBodySize,omitempty"`
+	Node              string   `json:"node,omitempty"`
+	DockerHost        string   `json:"dockerHost,omitempty"`
+	Address           string   `json:"address,omitempty"`
+	BindAddress       string   `json:"bindAddress,omitempty"`
+	HTTPPort          int      `json:"httpPort,omitempty"`
+	HTTPSPort         int      `json:"httpsPort,omitempty"`
+	Certificate       string   `json:"certificate,omitempty"`
+	PrivateKey        string   `json:"privateKey,omitempty"`
+	ClientMaxBodySize string   `json:"clientMaxBodySize,omitempty"`
+	TrustedProxies    []string `json:"trustedProxies,omitempty"`
 }
 
 // DockerTLSConfig is `dockerTls`, used for every tcp:// Docker host.

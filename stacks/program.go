@@ -88,6 +88,7 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 			Certificate:       secretOrNil(c.LoadBalancer.Certificate),
 			PrivateKey:        secretOrNil(c.LoadBalancer.PrivateKey),
 			ClientMaxBodySize: c.LoadBalancer.ClientMaxBodySize,
+			TrustedProxies:    c.LoadBalancer.TrustedProxies,
 		},
 	}
 	for _, n := range c.Nodes {

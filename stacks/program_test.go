@@ -151,6 +151,7 @@ func TestBadInput(t *testing.T) {
 		{"incompatible images", map[string]string{"rocketchatImage": "registry.rocket.chat/rocketchat/rocket.chat:7.10.0", "mongoImage": "mongo:8.0.4"}, "rocketchatImage/mongoImage: Rocket.Chat 7.10 runs on MongoDB 5.0, 6.0, 7.0, not on 8.0"},
 		{"unpinned image", map[string]string{"mongoImage": "mongo:latest"}, `"mongo:latest" is not pinned`},
 		{"bad replica set name", map[string]string{"replicaSetName": "rs 0"}, "replicaSetName:"},
+		{"bad trusted proxy", map[string]string{"loadBalancer": `{"trustedProxies":["10.0.0.0/33"]}`}, `loadBalancer.trustedProxies[0]: "10.0.0.0/33" is neither`},
 		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: port 27017"},
 	}
 	for _, c := range cases {
