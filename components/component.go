@@ -184,7 +184,7 @@ func (b *builder) cluster() error {
 		rockets = append(rockets, r.Container)
 		prev = r.Container
 	}
-	_, url, err := b.newLoadBalancer(rockets)
+	url, err := b.newLoadBalancer(rockets)
 	if err != nil {
 		return err
 	}

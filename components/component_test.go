@@ -55,7 +55,7 @@ func TestGraphForManyN(t *testing.T) {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(n), RootURL: pulumi.String("https://chat.example.com")})
 			want := map[string]int{
 				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + 1,
-				tContainer: 2*n + 1, tCommand: 1, tRandom: 3,
+				tContainer: 2*n + 1, tCommand: 2, tRandom: 3,
 			}
 			got := rec.Counts()
 			for typ, c := range want {
@@ -133,7 +133,7 @@ func findAny(t *testing.T, rec *mocktest.Recorder, name string) mocktest.Resourc
 // delete-before-replace and roll on health changes.
 func checkRollingChains(t *testing.T, rec *mocktest.Recorder, n int) {
 	t.Helper()
-	cmd := rec.ByType(tCommand)[0]
+	cmd := rec.Named(t, tCommand, "chat-replicaset")
 	var rockets []string
 	for i := 1; i <= n; i++ {
 		node := fmt.Sprintf("rocket-%d", i)
@@ -283,7 +283,7 @@ func TestSecretsStaySecret(t *testing.T) {
 			t.Errorf("keyfile appears in plain input %s", path)
 		}
 	}
-	cmd := rec.ByType(tCommand)[0]
+	cmd := rec.Named(t, tCommand, "chat-replicaset")
 	env := mocktest.Unwrap(cmd.Inputs["environment"]).ObjectValue()
 	for _, k := range []string{"RCHA_DESIRED", "RCHA_ROOT_PASSWORD"} {
 		if !mocktest.Secret(env[pulumiKey(k)]) {
@@ -354,7 +354,7 @@ func TestFiftyNodesAndVotePolicy(t *testing.T) {
 			}
 		}
 		rec := mustRun(t, &components.RocketChatHAArgs{Nodes: nodes, RootURL: pulumi.String("https://c.example.com")})
-		env := mocktest.Unwrap(rec.ByType(tCommand)[0].Inputs["environment"]).ObjectValue()
+		env := mocktest.Unwrap(rec.Named(t, tCommand, "chat-replicaset").Inputs["environment"]).ObjectValue()
 		var d components.DesiredState
 		if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d); err != nil {
 			t.Fatal(err)
@@ -385,5 +385,46 @@ func TestTrustedProxiesCountTwoForwarders(t *testing.T) {
 	conf := mocktest.Unwrap(rec.Named(t, tContainer, "chat-lb").Objects("uploads")[0]["content"]).StringValue()
 	if !strings.Contains(conf, "192.0.2.0/24") {
 		t.Error("nginx config does not trust the given proxy")
+	}
+}
+
+func TestLoadBalancerReloadsInPlace(t *testing.T) {
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://chat.example.com"),
+		LoadBalancer: components.LoadBalancer{Node: "rocket-2", Certificate: pulumi.String("CERT-PEM"), PrivateKey: pulumi.String("KEY-PEM")}})
+	lb := rec.Named(t, tContainer, "chat-lb")
+	if !slices.Contains(lb.Req.GetIgnoreChanges(), "uploads") {
+		t.Error("load balancer uploads are not ignored: a node change would replace the container")
+	}
+	cfg := rec.Named(t, tCommand, "chat-lb-config")
+	if !slices.Contains(cfg.Req.GetDependencies(), lb.URN) {
+		t.Error("config step does not depend on the load balancer container")
+	}
+	trig := mocktest.Unwrap(cfg.Inputs["triggers"])
+	if !trig.IsArray() || len(trig.ArrayValue()) != 1 {
+		t.Errorf("config step triggers %v, want the container id", trig)
+	}
+	env := mocktest.Unwrap(cfg.Inputs["environment"]).ObjectValue()
+	conf := mocktest.Unwrap(env["RCHA_NGINX_CONF"]).StringValue()
+	upload := mocktest.Unwrap(lb.Objects("uploads")[0]["content"]).StringValue()
+	if conf == "" || conf != upload {
+		t.Error("the config step pushes a different config than the container was created with")
+	}
+	for _, k := range []resourceKey{"RCHA_TLS_CERT", "RCHA_TLS_KEY"} {
+		if !mocktest.Secret(env[k]) {
+			t.Errorf("%s is not secret", k)
+		}
+	}
+	if h := mocktest.Unwrap(env["DOCKER_HOST"]).StringValue(); h != "ssh://root@10.250.250.12" {
+		t.Errorf("config step runs against %q, want the load balancer node's Docker host", h)
+	}
+	script := cfg.String("create")
+	for _, want := range []string{"nginx -t", "nginx -s reload", "docker exec -i -e RCHA_NGINX_CONF -e RCHA_TLS_CERT -e RCHA_TLS_KEY chat-lb"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("config script lacks %q", want)
+		}
+	}
+	ports := lb.Objects("ports")
+	if len(ports) != 2 || ports[1]["internal"].NumberValue() != 443 {
+		t.Errorf("TLS load balancer ports %v", ports)
 	}
 }

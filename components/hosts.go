@@ -3,6 +3,7 @@ package components
 import (
 	"fmt"
 	"net"
+	"strings"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -14,6 +15,34 @@ const (
 	LabelNode    = "rocketchat-ha.node"
 	LabelRole    = "rocketchat-ha.role"
 )
+
+// dockerCLIPrelude starts the shell scripts of the command steps, which use
+// the docker CLI of the machine running pulumi. For a tcp:// host it writes
+// the TLS material from the (secret) environment into a private temporary
+// directory that is removed on exit. Literal percent signs are doubled
+// because the scripts are fmt.Sprintf formats.
+const dockerCLIPrelude = `set -eu
+if [ -n "${RCHA_DOCKER_CA:-}" ]; then
+  DOCKER_CERT_PATH=$(mktemp -d)
+  trap 'rm -rf "$DOCKER_CERT_PATH"' EXIT
+  (umask 077
+   printf '%%s' "$RCHA_DOCKER_CA" >"$DOCKER_CERT_PATH/ca.pem"
+   printf '%%s' "$RCHA_DOCKER_CERT" >"$DOCKER_CERT_PATH/cert.pem"
+   printf '%%s' "$RCHA_DOCKER_KEY" >"$DOCKER_CERT_PATH/key.pem")
+  DOCKER_TLS_VERIFY=1
+  export DOCKER_CERT_PATH DOCKER_TLS_VERIFY
+fi
+`
+
+// dockerCLIEnv adds to env what dockerCLIPrelude needs to reach host.
+func dockerCLIEnv(env pulumi.StringMap, host string, tls *DockerTLS) {
+	env["DOCKER_HOST"] = pulumi.String(host)
+	if tls != nil && strings.HasPrefix(host, "tcp://") {
+		env["RCHA_DOCKER_CA"] = secret(tls.CA)
+		env["RCHA_DOCKER_CERT"] = secret(tls.Cert)
+		env["RCHA_DOCKER_KEY"] = secret(tls.Key)
+	}
+}
 
 // newDockerProvider registers the Docker provider for one endpoint. TLS
 // material is wrapped as secret because the schema does not mark it.

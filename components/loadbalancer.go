@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
@@ -16,23 +17,32 @@ const (
 	lbHTTPSPort = 443
 )
 
-// lbHost returns the provider and the address the load balancer runs on.
-func (b *builder) lbHost() (pulumi.ProviderResource, string, error) {
+// lbHost is where the load balancer runs.
+type lbHost struct {
+	provider   pulumi.ProviderResource
+	address    string // the host's address, for the url output
+	dockerHost string
+	tls        *DockerTLS
+}
+
+// lbHost returns the Docker host the load balancer runs on: its own, or the
+// named node's.
+func (b *builder) lbHost() (lbHost, error) {
 	lb := b.args.LoadBalancer
 	if lb.DockerHost != "" {
 		p, err := newDockerProvider(b.ctx, b.name+"-docker-lb", lb.DockerHost, lb.DockerTLS, pulumi.Parent(b.comp))
 		if err != nil {
-			return nil, "", err
+			return lbHost{}, err
 		}
 		u, _ := url.Parse(lb.DockerHost)
-		return p, u.Hostname(), nil
+		return lbHost{p, u.Hostname(), lb.DockerHost, lb.DockerTLS}, nil
 	}
 	for i, n := range b.args.Nodes {
 		if n.Name == lb.Node {
-			return b.providers[i], n.Address, nil
+			return lbHost{b.providers[i], n.Address, n.DockerHost, n.DockerTLS}, nil
 		}
 	}
-	return nil, "", fmt.Errorf("loadBalancer.node: %q is not in nodes", lb.Node)
+	return lbHost{}, fmt.Errorf("loadBalancer.node: %q is not in nodes", lb.Node)
 }
 
 // nginxConfig is the load balancer's configuration for a root URL.
@@ -59,24 +69,25 @@ func (b *builder) nginxConfig(rootURL string) NginxConfig {
 	}
 }
 
-// newLoadBalancer registers the nginx image and container. It depends on
-// every Rocket.Chat container, so it starts after its upstreams exist and,
-// on scale-in, is reconfigured before removed nodes are deleted. Its
-// configuration is an upload, so a change of nodes or certificate replaces
-// the container: clients reconnect once (see README).
-func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (*docker.Container, pulumi.StringOutput, error) {
+// newLoadBalancer registers the nginx image, container and config step. The
+// container depends on every Rocket.Chat container, so it starts after its
+// upstreams exist. Its uploads give it a complete configuration when it is
+// created; later changes of the node list or the certificate do not replace
+// it: the config step writes them into the running container, checks them
+// with `nginx -t` and reloads nginx, which keeps open connections.
+func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutput, error) {
 	lb := b.args.LoadBalancer
-	provider, hostAddr, err := b.lbHost()
+	host, err := b.lbHost()
 	if err != nil {
-		return nil, pulumi.StringOutput{}, err
+		return pulumi.StringOutput{}, err
 	}
 	name := b.name + "-lb"
 	img, err := docker.NewRemoteImage(b.ctx, name+"-image", &docker.RemoteImageArgs{
 		Name:        b.nginxImage,
 		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(b.comp), pulumi.Provider(provider))
+	}, pulumi.Parent(b.comp), pulumi.Provider(host.provider))
 	if err != nil {
-		return nil, pulumi.StringOutput{}, fmt.Errorf("load balancer image: %w", err)
+		return pulumi.StringOutput{}, fmt.Errorf("load balancer image: %w", err)
 	}
 
 	conf := b.args.RootURL.ToStringOutput().ApplyT(func(root string) (string, error) {
@@ -87,7 +98,7 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (*docker.Container,
 		return text, nil
 	}).(pulumi.StringOutput)
 	uploads := docker.ContainerUploadArray{docker.ContainerUploadArgs{
-		File: pulumi.String("/etc/nginx/nginx.conf"), Content: conf.ToStringPtrOutput(),
+		File: pulumi.String(nginxConfPath), Content: conf.ToStringPtrOutput(),
 	}}
 	ports := docker.ContainerPortArray{docker.ContainerPortArgs{
 		Internal: pulumi.Int(lbHTTPPort), External: pulumi.Int(lb.HTTPPort), Ip: pulumi.String(lb.BindAddress),
@@ -117,12 +128,62 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (*docker.Container,
 		},
 	}
 	hygiene(args, b.args.WaitSeconds)
-	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(provider, b.comp, rockets)...)
+	opts := append(containerOptions(host.provider, b.comp, rockets), pulumi.IgnoreChanges([]string{"uploads"}))
+	c, err := docker.NewContainer(b.ctx, name, args, opts...)
 	if err != nil {
-		return nil, pulumi.StringOutput{}, fmt.Errorf("load balancer container: %w", err)
+		return pulumi.StringOutput{}, fmt.Errorf("load balancer container: %w", err)
 	}
-	return c, pulumi.String(lbURL(lb, hostAddr, cfg.TLS)).ToStringOutput(), nil
+
+	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf}
+	if cfg.TLS {
+		env["RCHA_TLS_CERT"] = secret(lb.Certificate)
+		env["RCHA_TLS_KEY"] = secret(lb.PrivateKey)
+	}
+	dockerCLIEnv(env, host.dockerHost, host.tls)
+	script := fmt.Sprintf(lbReloadShell, name)
+	if _, err := local.NewCommand(b.ctx, name+"-config", &local.CommandArgs{
+		Create:      pulumi.String(script),
+		Update:      pulumi.String(script),
+		Environment: env,
+		// A new container (replaced for any reason) gets the current config.
+		Triggers: pulumi.Array{c.ID()},
+		Logging:  local.LoggingStdoutAndStderr,
+	}, pulumi.Parent(b.comp), pulumi.DependsOn([]pulumi.Resource{c})); err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("load balancer config step: %w", err)
+	}
+	return pulumi.String(lbURL(lb, host.address, cfg.TLS)).ToStringOutput(), nil
 }
+
+// nginxConfPath is where the official image reads its configuration.
+const nginxConfPath = "/etc/nginx/nginx.conf"
+
+// lbReloadShell writes the configuration (and certificate) from the
+// environment into the running load balancer, keeps the previous files if
+// `nginx -t` rejects the new ones, and reloads nginx gracefully: old workers
+// finish their open connections, including websockets.
+const lbReloadShell = dockerCLIPrelude + `echo "rocketchat-ha: loading the load balancer config into %[1]s on $DOCKER_HOST"
+docker exec -i -e RCHA_NGINX_CONF -e RCHA_TLS_CERT -e RCHA_TLS_KEY %[1]s sh -c '
+set -eu
+cd /etc/nginx
+umask 077
+files="nginx.conf tls/tls.crt tls/tls.key"
+for f in $files; do if [ -f "$f" ]; then cp -p "$f" "$f.rcha-prev"; fi; done
+mkdir -p tls
+printf "%%s" "$RCHA_NGINX_CONF" >nginx.conf
+if [ -n "${RCHA_TLS_CERT:-}" ]; then
+  printf "%%s" "$RCHA_TLS_CERT" >tls/tls.crt
+  printf "%%s" "$RCHA_TLS_KEY" >tls/tls.key
+fi
+if ! nginx -t; then
+  for f in $files; do if [ -f "$f.rcha-prev" ]; then mv "$f.rcha-prev" "$f"; fi; done
+  echo "rocketchat-ha: nginx -t rejected the new config; the running one stays" >&2
+  exit 1
+fi
+for f in $files; do rm -f "$f.rcha-prev"; done
+nginx -s reload
+echo "rocketchat-ha: load balancer reloaded"
+' 2>&1
+`
 
 // lbURL is the URL the load balancer answers on.
 func lbURL(lb LoadBalancer, hostAddr string, tls bool) string {

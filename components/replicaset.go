@@ -2,7 +2,6 @@ package components
 
 import (
 	"fmt"
-	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -28,19 +27,8 @@ const reconcileEnvHash = "RCHA_DESIRED_HASH"
 // goes to stderr, which is logged; stdout carries only the root password
 // this run applied, which is a secret output that the next update receives
 // back as PULUMI_COMMAND_STDOUT and offers as the previous root password.
-const reconcileShell = `set -eu
-RCHA_ROOT_PASSWORD_PREVIOUS="${PULUMI_COMMAND_STDOUT:-}"
+const reconcileShell = dockerCLIPrelude + `RCHA_ROOT_PASSWORD_PREVIOUS="${PULUMI_COMMAND_STDOUT:-}"
 export RCHA_ROOT_PASSWORD_PREVIOUS
-if [ -n "${RCHA_DOCKER_CA:-}" ]; then
-  DOCKER_CERT_PATH=$(mktemp -d)
-  trap 'rm -rf "$DOCKER_CERT_PATH"' EXIT
-  (umask 077
-   printf '%%s' "$RCHA_DOCKER_CA" >"$DOCKER_CERT_PATH/ca.pem"
-   printf '%%s' "$RCHA_DOCKER_CERT" >"$DOCKER_CERT_PATH/cert.pem"
-   printf '%%s' "$RCHA_DOCKER_KEY" >"$DOCKER_CERT_PATH/key.pem")
-  DOCKER_TLS_VERIFY=1
-  export DOCKER_CERT_PATH DOCKER_TLS_VERIFY
-fi
 echo "rocketchat-ha: reconciling replica set through container %[1]s on $DOCKER_HOST" >&2
 docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS %[1]s \
   sh -c 'f=$(mktemp) && cat >"$f" && mongosh --nodb --quiet --norc "$f" 1>&2; rc=$?; rm -f "$f"; exit $rc'
@@ -99,16 +87,11 @@ func (b *builder) newReplicaSet(mongos []pulumi.Resource) (*local.Command, error
 
 	n0 := b.args.Nodes[0]
 	env := pulumi.StringMap{
-		"DOCKER_HOST":            pulumi.String(n0.DockerHost),
 		reconcileEnvHash:         hash,
 		ReconcileEnvDesired:      desiredJSON,
 		ReconcileEnvRootPassword: secret(b.rootPassword),
 	}
-	if t := n0.DockerTLS; t != nil && strings.HasPrefix(n0.DockerHost, "tcp://") {
-		env["RCHA_DOCKER_CA"] = secret(t.CA)
-		env["RCHA_DOCKER_CERT"] = secret(t.Cert)
-		env["RCHA_DOCKER_KEY"] = secret(t.Key)
-	}
+	dockerCLIEnv(env, n0.DockerHost, n0.DockerTLS)
 	script := fmt.Sprintf(reconcileShell, b.mongoContainerName(0))
 	cmd, err := local.NewCommand(b.ctx, b.name+"-replicaset", &local.CommandArgs{
 		Create:      pulumi.String(script),
