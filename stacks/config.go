@@ -119,8 +119,34 @@ func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
 	if _, ok := get(Namespace + ":dockerTls"); ok {
 		sec.DockerTLS = &DockerTLSConfig{}
 		obj("dockerTls", sec.DockerTLS)
+		if *sec.DockerTLS == (DockerTLSConfig{}) {
+			sec.DockerTLS = nil // the declared default, {}
+		}
 	}
 	return cfg, sec, errors.Join(errs...)
+}
+
+// CheckSecrets refuses secret settings that were stored in plain text.
+// Pulumi.yaml cannot mark optional keys secret, so this is where the marker
+// is enforced. isSecret reports whether a fully qualified key is secret, as
+// pulumi.Context.IsConfigSecret does.
+func (c Config) CheckSecrets(sec Secrets, isSecret func(key string) bool) error {
+	var errs []error
+	check := func(key string, set bool) {
+		if set && !isSecret(Namespace+":"+key) {
+			errs = append(errs, fmt.Errorf("%s: is a secret; set it with `pulumi config set --secret %s ...`", key, key))
+		}
+	}
+	check("mongoRootPassword", sec.MongoRootPassword != "")
+	check("rocketPassword", sec.RocketPassword != "")
+	check("oplogPassword", sec.OplogPassword != "")
+	check("license", sec.License != "")
+	check("registrationToken", sec.RegistrationToken != "")
+	check("dockerTls", sec.DockerTLS != nil)
+	if c.LoadBalancer.PrivateKey != "" && !isSecret(Namespace+":loadBalancer") {
+		errs = append(errs, errors.New("loadBalancer.privateKey: is a secret; set it with `pulumi config set --secret --path loadBalancer.privateKey ...`"))
+	}
+	return errors.Join(errs...)
 }
 
 // jsonProblem turns a decoding error into a short sentence.

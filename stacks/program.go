@@ -3,6 +3,7 @@
 package stacks
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -21,7 +22,7 @@ func Program(ctx *pulumi.Context) error {
 	if err != nil {
 		return fmt.Errorf("stack config:\n%w", err)
 	}
-	if err := cfg.Validate(sec); err != nil {
+	if err := errors.Join(cfg.CheckSecrets(sec, ctx.IsConfigSecret), cfg.Validate(sec)); err != nil {
 		return fmt.Errorf("stack config:\n%w", err)
 	}
 	ha, err := components.NewRocketChatHA(ctx, or(cfg.ClusterName, DefaultClusterName), cfg.Args(sec))

@@ -152,6 +152,7 @@ func TestBadInput(t *testing.T) {
 		{"unpinned image", map[string]string{"mongoImage": "mongo:latest"}, `"mongo:latest" is not pinned`},
 		{"bad replica set name", map[string]string{"replicaSetName": "rs 0"}, "replicaSetName:"},
 		{"bad trusted proxy", map[string]string{"loadBalancer": `{"trustedProxies":["10.0.0.0/33"]}`}, `loadBalancer.trustedProxies[0]: "10.0.0.0/33" is neither`},
+		{"plain password", map[string]string{"rocketPassword": "plain"}, "rocketPassword: is a secret; set it with `pulumi config set --secret rocketPassword"},
 		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: port 27017"},
 	}
 	for _, c := range cases {
@@ -164,7 +165,11 @@ func TestBadInput(t *testing.T) {
 					cfg["rocketchat-ha:"+k] = v
 				}
 			}
-			rec, err := mocktest.Run(t, cfg, seedSecrets, stacks.Program)
+			secrets := seedSecrets
+			if c.name == "plain password" {
+				secrets = secrets[1:]
+			}
+			rec, err := mocktest.Run(t, cfg, secrets, stacks.Program)
 			if err == nil {
 				t.Fatalf("accepted; want an error containing %q", c.want)
 			}
@@ -194,6 +199,53 @@ func TestPasswordsWithAnyCharacters(t *testing.T) {
 			if strings.HasPrefix(e, "MONGO_URL=") && strings.Contains(e, pw) && strings.ContainsAny(pw, "@:/?#[]% ") {
 				t.Errorf("password %q not escaped in %s", pw, e)
 			}
+		}
+	}
+}
+
+// Pulumi applies Pulumi.yaml's defaults to every stack that leaves a key
+// unset; the program must then behave exactly as with the keys absent.
+func TestProjectDefaultsMatchCode(t *testing.T) {
+	defaults := projectDefaults(t)
+	for _, k := range []string{"rocketchat-ha:nodes", "rocketchat-ha:rootUrl"} {
+		if _, ok := defaults[k]; ok {
+			t.Errorf("%s is required and must have no default", k)
+		}
+	}
+	if len(defaults) < 10 {
+		t.Fatalf("only %d defaults in Pulumi.yaml: %v", len(defaults), defaults)
+	}
+	cfg := map[string]string{
+		"rocketchat-ha:nodes":   seedConfig()["rocketchat-ha:nodes"],
+		"rocketchat-ha:rootUrl": "https://chat.domain.de",
+	}
+	bare, err := mocktest.Run(t, cfg, nil, stacks.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range defaults {
+		cfg[k] = v
+	}
+	withDefaults, err := mocktest.Run(t, cfg, nil, stacks.Program)
+	if err != nil {
+		t.Fatalf("with Pulumi.yaml defaults: %v", err)
+	}
+	if len(bare.Resources) != len(withDefaults.Resources) {
+		t.Fatalf("%d resources with defaults, %d without", len(withDefaults.Resources), len(bare.Resources))
+	}
+	byURN := map[string]mocktest.Resource{}
+	for _, r := range withDefaults.Resources {
+		byURN[r.URN] = r
+	}
+	for _, r := range bare.Resources {
+		d, ok := byURN[r.URN]
+		if !ok {
+			t.Errorf("%s is missing with Pulumi.yaml defaults", r.URN)
+			continue
+		}
+		a, b := fmt.Sprint(r.Inputs), fmt.Sprint(d.Inputs)
+		if r.Type != "random:index/randomPassword:RandomPassword" && a != b {
+			t.Errorf("%s: inputs differ with Pulumi.yaml defaults:\n%s\n%s", r.Name, a, b)
 		}
 	}
 }

@@ -36,3 +36,41 @@ func readStackFile(t *testing.T, path string) map[string]string {
 	}
 	return out
 }
+
+// projectDefaults reads the defaults Pulumi.yaml declares, as the engine
+// applies them to a stack that leaves the keys unset.
+func projectDefaults(t *testing.T) map[string]string {
+	t.Helper()
+	b, err := os.ReadFile("../Pulumi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var p struct {
+		Name   string `yaml:"name"`
+		Config map[string]struct {
+			Type    string `yaml:"type"`
+			Default any    `yaml:"default"`
+			Secret  bool   `yaml:"secret"`
+		} `yaml:"config"`
+	}
+	if err := yaml.Unmarshal(b, &p); err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for k, v := range p.Config {
+		if v.Secret && v.Default != nil {
+			t.Errorf("Pulumi.yaml: %s is secret with a default; Pulumi rejects the applied plain default", k)
+		}
+		if v.Default == nil {
+			continue
+		}
+		switch d := v.Default.(type) {
+		case string:
+			out[p.Name+":"+k] = d
+		default:
+			js, _ := json.Marshal(d)
+			out[p.Name+":"+k] = string(js)
+		}
+	}
+	return out
+}

@@ -1,0 +1,561 @@
+// Package cli implements rcha, the pipeline CLI of rocketchat-ha: preview,
+// up, refresh, destroy, outputs and verify for one stack, running the
+// project's Pulumi program inline through the Automation API. Package main
+// (cmd/rcha) only wires in stacks.Program; tests wire in their own program.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/rocketchat-ha/rocketchat-ha/verify"
+)
+
+// ProjectName is the Pulumi project name the program's config keys use
+// ("rocketchat-ha:nodes", ...). Pulumi.yaml in the work dir must declare it.
+const ProjectName = "rocketchat-ha"
+
+// StateDirName is the directory under the work dir that holds the local file
+// backend's state when neither PULUMI_BACKEND_URL nor Pulumi.yaml's backend.url
+// is set.
+const StateDirName = ".pulumi-state"
+
+// Env is everything Main takes from the outside world.
+type Env struct {
+	Stdout, Stderr io.Writer
+	// Getenv reads environment variables (os.Getenv when nil).
+	Getenv func(string) string
+	// Program is the Pulumi program run inline (stacks.Program).
+	Program pulumi.RunFunc
+	// Signals delivers interrupts; when nil Main subscribes to SIGINT and SIGTERM.
+	Signals <-chan os.Signal
+}
+
+const usageText = `rcha: deploy and check a Rocket.Chat HA stack (Pulumi Automation API)
+
+Usage:
+  rcha <command> --stack <name> [flags]
+
+Commands:
+  preview   show what up would change (--expect-no-changes: exit 2 on changes)
+  up        create or update the stack's resources
+  refresh   read the real state back into the stack (--expect-no-changes: exit 2 on drift)
+  destroy   delete the stack's resources
+  outputs   print the stack outputs (secrets redacted unless --show-secrets)
+  verify    check the deployed cluster: replica set, users, Rocket.Chat over HTTP
+
+Common flags:
+  --stack NAME         stack to work on; its config is Pulumi.NAME.yaml (required)
+  --work-dir DIR       project directory holding Pulumi.yaml (default: current directory)
+  --pulumi PATH        Pulumi CLI binary (default: $RCHA_PULUMI_BIN, else pulumi on PATH)
+  --json               print one JSON summary on stdout instead of the human summary
+  --diff               print the detailed diff (preview, up, refresh, destroy)
+  --cancel-grace DUR   on Ctrl-C/SIGTERM, how long the engine may take to stop cleanly (default 2m)
+
+State backend: $PULUMI_BACKEND_URL, else backend.url in Pulumi.yaml, else the
+local file backend in <work-dir>/.pulumi-state. Secrets need
+PULUMI_CONFIG_PASSPHRASE (or _FILE) with the default passphrase provider.
+
+Exit codes: 0 ok, 1 setup error, 2 changes found (--expect-no-changes),
+3 operation failed, 4 verification failed, 64 bad usage, 130 interrupted.
+Run "rcha <command> -h" for the command's flags.
+`
+
+type options struct {
+	command         string
+	stack           string
+	workDir         string
+	pulumiPath      string
+	jsonOut         bool
+	diff            bool
+	expectNoChanges bool
+	showSecrets     bool
+	cancelGrace     time.Duration
+	verify          verifyOptions
+}
+
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+	if len(args) == 0 {
+		return nil, usageError{"no command given"}
+	}
+	o := &options{command: args[0]}
+	switch o.command {
+	case "preview", "up", "refresh", "destroy", "outputs", "verify":
+	case "help", "-h", "--help":
+		return nil, flag.ErrHelp
+	default:
+		return nil, usageError{fmt.Sprintf("unknown command %q", o.command)}
+	}
+	fs := flag.NewFlagSet("rcha "+o.command, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&o.stack, "stack", "", "stack name; its config file is Pulumi.<stack>.yaml (required)")
+	fs.StringVar(&o.workDir, "work-dir", ".", "project directory holding Pulumi.yaml")
+	fs.StringVar(&o.pulumiPath, "pulumi", getenv("RCHA_PULUMI_BIN"), "Pulumi CLI binary (env RCHA_PULUMI_BIN; default pulumi on PATH)")
+	fs.BoolVar(&o.jsonOut, "json", false, "print a JSON summary on stdout")
+	fs.DurationVar(&o.cancelGrace, "cancel-grace", 2*time.Minute, "time the engine gets to stop cleanly after Ctrl-C/SIGTERM before it is killed")
+	switch o.command {
+	case "preview", "up", "refresh", "destroy":
+		fs.BoolVar(&o.diff, "diff", false, "print a detailed diff")
+	}
+	switch o.command {
+	case "preview", "refresh":
+		fs.BoolVar(&o.expectNoChanges, "expect-no-changes", false, "exit 2 when there are changes")
+	case "outputs":
+		fs.BoolVar(&o.showSecrets, "show-secrets", false, "print secret outputs in clear text")
+	case "verify":
+		o.verify.register(fs, getenv)
+	}
+	if err := fs.Parse(args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return nil, usageError{err.Error()}
+	}
+	if fs.NArg() > 0 {
+		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+	}
+	if o.stack == "" {
+		return nil, usageError{"--stack is required"}
+	}
+	return o, nil
+}
+
+// Main runs rcha with args (without the program name) and returns the exit code.
+func Main(args []string, env Env) int {
+	if env.Getenv == nil {
+		env.Getenv = os.Getenv
+	}
+	o, err := parseArgs(args, env.Getenv, env.Stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		if o == nil {
+			fmt.Fprint(env.Stdout, usageText)
+		}
+		return ExitOK
+	}
+	if err != nil {
+		fmt.Fprintf(env.Stderr, "rcha: %v\n\n%s", err, usageText)
+		return ExitUsage
+	}
+	r := &runner{o: o, env: env, start: time.Now()}
+	return r.run()
+}
+
+type runner struct {
+	o       *options
+	env     Env
+	start   time.Time
+	project string
+	workDir string
+	backend string
+	cli     *pulumiCLI
+	stack   auto.Stack
+
+	interrupted bool
+}
+
+// Summary is the JSON document --json prints on stdout.
+type Summary struct {
+	Command         string             `json:"command"`
+	Stack           string             `json:"stack"`
+	Project         string             `json:"project"`
+	Backend         string             `json:"backend"`
+	Result          string             `json:"result"`
+	ExitCode        int                `json:"exitCode"`
+	Changes         map[string]int     `json:"changes"`
+	ChangeCount     int                `json:"changeCount"`
+	Outputs         map[string]any     `json:"outputs"`
+	StartedAt       string             `json:"startedAt"`
+	DurationSeconds float64            `json:"durationSeconds"`
+	PulumiVersion   string             `json:"pulumiVersion,omitempty"`
+	Errors          []string           `json:"errors,omitempty"`
+	Verification    *verify.JSONReport `json:"verification,omitempty"`
+}
+
+// Results of a command (Summary.Result).
+const (
+	ResultSucceeded          = "succeeded"
+	ResultChanges            = "changes"
+	ResultFailed             = "failed"
+	ResultInterrupted        = "interrupted"
+	ResultVerificationFailed = "verification-failed"
+	ResultSetupFailed        = "setup-failed"
+)
+
+func (r *runner) run() int {
+	sum := &Summary{Command: r.o.command, Stack: r.o.stack, Project: ProjectName, Changes: map[string]int{},
+		Outputs: map[string]any{}, StartedAt: r.start.UTC().Format(time.RFC3339)}
+	code := r.prepare(sum)
+	if code == ExitOK {
+		code = r.dispatch(sum)
+	}
+	sum.ExitCode = code
+	sum.DurationSeconds = float64(time.Since(r.start).Milliseconds()) / 1000
+	if sum.Result == "" {
+		sum.Result = map[int]string{ExitOK: ResultSucceeded, ExitChanges: ResultChanges, ExitFailed: ResultFailed,
+			ExitVerify: ResultVerificationFailed, ExitInterrupted: ResultInterrupted, ExitSetup: ResultSetupFailed, ExitUsage: ResultSetupFailed}[code]
+	}
+	r.report(sum)
+	return code
+}
+
+// prepare checks the work dir, the CLI and the backend, and selects the stack.
+func (r *runner) prepare(sum *Summary) int {
+	wd, err := filepath.Abs(r.o.workDir)
+	if err != nil {
+		return r.setupErr(sum, ExitUsage, fmt.Errorf("--work-dir %q: %w", r.o.workDir, err))
+	}
+	r.workDir = wd
+	projFile := filepath.Join(wd, "Pulumi.yaml")
+	if _, err := os.Stat(projFile); err != nil {
+		return r.setupErr(sum, ExitUsage, fmt.Errorf("no Pulumi.yaml in %s (pass --work-dir, the project directory): %w", wd, err))
+	}
+	proj, err := workspace.LoadProject(projFile)
+	if err != nil {
+		return r.setupErr(sum, ExitUsage, fmt.Errorf("load %s: %w", projFile, err))
+	}
+	if string(proj.Name) != ProjectName {
+		return r.setupErr(sum, ExitUsage, fmt.Errorf("%s declares project %q; rcha's program reads config under %q, so the project must be named %q", projFile, proj.Name, ProjectName+":", ProjectName))
+	}
+	short := r.o.stack[strings.LastIndex(r.o.stack, "/")+1:]
+	stackFile := filepath.Join(wd, "Pulumi."+short+".yaml")
+	if r.o.command != "outputs" {
+		if _, err := os.Stat(stackFile); err != nil {
+			return r.setupErr(sum, ExitUsage, fmt.Errorf("stack config %s not found: %w", stackFile, err))
+		}
+	}
+
+	envVars := map[string]string{"PULUMI_SKIP_UPDATE_CHECK": "true"}
+	switch {
+	case r.env.Getenv("PULUMI_BACKEND_URL") != "":
+		r.backend = r.env.Getenv("PULUMI_BACKEND_URL")
+		envVars["PULUMI_BACKEND_URL"] = r.backend
+	case proj.Backend != nil && proj.Backend.URL != "":
+		r.backend = proj.Backend.URL
+	default:
+		dir := filepath.Join(wd, StateDirName)
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return r.setupErr(sum, ExitSetup, fmt.Errorf("create local state directory: %w", err))
+		}
+		r.backend = "file://" + filepath.ToSlash(dir)
+		envVars["PULUMI_BACKEND_URL"] = r.backend
+	}
+	sum.Backend = redactURL(r.backend)
+	if strings.HasPrefix(r.backend, "file://") && r.env.Getenv("PULUMI_CONFIG_PASSPHRASE") == "" && r.env.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE") == "" {
+		r.progressf("note: neither PULUMI_CONFIG_PASSPHRASE nor PULUMI_CONFIG_PASSPHRASE_FILE is set; a stack using the passphrase secrets provider will fail to decrypt its secrets")
+	}
+
+	r.cli, err = newPulumiCLI(r.o.pulumiPath, r.o.cancelGrace)
+	if err != nil {
+		return r.setupErr(sum, ExitSetup, err)
+	}
+	sum.PulumiVersion = r.cli.Version().String()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	wsOpts := []auto.LocalWorkspaceOption{auto.WorkDir(wd), auto.Pulumi(r.cli), auto.EnvVars(envVars)}
+	switch r.o.command {
+	case "preview", "up", "refresh":
+		r.stack, err = auto.UpsertStackInlineSource(ctx, r.o.stack, ProjectName, r.env.Program, wsOpts...)
+	default:
+		r.stack, err = auto.SelectStackInlineSource(ctx, r.o.stack, ProjectName, r.env.Program, wsOpts...)
+	}
+	if err != nil {
+		return r.setupErr(sum, ExitSetup, fmt.Errorf("select stack %q in backend %s: %s", r.o.stack, sum.Backend, cliErr(err)))
+	}
+	r.progressf("rcha %s: stack %s, project dir %s, backend %s, pulumi %s", r.o.command, r.o.stack, wd, sum.Backend, sum.PulumiVersion)
+	return ExitOK
+}
+
+func (r *runner) setupErr(sum *Summary, code int, err error) int {
+	sum.Errors = append(sum.Errors, err.Error())
+	fmt.Fprintf(r.env.Stderr, "rcha %s: %v\n", r.o.command, err)
+	return code
+}
+
+func (r *runner) progressf(format string, a ...any) {
+	fmt.Fprintf(r.env.Stderr, format+"\n", a...)
+}
+
+// withInterrupts returns a context cancelled by the first SIGINT/SIGTERM; the
+// second forces the CLI down. stop must be called when the operation is over.
+func (r *runner) withInterrupts() (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	sigs := r.env.Signals
+	var ch chan os.Signal
+	if sigs == nil {
+		ch = make(chan os.Signal, 2)
+		signal.Notify(ch, os.Interrupt, syscall.SIGTERM)
+		sigs = ch
+	}
+	done := make(chan struct{})
+	go func() {
+		count := 0
+		for {
+			select {
+			case <-done:
+				return
+			case s := <-sigs:
+				count++
+				if count == 1 {
+					r.interrupted = true
+					r.progressf("rcha: received %v: cancelling %s; the engine finishes in-flight steps and releases the stack lock (up to %s). Interrupt again to kill it now.", s, r.o.command, r.cli.grace)
+					cancel()
+				} else {
+					r.progressf("rcha: received %v again: killing the Pulumi CLI", s)
+					r.cli.Force()
+				}
+			}
+		}
+	}()
+	return ctx, func() {
+		close(done)
+		if ch != nil {
+			signal.Stop(ch)
+		}
+		cancel()
+	}
+}
+
+// afterInterrupt makes sure the interrupted operation leaves no lock behind.
+func (r *runner) afterInterrupt() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := r.stack.Cancel(ctx); err != nil {
+		r.progressf("rcha: stack cancel after interrupt: %s (nothing left to cancel is fine)", firstLine(cliErr(err)))
+		return
+	}
+	r.progressf("rcha: stack %s cancelled; no lock is left behind", r.o.stack)
+}
+
+func (r *runner) dispatch(sum *Summary) int {
+	switch r.o.command {
+	case "outputs":
+		return r.outputs(sum)
+	case "verify":
+		return r.verify(sum)
+	}
+	ctx, stop := r.withInterrupts()
+	defer stop()
+	ch := make(chan events.EngineEvent)
+	done := make(chan struct{})
+	prog := newProgress(r.env.Stderr, r.start, r.o.command == "preview")
+	go prog.consume(ch, done)
+
+	diffOut := r.env.Stdout
+	if r.o.jsonOut {
+		diffOut = r.env.Stderr
+	}
+	var opErr error
+	var outs auto.OutputMap
+	switch r.o.command {
+	case "preview":
+		opts := []optpreview.Option{optpreview.EventStreams(ch), optpreview.Color("never")}
+		if r.o.diff {
+			opts = append(opts, optpreview.Diff(), optpreview.ProgressStreams(diffOut))
+		}
+		_, opErr = r.stack.Preview(ctx, opts...)
+	case "up":
+		opts := []optup.Option{optup.EventStreams(ch), optup.Color("never")}
+		if r.o.diff {
+			opts = append(opts, optup.Diff(), optup.ProgressStreams(diffOut))
+		}
+		var res auto.UpResult
+		res, opErr = r.stack.Up(ctx, opts...)
+		outs = res.Outputs
+	case "refresh":
+		opts := []optrefresh.Option{optrefresh.EventStreams(ch), optrefresh.Color("never")}
+		if r.o.diff {
+			opts = append(opts, optrefresh.Diff(), optrefresh.ProgressStreams(diffOut))
+		}
+		_, opErr = r.stack.Refresh(ctx, opts...)
+	case "destroy":
+		opts := []optdestroy.Option{optdestroy.EventStreams(ch), optdestroy.Color("never")}
+		if r.o.diff {
+			opts = append(opts, optdestroy.Diff(), optdestroy.ProgressStreams(diffOut))
+		}
+		_, opErr = r.stack.Destroy(ctx, opts...)
+	}
+	waitEvents(ch, done)
+	sum.Changes = prog.changes()
+	sum.ChangeCount = countChanges(sum.Changes)
+	sum.Errors = append(sum.Errors, prog.errors()...)
+
+	if r.interrupted {
+		r.afterInterrupt()
+		sum.Errors = append(sum.Errors, fmt.Sprintf("%s interrupted", r.o.command))
+		return ExitInterrupted
+	}
+	if opErr != nil {
+		sum.Errors = append(sum.Errors, firstLine(cliErr(opErr)))
+		fmt.Fprintf(r.env.Stderr, "rcha %s: pulumi %s failed:\n%s\n", r.o.command, r.o.command, strings.TrimSpace(cliErr(opErr)))
+		return ExitFailed
+	}
+	if outs == nil && r.o.command != "destroy" {
+		if o, err := r.stack.Outputs(context.Background()); err == nil {
+			outs = o
+		}
+	}
+	sum.Outputs = redactOutputs(outs, false)
+	if r.o.expectNoChanges && sum.ChangeCount > 0 {
+		fmt.Fprintf(r.env.Stderr, "rcha %s: %d change(s) found and --expect-no-changes was given\n", r.o.command, sum.ChangeCount)
+		return ExitChanges
+	}
+	return ExitOK
+}
+
+// waitEvents waits for the event consumer. The SDK closes the channel when
+// the operation ends; an operation that failed before starting its event log
+// never does, so close it ourselves then.
+func waitEvents(ch chan events.EngineEvent, done chan struct{}) {
+	select {
+	case <-done:
+		return
+	case <-time.After(5 * time.Second):
+	}
+	defer func() { _ = recover() }() // already closed by the SDK meanwhile
+	close(ch)
+	<-done
+}
+
+func (r *runner) outputs(sum *Summary) int {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	outs, err := r.stack.Outputs(ctx)
+	if err != nil {
+		sum.Errors = append(sum.Errors, firstLine(cliErr(err)))
+		fmt.Fprintf(r.env.Stderr, "rcha outputs: %s\n", cliErr(err))
+		return ExitFailed
+	}
+	sum.Outputs = redactOutputs(outs, r.o.showSecrets)
+	return ExitOK
+}
+
+// Redacted is what a secret output shows instead of its value.
+const Redacted = "[secret]"
+
+func redactOutputs(outs auto.OutputMap, show bool) map[string]any {
+	m := map[string]any{}
+	for k, v := range outs {
+		if v.Secret && !show {
+			m[k] = Redacted
+			continue
+		}
+		m[k] = v.Value
+	}
+	return m
+}
+
+func (r *runner) report(sum *Summary) {
+	if r.o.jsonOut {
+		enc := json.NewEncoder(r.env.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(sum)
+		return
+	}
+	w := r.env.Stdout
+	if r.o.command == "outputs" && sum.ExitCode == ExitOK {
+		writeOutputs(w, sum.Outputs)
+		return
+	}
+	if r.o.command == "verify" {
+		// The table was printed by verify itself.
+		fmt.Fprintf(w, "rcha verify: stack %s: %s in %.1fs\n", sum.Stack, sum.Result, sum.DurationSeconds)
+		return
+	}
+	fmt.Fprintf(w, "rcha %s: stack %s: %s in %.1fs\n", sum.Command, sum.Stack, sum.Result, sum.DurationSeconds)
+	if len(sum.Changes) > 0 {
+		var kinds []string
+		for k := range sum.Changes {
+			kinds = append(kinds, k)
+		}
+		sort.Strings(kinds)
+		parts := make([]string, len(kinds))
+		for i, k := range kinds {
+			parts[i] = fmt.Sprintf("%s %d", k, sum.Changes[k])
+		}
+		fmt.Fprintf(w, "changes: %s\n", strings.Join(parts, ", "))
+	}
+	if len(sum.Outputs) > 0 {
+		fmt.Fprintln(w, "outputs:")
+		writeOutputs(w, sum.Outputs)
+	}
+	for _, e := range sum.Errors {
+		fmt.Fprintf(w, "error: %s\n", e)
+	}
+}
+
+func writeOutputs(w io.Writer, outs map[string]any) {
+	keys := make([]string, 0, len(outs))
+	width := 0
+	for k := range outs {
+		keys = append(keys, k)
+		width = max(width, len(k))
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		v := outs[k]
+		s, isString := v.(string)
+		if !isString {
+			b, _ := json.Marshal(v)
+			s = string(b)
+		}
+		fmt.Fprintf(w, "  %-*s  %s\n", width, k, s)
+	}
+}
+
+// cliErr returns the most useful text of an Automation API error: the CLI's
+// stderr when there is one.
+func cliErr(err error) string {
+	if err == nil {
+		return ""
+	}
+	msg := err.Error()
+	if i := strings.Index(msg, "\nstderr: "); i >= 0 {
+		if s := strings.TrimSpace(msg[i+len("\nstderr: "):]); s != "" {
+			return s
+		}
+	}
+	return msg
+}
+
+func firstLine(s string) string {
+	for _, l := range strings.Split(s, "\n") {
+		if l = strings.TrimSpace(l); l != "" {
+			return l
+		}
+	}
+	return s
+}
+
+func redactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	return u.Redacted()
+}
