@@ -140,7 +140,7 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		env["RCHA_TLS_KEY"] = secret(lb.PrivateKey)
 	}
 	dockerCLIEnv(env, host.dockerHost, host.tls)
-	script := fmt.Sprintf(lbReloadShell, name)
+	script := LoadBalancerReloadScript(name)
 	if _, err := local.NewCommand(b.ctx, name+"-config", &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
@@ -154,17 +154,27 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 	return pulumi.String(lbURL(lb, host.address, cfg.TLS)).ToStringOutput(), nil
 }
 
+// LoadBalancerReloadScript is the shell script of the load balancer's config
+// step for the named container. It runs on the machine running pulumi, with
+// the docker CLI, and reads RCHA_NGINX_CONF (and RCHA_TLS_CERT,
+// RCHA_TLS_KEY) from its environment.
+func LoadBalancerReloadScript(container string) string {
+	return fmt.Sprintf(lbReloadShell, container)
+}
+
 // nginxConfPath is where the official image reads its configuration.
 const nginxConfPath = "/etc/nginx/nginx.conf"
 
 // lbReloadShell writes the configuration (and certificate) from the
 // environment into the running load balancer, keeps the previous files if
 // `nginx -t` rejects the new ones, and reloads nginx gracefully: old workers
-// finish their open connections, including websockets.
+// finish their open connections, including websockets. RCHA_NGINX_DIR is
+// never passed into the container; it lets the nginx test tier run the same
+// script against a local nginx prefix through a stand-in docker command.
 const lbReloadShell = dockerCLIPrelude + `echo "rocketchat-ha: loading the load balancer config into %[1]s on $DOCKER_HOST"
 docker exec -i -e RCHA_NGINX_CONF -e RCHA_TLS_CERT -e RCHA_TLS_KEY %[1]s sh -c '
 set -eu
-cd /etc/nginx
+cd "${RCHA_NGINX_DIR:-/etc/nginx}"
 umask 077
 files="nginx.conf tls/tls.crt tls/tls.key"
 for f in $files; do if [ -f "$f" ]; then cp -p "$f" "$f.rcha-prev"; fi; done
