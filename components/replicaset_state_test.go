@@ -1,0 +1,252 @@
+package components_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func hostsN(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = components.MemberHost(fmt.Sprintf("node%d", i), 27017)
+	}
+	return out
+}
+
+func sampleDesired() components.DesiredState {
+	return components.DesiredState{
+		ReplicaSet: "rs0",
+		Local:      "127.0.0.1:27017",
+		Members:    components.Members(hostsN(3)),
+		Users: []components.DesiredUser{
+			{User: "rocket", DB: "admin", Password: "rocket-secret-1", Roles: []components.Role{{Role: "readWrite", DB: "rocketchat"}, {Role: "clusterMonitor", DB: "admin"}}},
+			{User: "oploguser", DB: "admin", Password: "oplog-secret-1", Roles: []components.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}}},
+		},
+		RootUser:    "root",
+		WaitSeconds: 300,
+	}
+}
+
+func TestMembersVotePolicyN1To50(t *testing.T) {
+	for n := 1; n <= components.MaxReplicaSetMembers; n++ {
+		hosts := hostsN(n)
+		ms := components.Members(hosts)
+		require.Len(t, ms, n)
+		want := n
+		if want > components.MaxVotingMembers {
+			want = components.MaxVotingMembers
+		}
+		if want%2 == 0 {
+			want--
+		}
+		voters := 0
+		for i, m := range ms {
+			assert.Equal(t, hosts[i], m.Host, "n=%d member %d host", n, i)
+			if i < want {
+				assert.Equal(t, 1, m.Votes, "n=%d member %d votes", n, i)
+				assert.Equal(t, 1.0, m.Priority, "n=%d member %d priority", n, i)
+				voters++
+			} else {
+				assert.Equal(t, 0, m.Votes, "n=%d member %d votes", n, i)
+				assert.Equal(t, 0.0, m.Priority, "n=%d member %d priority", n, i)
+			}
+		}
+		assert.Equal(t, want, voters, "n=%d voters", n)
+		assert.True(t, voters%2 == 1 && voters <= 7, "n=%d: %d voters must be odd and at most 7", n, voters)
+		d := sampleDesired()
+		d.Members = ms
+		assert.NoError(t, d.Validate(), "n=%d", n)
+	}
+	assert.Empty(t, components.Members(nil))
+}
+
+func TestMembersEightPattern(t *testing.T) {
+	ms := components.Members(hostsN(8))
+	var votes []int
+	for _, m := range ms {
+		votes = append(votes, m.Votes)
+	}
+	assert.Equal(t, []int{1, 1, 1, 1, 1, 1, 1, 0}, votes)
+	ms = components.Members(hostsN(2))
+	assert.Equal(t, []components.DesiredMember{{Host: "node0:27017", Votes: 1, Priority: 1}, {Host: "node1:27017"}}, ms)
+}
+
+func TestMemberHost(t *testing.T) {
+	assert.Equal(t, "rocket-1:27017", components.MemberHost("rocket-1", 27017))
+	assert.Equal(t, "db.example.org:27018", components.MemberHost("db.example.org", 27018))
+	assert.Equal(t, "[::1]:27017", components.MemberHost("::1", 27017))
+}
+
+func TestDesiredValidateRejects(t *testing.T) {
+	cases := map[string]func(d *components.DesiredState){
+		"replica set name":   func(d *components.DesiredState) { d.ReplicaSet = "rs 0" },
+		"local":              func(d *components.DesiredState) { d.Local = "localhost" },
+		"no members":         func(d *components.DesiredState) { d.Members = nil },
+		"51 members":         func(d *components.DesiredState) { d.Members = components.Members(hostsN(51)) },
+		"duplicate host":     func(d *components.DesiredState) { d.Members[2].Host = d.Members[1].Host },
+		"bad host":           func(d *components.DesiredState) { d.Members[1].Host = "node1" },
+		"even voters":        func(d *components.DesiredState) { d.Members[2].Votes, d.Members[2].Priority = 0, 0 },
+		"votes 2":            func(d *components.DesiredState) { d.Members[1].Votes = 2 },
+		"non-voter priority": func(d *components.DesiredState) { d.Members = components.Members(hostsN(4)); d.Members[3].Priority = 1 },
+		"member 0 passive":   func(d *components.DesiredState) { d.Members[0].Priority = 0 },
+		"eight voters": func(d *components.DesiredState) {
+			d.Members = components.Members(hostsN(9))
+			d.Members[7].Votes, d.Members[7].Priority = 1, 1
+			d.Members[8].Votes, d.Members[8].Priority = 1, 1
+		},
+		"root user":         func(d *components.DesiredState) { d.RootUser = "" },
+		"user is root":      func(d *components.DesiredState) { d.Users[0].User = "root" },
+		"duplicate user":    func(d *components.DesiredState) { d.Users[1].User = "rocket" },
+		"empty password":    func(d *components.DesiredState) { d.Users[0].Password = "" },
+		"no roles":          func(d *components.DesiredState) { d.Users[0].Roles = nil },
+		"bad role":          func(d *components.DesiredState) { d.Users[0].Roles[0].Role = "" },
+		"wait 0":            func(d *components.DesiredState) { d.WaitSeconds = 0 },
+		"user db":           func(d *components.DesiredState) { d.Users[0].DB = "a b" },
+		"user name":         func(d *components.DesiredState) { d.Users[0].User = "a b" },
+		"negative priority": func(d *components.DesiredState) { d.Members[1].Priority = -1 },
+	}
+	for name, mutate := range cases {
+		t.Run(name, func(t *testing.T) {
+			d := sampleDesired()
+			mutate(&d)
+			err := d.Validate()
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), "desired state")
+			_, jerr := d.JSON()
+			assert.Error(t, jerr, "JSON must validate")
+		})
+	}
+	require.NoError(t, sampleDesired().Validate())
+}
+
+func TestDesiredJSONDeterministicAndCanonical(t *testing.T) {
+	d := sampleDesired()
+	a, err := d.JSON()
+	require.NoError(t, err)
+	b, err := d.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, a, b)
+
+	// Reordered users and roles encode to the same bytes.
+	r := sampleDesired()
+	r.Users[0], r.Users[1] = r.Users[1], r.Users[0]
+	r.Users[1].Roles[0], r.Users[1].Roles[1] = r.Users[1].Roles[1], r.Users[1].Roles[0]
+	c, err := r.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, string(a), string(c))
+	// The caller's slices are not reordered.
+	assert.Equal(t, "oploguser", r.Users[0].User)
+
+	// Field names follow the contract read by reconcile.js.
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(a, &m))
+	for _, k := range []string{"replicaSet", "local", "members", "users", "rootUser", "waitSeconds"} {
+		assert.Contains(t, m, k)
+	}
+	u := m["users"].([]any)[0].(map[string]any)
+	for _, k := range []string{"user", "db", "pwd", "roles"} {
+		assert.Contains(t, u, k)
+	}
+	mem := m["members"].([]any)[0].(map[string]any)
+	for _, k := range []string{"host", "votes", "priority"} {
+		assert.Contains(t, mem, k)
+	}
+	assert.False(t, strings.HasSuffix(string(a), "\n"))
+
+	// Round trip.
+	var back components.DesiredState
+	require.NoError(t, json.Unmarshal(a, &back))
+	again, err := back.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, a, again)
+}
+
+func TestDesiredHash(t *testing.T) {
+	key := []byte("0123456789abcdef0123456789abcdef")
+	hashOf := func(d components.DesiredState, root string, k []byte) string {
+		t.Helper()
+		j, err := d.JSON()
+		require.NoError(t, err)
+		return components.DesiredHash(k, j, root)
+	}
+	base := hashOf(sampleDesired(), "root-secret-1", key)
+	assert.Len(t, base, 64)
+	assert.Equal(t, base, hashOf(sampleDesired(), "root-secret-1", key), "deterministic")
+
+	changes := map[string]func(d *components.DesiredState) string{
+		"root password": func(d *components.DesiredState) string { return "root-secret-2" },
+		"rocket pwd": func(d *components.DesiredState) string {
+			d.Users[0].Password = "rocket-secret-2"
+			return "root-secret-1"
+		},
+		"oplog pwd": func(d *components.DesiredState) string {
+			d.Users[1].Password = "oplog-secret-2"
+			return "root-secret-1"
+		},
+		"role":      func(d *components.DesiredState) string { d.Users[0].Roles[0].Role = "dbOwner"; return "root-secret-1" },
+		"role db":   func(d *components.DesiredState) string { d.Users[0].Roles[0].DB = "other"; return "root-secret-1" },
+		"drop user": func(d *components.DesiredState) string { d.Users = d.Users[:1]; return "root-secret-1" },
+		"add member": func(d *components.DesiredState) string {
+			d.Members = components.Members(hostsN(5))
+			return "root-secret-1"
+		},
+		"remove member": func(d *components.DesiredState) string {
+			d.Members = components.Members(hostsN(1))
+			return "root-secret-1"
+		},
+		"member host": func(d *components.DesiredState) string { d.Members[2].Host = "other:27017"; return "root-secret-1" },
+		"votes": func(d *components.DesiredState) string {
+			d.Members = components.Members(hostsN(4))[:3]
+			d.Members[2].Votes, d.Members[2].Priority = 1, 1
+			d.Members[1].Priority = 2
+			return "root-secret-1"
+		},
+		"replica set":    func(d *components.DesiredState) string { d.ReplicaSet = "rs1"; return "root-secret-1" },
+		"root user name": func(d *components.DesiredState) string { d.RootUser = "admin"; return "root-secret-1" },
+		"wait":           func(d *components.DesiredState) string { d.WaitSeconds = 60; return "root-secret-1" },
+	}
+	seen := map[string]string{base: "base"}
+	for name, mutate := range changes {
+		d := sampleDesired()
+		root := mutate(&d)
+		h := hashOf(d, root, key)
+		if prev, dup := seen[h]; dup {
+			t.Errorf("change %q gives the same hash as %q", name, prev)
+		}
+		seen[h] = name
+	}
+
+	other := hashOf(sampleDesired(), "root-secret-1", []byte("another key of thirty-two bytes!"))
+	assert.NotEqual(t, base, other, "the hash depends on the key")
+
+	// The hash reveals nothing readable: no password or its plain SHA-256 appears.
+	for _, secret := range []string{"root-secret-1", "rocket-secret-1", "oplog-secret-1"} {
+		assert.NotContains(t, base, secret)
+	}
+	j, err := sampleDesired().JSON()
+	require.NoError(t, err)
+	assert.NotEqual(t, base, components.DesiredHash(nil, j, "root-secret-1"), "an empty key gives a different hash")
+	// Length prefixes keep JSON and root password apart.
+	assert.NotEqual(t, components.DesiredHash(key, []byte("ab"), "c"), components.DesiredHash(key, []byte("a"), "bc"))
+}
+
+func TestReconcileScriptEmbedded(t *testing.T) {
+	s := components.ReconcileScript
+	require.NotEmpty(t, s)
+	for _, want := range []string{
+		components.ReconcileEnvDesired, components.ReconcileEnvRootPassword, components.ReconcileEnvRootPasswordPrevious,
+		components.ReconcileProgressPrefix, "replSetInitiate", "replSetReconfig", "usersInfo", "updateUser",
+	} {
+		assert.Contains(t, s, want)
+	}
+	// The script never forces a reconfig and never puts credentials in a URI.
+	assert.NotContains(t, s, "force: true")
+	assert.NotContains(t, s, "force:true")
+	assert.NotContains(t, s, "'@' + host")
+}

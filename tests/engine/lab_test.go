@@ -1,0 +1,378 @@
+package engine
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
+	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
+)
+
+const (
+	project    = "rocketchat-ha"
+	passphrase = "engine-lab-passphrase"
+)
+
+// lab is one stack in its own temporary backend, Pulumi home and
+// simulated Docker world.
+type lab struct {
+	t     *testing.T
+	ctx   context.Context
+	dir   string
+	world string
+	env   map[string]string
+	stack auto.Stack
+	ops   int
+	// known holds plaintext secrets that must never appear unencrypted.
+	known map[string]string
+	// noSecretChecks turns scenario 8 off for the lab's self-tests, whose
+	// program has no secrets.
+	noSecretChecks bool
+}
+
+// opResult is what one engine operation left behind.
+type opResult struct {
+	name    string
+	events  []providers.Event // non-preview events, in the order they happened
+	all     []providers.Event
+	log     string
+	changes map[string]int
+}
+
+// repoProject is the project file of the program under test; the lab uses
+// it so that the engine applies its config declarations (types, defaults).
+const repoProject = "../../Pulumi.yaml"
+
+// newLab creates a stack running program. projectFile names the Pulumi.yaml
+// to use ("" for a bare project named rocketchat-ha).
+func newLab(t *testing.T, stackName string, program pulumi.RunFunc, projectFile string) *lab {
+	t.Helper()
+	if pulumiBin == "" {
+		testenv.Missing(t, pulumiWhy)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	t.Cleanup(cancel)
+	dir := t.TempDir()
+	if keep := os.Getenv("RCHA_LAB_KEEP"); keep != "" {
+		// Keep traces, state and engine logs for inspection.
+		dir = filepath.Join(keep, strings.ReplaceAll(t.Name(), "/", "_")+"-"+stackName)
+		if err := os.RemoveAll(dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, d := range []string{"work", "backend", "home", "world", "trace", "cli/bin"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// auto.NewPulumiCommand wants <root>/bin/pulumi.
+	if err := os.Symlink(pulumiBin, filepath.Join(dir, "cli", "bin", "pulumi")); err != nil {
+		t.Fatal(err)
+	}
+	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Join(dir, "cli")})
+	if err != nil {
+		t.Fatalf("pulumi CLI %s: %v", pulumiBin, err)
+	}
+	backend := "file://" + filepath.Join(dir, "backend")
+	env := map[string]string{
+		"PULUMI_CONFIG_PASSPHRASE":                    passphrase,
+		"PULUMI_BACKEND_URL":                          backend,
+		"PULUMI_SKIP_UPDATE_CHECK":                    "true",
+		"PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION": "true",
+		"PULUMI_AUTOMATION_API_SKIP_VERSION_CHECK":    "false",
+		"PULUMI_SKIP_CONFIRMATIONS":                   "true",
+		"RCHA_LAB_WORLD":                              filepath.Join(dir, "world"),
+		"RCHA_LAB_TRACE":                              filepath.Join(dir, "trace", "setup.jsonl"),
+		"RCHA_LAB_HEALTH_DELAY":                       "50ms",
+		// Only the program's own DeleteBeforeReplace may protect fixed
+		// container names (FIELD-NOTES §3: the provider's is unreliable).
+		"RCHA_LAB_PROVIDER_DBR": "0",
+		"DOCKER_HOST":           "",
+	}
+	proj := &workspace.Project{Name: project, Runtime: workspace.NewProjectRuntimeInfo("go", nil)}
+	if projectFile != "" {
+		if proj, err = workspace.LoadProject(projectFile); err != nil {
+			t.Fatalf("load %s: %v", projectFile, err)
+		}
+	}
+	proj.Backend = &workspace.ProjectBackend{URL: backend}
+	stack, err := auto.UpsertStackInlineSource(ctx, stackName, project, program,
+		auto.Project(*proj),
+		auto.WorkDir(filepath.Join(dir, "work")),
+		auto.PulumiHome(filepath.Join(dir, "home")),
+		auto.Pulumi(cmd),
+		auto.SecretsProvider("passphrase"),
+		auto.EnvVars(env),
+	)
+	if err != nil {
+		t.Fatalf("create stack %s: %v", stackName, err)
+	}
+	return &lab{t: t, ctx: ctx, dir: dir, world: filepath.Join(dir, "world"), env: env, stack: stack, known: map[string]string{}}
+}
+
+// setConfig writes the stack's config file: plain values as structured
+// YAML, secrets encrypted with the passphrase. Every rocketchat-ha key not
+// in plain or secret is removed.
+func (l *lab) setConfig(plain map[string]any, secret map[string]string) {
+	l.t.Helper()
+	ws := l.stack.Workspace()
+	name := l.stack.Name()
+	ps, err := ws.StackSettings(l.ctx, name)
+	if err != nil {
+		l.t.Fatalf("read stack settings: %v", err)
+	}
+	ps.Config = config.Map{}
+	for k, v := range plain {
+		key, err := config.ParseKey(project + ":" + k)
+		if err != nil {
+			l.t.Fatal(err)
+		}
+		switch v := v.(type) {
+		case string:
+			ps.Config[key] = config.NewValue(v)
+		default:
+			b, err := json.Marshal(v)
+			if err != nil {
+				l.t.Fatal(err)
+			}
+			ps.Config[key] = config.NewObjectValue(string(b))
+		}
+	}
+	if err := ws.SaveStackSettings(l.ctx, name, ps); err != nil {
+		l.t.Fatalf("write stack settings: %v", err)
+	}
+	for k, v := range secret {
+		// A dotted key is a path into an object (loadBalancer.privateKey).
+		opts := &auto.ConfigOptions{Path: strings.Contains(k, ".")}
+		if err := l.stack.SetConfigWithOptions(l.ctx, project+":"+k, auto.ConfigValue{Value: v, Secret: true}, opts); err != nil {
+			l.t.Fatalf("set secret config %s: %v", k, err)
+		}
+		l.known["config "+k] = v
+	}
+}
+
+// begin points the providers at a fresh trace file for the next operation.
+func (l *lab) begin(name string) string {
+	l.ops++
+	path := filepath.Join(l.dir, "trace", fmt.Sprintf("%02d-%s.jsonl", l.ops, name))
+	l.stack.Workspace().SetEnvVar("RCHA_LAB_TRACE", path)
+	return path
+}
+
+// tryUp runs an update that may fail and returns its error.
+func (l *lab) tryUp(name string) (opResult, error) {
+	l.t.Helper()
+	path := l.begin(name)
+	var log bytes.Buffer
+	_, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log))
+	return l.finish(name, path, &log, nil), err
+}
+
+func (l *lab) finish(name, tracePath string, log *bytes.Buffer, err error) opResult {
+	l.t.Helper()
+	all, rerr := providers.ReadTrace(tracePath)
+	if rerr != nil {
+		l.t.Fatal(rerr)
+	}
+	res := opResult{name: name, all: all, log: log.String()}
+	_ = os.WriteFile(strings.TrimSuffix(tracePath, ".jsonl")+".log", log.Bytes(), 0o600)
+	for _, e := range all {
+		if !e.Preview {
+			res.events = append(res.events, e)
+		}
+	}
+	if err != nil {
+		l.t.Fatalf("%s failed: %v\n--- engine output (tail) ---\n%s\n--- trace ---\n%s",
+			name, err, tail(res.log, 60), traceSummary(res.events))
+	}
+	l.t.Logf("%s: %d provider operations recorded in %s", name, len(res.events), tracePath)
+	return res
+}
+
+func (l *lab) up(name string) opResult {
+	l.t.Helper()
+	path := l.begin(name)
+	var log bytes.Buffer
+	r, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log))
+	res := l.finish(name, path, &log, err)
+	if err != nil {
+		return res
+	}
+	if r.Summary.ResourceChanges != nil {
+		res.changes = *r.Summary.ResourceChanges
+	}
+	l.checkSecrets(res)
+	return res
+}
+
+func (l *lab) preview(name string) opResult {
+	l.t.Helper()
+	path := l.begin(name)
+	var log bytes.Buffer
+	r, err := l.stack.Preview(l.ctx, optpreview.ProgressStreams(&log), optpreview.ErrorProgressStreams(&log))
+	res := l.finish(name, path, &log, err)
+	res.changes = map[string]int{}
+	for op, n := range r.ChangeSummary {
+		res.changes[string(op)] = n
+	}
+	return res
+}
+
+func (l *lab) destroy(name string) opResult {
+	l.t.Helper()
+	// Collect the secrets before they leave the state.
+	l.learnSecrets()
+	path := l.begin(name)
+	var log bytes.Buffer
+	r, err := l.stack.Destroy(l.ctx, optdestroy.ProgressStreams(&log), optdestroy.ErrorProgressStreams(&log))
+	res := l.finish(name, path, &log, err)
+	if r.Summary.ResourceChanges != nil {
+		res.changes = *r.Summary.ResourceChanges
+	}
+	l.checkSecrets(res)
+	return res
+}
+
+// deployment is the part of an exported deployment the lab reads.
+type deployment struct {
+	Resources []apitype.ResourceV3 `json:"resources"`
+}
+
+// export returns the stack's state as `pulumi stack export` writes it
+// (secrets encrypted), and its raw JSON.
+func (l *lab) export() (deployment, string) {
+	l.t.Helper()
+	return l.cliExport(false)
+}
+
+// exportShowingSecrets returns the state with secrets decrypted.
+func (l *lab) exportShowingSecrets() deployment {
+	l.t.Helper()
+	d, _ := l.cliExport(true)
+	return d
+}
+
+// cliExport runs `pulumi stack export` with the lab's environment. (The
+// Automation API's Stack.Export always passes --show-secrets.)
+func (l *lab) cliExport(showSecrets bool) (deployment, string) {
+	l.t.Helper()
+	args := []string{"stack", "export", "--stack", l.stack.Name(), "--non-interactive"}
+	if showSecrets {
+		args = append(args, "--show-secrets")
+	}
+	cmd := exec.CommandContext(l.ctx, pulumiBin, args...)
+	cmd.Dir = l.stack.Workspace().WorkDir()
+	cmd.Env = os.Environ()
+	for k, v := range l.stack.Workspace().GetEnvVars() {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Env = append(cmd.Env, "PULUMI_HOME="+l.stack.Workspace().PulumiHome())
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		l.t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	var u apitype.UntypedDeployment
+	if err := json.Unmarshal(out, &u); err != nil {
+		l.t.Fatalf("parse export: %v", err)
+	}
+	var d deployment
+	if err := json.Unmarshal(u.Deployment, &d); err != nil {
+		l.t.Fatalf("parse export: %v", err)
+	}
+	return d, string(out)
+}
+
+// backendFiles returns the text of every file of the file backend: the
+// state file, its backups and the update history.
+func (l *lab) backendFiles() map[string]string {
+	l.t.Helper()
+	files := map[string]string{}
+	root := filepath.Join(l.dir, "backend")
+	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(root, p)
+		files["backend file "+rel] = string(b)
+		return nil
+	})
+	if err != nil {
+		l.t.Fatalf("read backend: %v", err)
+	}
+	return files
+}
+
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(lines) > n {
+		lines = lines[len(lines)-n:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// traceSummary renders events one per line for failure messages.
+func traceSummary(events []providers.Event) string {
+	var b strings.Builder
+	for i, e := range events {
+		switch e.Op {
+		case providers.OpCheckConfig, providers.OpConfigure, "diffConfig":
+			continue
+		}
+		fmt.Fprintf(&b, "%3d %-8s %-9s %s", i, e.Provider, e.Op, shortURN(e.URN))
+		if e.Name != "" {
+			fmt.Fprintf(&b, " name=%s", e.Name)
+		}
+		if len(e.Replaces) > 0 {
+			fmt.Fprintf(&b, " replaces=%v", e.Replaces)
+		} else if len(e.Changes) > 0 {
+			fmt.Fprintf(&b, " changes=%v", e.Changes)
+		}
+		if e.Command != "" {
+			fmt.Fprintf(&b, " command=%s members=%v", e.Command, e.Members)
+		}
+		if e.Error != "" {
+			fmt.Fprintf(&b, " error=%q", e.Error)
+		}
+		b.WriteByte('\n')
+	}
+	return b.String()
+}
+
+// shortURN keeps the type's last segment and the resource name.
+func shortURN(urn string) string {
+	parts := strings.Split(urn, "::")
+	if len(parts) < 4 {
+		return urn
+	}
+	typ := parts[2]
+	if i := strings.LastIndex(typ, "$"); i >= 0 {
+		typ = typ[i+1:]
+	}
+	if i := strings.LastIndex(typ, ":"); i >= 0 {
+		typ = typ[i+1:]
+	}
+	return typ + "::" + parts[3]
+}

@@ -1,0 +1,503 @@
+package engine
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
+)
+
+const labDockerHost = "unix:///var/run/docker.sock"
+
+// nodeNames returns n1..nN.
+func nodeNames(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("n%d", i+1)
+	}
+	return out
+}
+
+// devConfig is a dev-like stack config: every node on the local Docker
+// socket at 172.17.0.1 with distinct ports.
+func devConfig(n int, rocketImage, mongoImage string, deleteData bool) map[string]any {
+	var nodes []map[string]any
+	for i, name := range nodeNames(n) {
+		nodes = append(nodes, map[string]any{
+			"name": name, "address": "172.17.0.1", "dockerHost": labDockerHost,
+			"ports": map[string]int{"mongo": 27017 + i, "rocketchat": 3000 + i, "instance": 3100 + i},
+		})
+	}
+	return map[string]any{
+		"nodes":               nodes,
+		"rootUrl":             "https://chat.example.test",
+		"rocketchatImage":     rocketImage,
+		"mongoImage":          mongoImage,
+		"loadBalancer":        map[string]int{"httpPort": 8080, "httpsPort": 8443},
+		"deleteDataOnDestroy": fmt.Sprint(deleteData),
+	}
+}
+
+// memberHosts are the replica-set members of nodes n1..nN in devConfig.
+func memberHosts(n int) []string {
+	out := make([]string, n)
+	for i, name := range nodeNames(n) {
+		out[i] = fmt.Sprintf("%s:%d", name, 27017+i)
+	}
+	return out
+}
+
+func password(prefix string) string {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return prefix + hex.EncodeToString(b)
+}
+
+const (
+	rocketImageV1 = "registry.rocket.chat/rocketchat/rocket.chat:7.10.0"
+	rocketImageV2 = "registry.rocket.chat/rocketchat/rocket.chat:7.10.1"
+	mongoImageV1  = "mongo:7.0.16"
+	mongoImageV2  = "mongo:7.0.17"
+)
+
+// clusterOf finds the cluster name from the first node's mongod container.
+func clusterOf(t *testing.T, events []providers.Event) string {
+	t.Helper()
+	for _, e := range events {
+		if e.Type == providers.ContainerType && e.Op == providers.OpCreate && strings.HasSuffix(e.Name, "-mongo-n1") {
+			return strings.TrimSuffix(e.Name, "-mongo-n1")
+		}
+	}
+	t.Fatalf("no container named <cluster>-mongo-n1 was created:\n%s", traceSummary(events))
+	return ""
+}
+
+// checkHA asserts the invariant for one operation: never more than one
+// node's mongod and never more than one node's Rocket.Chat down at once.
+func checkHA(t *testing.T, res opResult, cluster string, keep []string) {
+	t.Helper()
+	for _, role := range []string{roleMongo, roleRocket} {
+		n, at, who := maxDown(res.events, cluster, role, keep)
+		if n > 1 {
+			t.Errorf("%s: %d %s containers down at once (%v) at %s\n%s", res.name, n, role, who,
+				describe(res.events, at), traceSummary(res.events))
+		}
+	}
+	if d := first(res.events, container(cluster, roleLB, "", providers.OpDown)); d >= 0 {
+		h := first(res.events[d:], container(cluster, roleLB, "", providers.OpHealthy))
+		if h >= 0 {
+			h += d
+		}
+		t.Logf("note: %s: the load balancer %s-lb, the single entry point, was replaced: down from %s until %s",
+			res.name, cluster, describe(res.events, d), describe(res.events, h))
+	}
+}
+
+// checkStateMatchesWorld asserts that every container in state runs in the
+// simulated Docker host and nothing else runs there: no orphans, no losses.
+func (l *lab) checkStateMatchesWorld(res opResult, cluster string, n int) {
+	l.t.Helper()
+	d, _ := l.export()
+	inState := map[string]bool{}
+	for _, r := range d.Resources {
+		if string(r.Type) == providers.ContainerType {
+			name, _ := r.Inputs["name"].(string)
+			inState[name] = true
+			if !providers.ContainerExists(l.world, labDockerHost, name) {
+				l.t.Errorf("%s: container %s is in state but not running", res.name, name)
+			}
+		}
+	}
+	for _, name := range nodeNames(5) {
+		for _, role := range []string{roleMongo, roleRocket} {
+			c := cluster + "-" + role + "-" + name
+			if providers.ContainerExists(l.world, labDockerHost, c) && !inState[c] {
+				l.t.Errorf("%s: container %s runs but is not in state (orphan)", res.name, c)
+			}
+		}
+	}
+	if want := 2*n + 1; len(inState) != want {
+		l.t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb)", res.name, len(inState), want, n)
+	}
+}
+
+// checkResolvable asserts that no running mongod ever lacks a hosts entry
+// for a current replica-set member, and notes (without failing) the same
+// for Rocket.Chat servers.
+func checkResolvable(t *testing.T, res opResult, cluster string, keep, before []string) {
+	t.Helper()
+	for _, v := range unresolvable(res.events, cluster, roleMongo, keep, before) {
+		t.Errorf("%s: %s", res.name, v)
+	}
+	for _, v := range unresolvable(res.events, cluster, roleRocket, keep, before) {
+		t.Logf("note: %s: %s", res.name, v)
+	}
+}
+
+// checkLBFollows asserts the load balancer's upstreams follow a node-list
+// change without taking the load balancer down: its config step runs with
+// exactly the Rocket.Chat servers of nodes (rocketchatPort 3000+i on
+// 172.17.0.1), after every added server is healthy and before any removed
+// server is deleted.
+func checkLBFollows(t *testing.T, res opResult, cluster string, nodes, added, removed []string) {
+	t.Helper()
+	ev := res.events
+	if d := first(ev, container(cluster, roleLB, "", providers.OpDown)); d >= 0 {
+		t.Errorf("%s: the load balancer, the single entry point, went down (%s) for a node-list change", res.name, describe(ev, d))
+	}
+	run := first(ev, lbConfigRun)
+	if run < 0 {
+		t.Errorf("%s: the load balancer's config step did not run after the node list changed\n%s", res.name, traceSummary(ev))
+		return
+	}
+	conf, ok := nginxConfAt(ev, run)
+	if !ok {
+		t.Errorf("%s: cannot read RCHA_NGINX_CONF of the load balancer's config step (%s)", res.name, describe(ev, run))
+		return
+	}
+	for i, n := range nodeNames(5) {
+		up := fmt.Sprintf("172.17.0.1:%d", 3000+i)
+		if has, want := strings.Contains(conf, up), contains(nodes, n); has != want {
+			t.Errorf("%s: load balancer config has upstream %s (node %s) = %v, want %v", res.name, up, n, has, want)
+		}
+	}
+	for _, n := range added {
+		if h := first(ev, container(cluster, roleRocket, n, providers.OpHealthy)); h < 0 || h > run {
+			t.Errorf("%s: load balancer sent traffic to %s (%s) before its Rocket.Chat was healthy (%s)", res.name, n, describe(ev, run), describe(ev, h))
+		}
+	}
+	for _, n := range removed {
+		if d := first(ev, container(cluster, roleRocket, n, providers.OpDown)); d >= 0 && d < run {
+			t.Errorf("%s: Rocket.Chat on removed node %s stopped (%s) while the load balancer still routed to it (config step %s)",
+				res.name, n, describe(ev, d), describe(ev, run))
+		}
+	}
+}
+
+// rolled asserts that each listed node's container of role was replaced
+// (went down and came back healthy) during the operation.
+func rolled(t *testing.T, res opResult, cluster, role string, nodes []string) {
+	t.Helper()
+	for _, n := range nodes {
+		d := first(res.events, container(cluster, role, n, providers.OpDown))
+		h := last(res.events, container(cluster, role, n, providers.OpHealthy))
+		if d < 0 || h < d {
+			t.Errorf("%s: %s on %s was not replaced (down %s, healthy %s)\n%s", res.name, role, n,
+				describe(res.events, d), describe(res.events, h), traceSummary(res.events))
+		}
+	}
+}
+
+func untouched(t *testing.T, res opResult, cluster, role string, nodes []string) {
+	t.Helper()
+	for _, n := range nodes {
+		if i := first(res.events, container(cluster, role, n, providers.OpDown, providers.OpCreate)); i >= 0 {
+			t.Errorf("%s: %s on %s was restarted (%s) but nothing it runs changed", res.name, role, n, describe(res.events, i))
+		}
+	}
+}
+
+func noChanges(t *testing.T, res opResult) {
+	t.Helper()
+	for i, e := range res.events {
+		switch e.Op {
+		case providers.OpCreate, providers.OpUpdate, providers.OpDelete, providers.OpRun:
+			t.Errorf("%s: expected no changes, provider did %s", res.name, describe(res.events, i))
+		}
+	}
+	for op, n := range res.changes {
+		if op != "same" && n > 0 {
+			t.Errorf("%s: engine reports %d %q step(s), want only \"same\"", res.name, n, op)
+		}
+	}
+}
+
+// TestLifecycle runs scenarios 1-7 on one stack, in order, checking the
+// secrets of scenario 8 after every operation.
+func TestLifecycle(t *testing.T) {
+	l := newLab(t, "dev", labProgram, repoProject)
+	root, rocket := password("root-pw-"), password("rocket-pw-")
+	l.setConfig(devConfig(3, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+
+	var cluster string
+	t.Run("1-up-from-empty", func(t *testing.T) {
+		l.t = t
+		res := l.up("up-n3")
+		cluster = clusterOf(t, res.events)
+		ev := res.events
+		run := first(ev, commandRun)
+		if run < 0 {
+			t.Fatalf("the replica-set command never ran:\n%s", traceSummary(ev))
+		}
+		if got := ev[run].Members; strings.Join(got, ",") != strings.Join(memberHosts(3), ",") {
+			t.Errorf("replica-set command ran with members %v, want %v", got, memberHosts(3))
+		}
+		nodes := nodeNames(3)
+		for i, n := range nodes {
+			h := first(ev, container(cluster, roleMongo, n, providers.OpHealthy))
+			if h < 0 || h > run {
+				t.Errorf("mongod on %s healthy at %s, not before the replica-set command %s", n, describe(ev, h), describe(ev, run))
+			}
+			rc := first(ev, container(cluster, roleRocket, n, providers.OpCreate))
+			if rc < run {
+				t.Errorf("rocketchat on %s created at %s, before the replica-set command %s", n, describe(ev, rc), describe(ev, run))
+			}
+			if i > 0 {
+				prevHealthy := first(ev, container(cluster, roleRocket, nodes[i-1], providers.OpHealthy))
+				if prevHealthy < 0 || prevHealthy > rc {
+					t.Errorf("rocketchat on %s created at %s before rocketchat on %s was healthy (%s)",
+						n, describe(ev, rc), nodes[i-1], describe(ev, prevHealthy))
+				}
+				prevMongo := first(ev, container(cluster, roleMongo, nodes[i-1], providers.OpHealthy))
+				mc := first(ev, container(cluster, roleMongo, n, providers.OpCreate))
+				if prevMongo > mc {
+					t.Errorf("mongod on %s created at %s before mongod on %s was healthy (%s)", n, describe(ev, mc), nodes[i-1], describe(ev, prevMongo))
+				}
+			}
+		}
+		lb := first(ev, container(cluster, roleLB, "", providers.OpCreate))
+		lastRocket := last(ev, func(e providers.Event) bool {
+			r, _ := roleOf(cluster, e.Name)
+			return e.Type == providers.ContainerType && r == roleRocket && e.Op == providers.OpHealthy
+		})
+		if lb < 0 || lb < lastRocket {
+			t.Errorf("load balancer created at %s, not after its last upstream was healthy (%s)", describe(ev, lb), describe(ev, lastRocket))
+		}
+		checkHA(t, res, cluster, nodes)
+		checkResolvable(t, res, cluster, nodes, nil)
+		l.checkStateMatchesWorld(res, cluster, 3)
+	})
+	if cluster == "" {
+		t.Fatal("scenario 1 failed; the rest depends on it")
+	}
+
+	t.Run("2-re-up-no-changes", func(t *testing.T) {
+		l.t = t
+		noChanges(t, l.preview("preview-unchanged"))
+		noChanges(t, l.up("up-unchanged"))
+	})
+
+	t.Run("3-scale-3-to-5", func(t *testing.T) {
+		l.t = t
+		l.setConfig(devConfig(5, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up("up-n5")
+		ev := res.events
+		run := first(ev, commandRun)
+		if run < 0 {
+			t.Fatalf("the replica-set command did not re-run on scale-out:\n%s", traceSummary(ev))
+		}
+		if got := ev[run].Members; strings.Join(got, ",") != strings.Join(memberHosts(5), ",") {
+			t.Errorf("replica-set command ran with members %v, want %v", got, memberHosts(5))
+		}
+		if ev[run].Command != "update" && ev[run].Command != "create" {
+			t.Errorf("replica-set command ran its %q text", ev[run].Command)
+		}
+		for _, n := range []string{"n4", "n5"} {
+			h := first(ev, container(cluster, roleMongo, n, providers.OpHealthy))
+			if h < 0 || h > run {
+				t.Errorf("new mongod on %s healthy at %s, not before the replica-set command added it (%s)", n, describe(ev, h), describe(ev, run))
+			}
+			if rc := first(ev, container(cluster, roleRocket, n, providers.OpCreate)); rc < run {
+				t.Errorf("new rocketchat on %s created at %s, before the replica-set command %s", n, describe(ev, rc), describe(ev, run))
+			}
+		}
+		checkHA(t, res, cluster, nodeNames(5))
+		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
+		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
+		l.checkStateMatchesWorld(res, cluster, 5)
+	})
+
+	t.Run("4-image-upgrades", func(t *testing.T) {
+		l.t = t
+		l.setConfig(devConfig(5, rocketImageV2, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up("up-rocketchat-image")
+		rolled(t, res, cluster, roleRocket, nodeNames(5))
+		untouched(t, res, cluster, roleMongo, nodeNames(5))
+		checkHA(t, res, cluster, nodeNames(5))
+		l.checkStateMatchesWorld(res, cluster, 5)
+
+		l.setConfig(devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res = l.up("up-mongo-image")
+		rolled(t, res, cluster, roleMongo, nodeNames(5))
+		untouched(t, res, cluster, roleRocket, nodeNames(5))
+		checkHA(t, res, cluster, nodeNames(5))
+		l.checkStateMatchesWorld(res, cluster, 5)
+	})
+
+	t.Run("5-password-rotation", func(t *testing.T) {
+		l.t = t
+		root, rocket = password("root-pw2-"), password("rocket-pw2-")
+		l.setConfig(devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up("up-rotate-passwords")
+		ev := res.events
+		run := first(ev, commandRun)
+		if run < 0 {
+			t.Fatalf("the replica-set command did not re-run on password rotation:\n%s", traceSummary(ev))
+		}
+		if !ev[run].PreviousStdout {
+			t.Errorf("the replica-set command's update had no previous stdout: RCHA_ROOT_PASSWORD_PREVIOUS would be empty and the old root password unknown")
+		}
+		if d := first(ev, func(e providers.Event) bool {
+			r, _ := roleOf(cluster, e.Name)
+			return e.Type == providers.ContainerType && r == roleRocket && e.Op == providers.OpDown
+		}); d >= 0 && d < run {
+			t.Errorf("rocketchat restarted with the new password (%s) before the replica-set command applied it (%s)", describe(ev, d), describe(ev, run))
+		}
+		rolled(t, res, cluster, roleRocket, nodeNames(5))
+		if n := count(ev, func(e providers.Event) bool {
+			r, _ := roleOf(cluster, e.Name)
+			return e.Type == providers.ContainerType && r == roleMongo && e.Op == providers.OpDown
+		}); n > 0 {
+			t.Logf("note: password rotation restarted %d mongod container(s)", n)
+		}
+		checkHA(t, res, cluster, nodeNames(5))
+		l.checkStateMatchesWorld(res, cluster, 5)
+	})
+
+	t.Run("6-scale-5-to-3", func(t *testing.T) {
+		l.t = t
+		l.setConfig(devConfig(3, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up("up-n3-again")
+		ev := res.events
+		run := first(ev, commandRun)
+		if run < 0 {
+			t.Fatalf("the replica-set command did not re-run on scale-in:\n%s", traceSummary(ev))
+		}
+		if got := ev[run].Members; strings.Join(got, ",") != strings.Join(memberHosts(3), ",") {
+			t.Errorf("replica-set command ran with members %v, want %v", got, memberHosts(3))
+		}
+		for _, n := range []string{"n4", "n5"} {
+			for _, role := range []string{roleMongo, roleRocket} {
+				d := first(ev, container(cluster, role, n, providers.OpDelete))
+				if d < 0 {
+					t.Errorf("%s on removed node %s was not deleted", role, n)
+				} else if d < run {
+					t.Errorf("%s on removed node %s deleted at %s, before the replica-set command removed the member (%s)",
+						role, n, describe(ev, d), describe(ev, run))
+				}
+			}
+			vol := first(ev, func(e providers.Event) bool {
+				return e.Type == providers.VolumeType && e.Op == providers.OpDelete && strings.Contains(e.Name, "-"+n+"-")
+			})
+			if vol >= 0 {
+				t.Errorf("data volume of removed node %s was deleted (%s); it must be retained", n, describe(ev, vol))
+			}
+		}
+		d, _ := l.export()
+		vols := 0
+		for _, r := range d.Resources {
+			if string(r.Type) == providers.VolumeType {
+				vols++
+				if name, _ := r.Inputs["name"].(string); strings.Contains(name, "-n4-") || strings.Contains(name, "-n5-") {
+					t.Errorf("volume %s of a removed node is still in state", name)
+				}
+			}
+		}
+		if vols != 3 {
+			t.Errorf("%d volumes in state, want 3", vols)
+		}
+		for _, n := range []string{"n4", "n5"} {
+			if !providers.VolumeExists(l.world, labDockerHost, cluster+"-mongo-"+n+"-data") {
+				t.Errorf("retained data volume %s-mongo-%s-data is gone from the docker host", cluster, n)
+			}
+		}
+		checkHA(t, res, cluster, nodeNames(3))
+		checkResolvable(t, res, cluster, nodeNames(3), memberHosts(5))
+		checkLBFollows(t, res, cluster, nodeNames(3), nil, []string{"n4", "n5"})
+		l.checkStateMatchesWorld(res, cluster, 3)
+	})
+
+	t.Run("6b-scale-out-again-adopts-retained-volumes", func(t *testing.T) {
+		l.t = t
+		l.setConfig(devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up("up-n5-again")
+		for _, n := range []string{"n4", "n5"} {
+			i := first(res.events, func(e providers.Event) bool {
+				return e.Type == providers.VolumeType && e.Op == providers.OpCreate && e.Name == cluster+"-mongo-"+n+"-data"
+			})
+			if i < 0 || !res.events[i].Reused {
+				t.Errorf("re-added node %s did not find its retained data volume (%s)", n, describe(res.events, i))
+			}
+		}
+		t.Logf("note: re-added nodes n4, n5 adopt their retained data volumes; their mongod starts on data as old as the scale-in")
+		checkHA(t, res, cluster, nodeNames(5))
+		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
+		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
+		l.checkStateMatchesWorld(res, cluster, 5)
+	})
+
+	t.Run("7-destroy-retains-data", func(t *testing.T) {
+		l.t = t
+		res := l.destroy("destroy")
+		ev := res.events
+		if n := count(ev, func(e providers.Event) bool { return e.Type == providers.VolumeType && e.Op == providers.OpDelete }); n > 0 {
+			t.Errorf("destroy deleted %d data volume(s); deleteDataOnDestroy is false", n)
+		}
+		lastRocketDown := last(ev, func(e providers.Event) bool {
+			r, _ := roleOf(cluster, e.Name)
+			return e.Type == providers.ContainerType && r == roleRocket && e.Op == providers.OpDown
+		})
+		firstMongoDown := first(ev, func(e providers.Event) bool {
+			r, _ := roleOf(cluster, e.Name)
+			return e.Type == providers.ContainerType && r == roleMongo && e.Op == providers.OpDown
+		})
+		if firstMongoDown < lastRocketDown {
+			t.Errorf("destroy stopped a mongod (%s) while Rocket.Chat still ran (%s)", describe(ev, firstMongoDown), describe(ev, lastRocketDown))
+		}
+		d, _ := l.export()
+		if len(d.Resources) != 0 {
+			var left []string
+			for _, r := range d.Resources {
+				left = append(left, string(r.URN))
+			}
+			t.Errorf("destroy left %d resources in state: %v", len(left), left)
+		}
+		for _, n := range nodeNames(5) {
+			for _, role := range []string{roleMongo, roleRocket} {
+				if providers.ContainerExists(l.world, labDockerHost, cluster+"-"+role+"-"+n) {
+					t.Errorf("container %s-%s-%s still runs after destroy", cluster, role, n)
+				}
+			}
+			if !providers.VolumeExists(l.world, labDockerHost, cluster+"-mongo-"+n+"-data") {
+				t.Errorf("data volume %s-mongo-%s-data was removed by destroy", cluster, n)
+			}
+		}
+	})
+}
+
+// TestDestroyDeletesDataWhenAsked is scenario 7's opt-in: with
+// deleteDataOnDestroy=true and generated passwords, destroy removes the
+// data volumes too.
+func TestDestroyDeletesDataWhenAsked(t *testing.T) {
+	l := newLab(t, "wipe", labProgram, repoProject)
+	cfg := devConfig(3, rocketImageV1, mongoImageV1, true)
+	cfg["loadBalancer"] = map[string]any{"httpPort": 8080, "httpsPort": 8443,
+		"certificate": "-----BEGIN CERTIFICATE-----\nMIIBlabcertificate\n-----END CERTIFICATE-----\n"}
+	key := "-----BEGIN PRIVATE KEY-----\n" + password("MIIEvlabkey") + "\n-----END PRIVATE KEY-----\n"
+	l.setConfig(cfg, map[string]string{"loadBalancer.privateKey": key})
+	res := l.up("up-n3-generated-passwords")
+	cluster := clusterOf(t, res.events)
+	checkHA(t, res, cluster, nodeNames(3))
+	if n := count(res.events, func(e providers.Event) bool {
+		return e.Type == providers.RandomPasswordType && e.Op == providers.OpCreate
+	}); n < 3 {
+		t.Errorf("%d RandomPasswords created, want root, rocket and keyfile", n)
+	}
+	res = l.destroy("destroy-with-data")
+	for _, n := range nodeNames(3) {
+		vol := cluster + "-mongo-" + n + "-data"
+		if first(res.events, func(e providers.Event) bool {
+			return e.Type == providers.VolumeType && e.Op == providers.OpDelete && e.Name == vol
+		}) < 0 {
+			t.Errorf("destroy did not delete volume %s although deleteDataOnDestroy=true", vol)
+		}
+		if providers.VolumeExists(l.world, labDockerHost, vol) {
+			t.Errorf("volume %s still exists after destroy", vol)
+		}
+	}
+}

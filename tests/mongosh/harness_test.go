@@ -1,0 +1,344 @@
+// Package mongosh_test runs components.ReconcileScript under real mongosh against
+// sim.js, a JavaScript SIMULATION of a MongoDB replica set (no mongod is involved).
+package mongosh_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const (
+	localAlias = "127.0.0.1:27017"
+	killCode   = 137
+)
+
+// mongoshPath prefers RCHA_MONGOSH_BIN, then the pinned copy installed by
+// `npm ci` in this directory, then mongosh on PATH.
+func mongoshPath(t *testing.T) string {
+	t.Helper()
+	if os.Getenv("RCHA_MONGOSH_BIN") == "" {
+		if p, err := filepath.Abs(filepath.Join("node_modules", ".bin", "mongosh")); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				return p
+			}
+		}
+	}
+	return testenv.LookPath(t, "mongosh", "run `npm ci` in tests/mongosh")
+}
+
+func host(i int) string { return components.MemberHost(fmt.Sprintf("node%d", i), 27017) }
+
+func hosts(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = host(i)
+	}
+	return out
+}
+
+// secrets is one set of passwords.
+type secrets struct{ root, rocket, oplog string }
+
+func pw(gen int) secrets {
+	return secrets{
+		root:   fmt.Sprintf("R00t-pw-gen%d-Zq", gen),
+		rocket: fmt.Sprintf("Rock-pw-gen%d-Xy", gen),
+		oplog:  fmt.Sprintf("Oplg-pw-gen%d-Wv", gen),
+	}
+}
+
+func desired(n int, s secrets, wait int) components.DesiredState {
+	return components.DesiredState{
+		ReplicaSet: "rs0",
+		Local:      localAlias,
+		Members:    components.Members(hosts(n)),
+		Users: []components.DesiredUser{
+			{User: "rocket", DB: "admin", Password: s.rocket, Roles: []components.Role{{Role: "readWrite", DB: "rocketchat"}, {Role: "clusterMonitor", DB: "admin"}}},
+			{User: "oploguser", DB: "admin", Password: s.oplog, Roles: []components.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}}},
+		},
+		RootUser:    "root",
+		WaitSeconds: wait,
+	}
+}
+
+// simState is what the tests read back from the simulation's state file.
+type simState struct {
+	Config *struct {
+		ID      string `json:"_id"`
+		Version int    `json:"version"`
+		Members []struct {
+			ID          int      `json:"_id"`
+			Host        string   `json:"host"`
+			Votes       *int     `json:"votes"`
+			Priority    *float64 `json:"priority"`
+			ArbiterOnly bool     `json:"arbiterOnly"`
+		} `json:"members"`
+	} `json:"config"`
+	Primary    *string            `json:"primary"`
+	NewlyAdded map[string]bool    `json:"newlyAdded"`
+	Users      []simUser          `json:"users"`
+	Writes     []simWrite         `json:"writes"`
+	Commands   map[string]int     `json:"commands"`
+	Nodes      map[string]simNode `json:"nodes"`
+	Clock      float64            `json:"clock"`
+	RunStart   float64            `json:"runStartClock"`
+	RunSlept   float64            `json:"runSleptMs"`
+	Forced     int                `json:"forcedReconfigs"`
+	LocalhostX int                `json:"localhostExceptionUses"`
+	ExitCode   *int               `json:"exitCode"`
+	Killed     bool               `json:"killed"`
+}
+
+type simUser struct {
+	User  string            `json:"user"`
+	DB    string            `json:"db"`
+	Pwd   string            `json:"pwd"`
+	Roles []components.Role `json:"roles"`
+}
+
+type simWrite struct {
+	Run             int      `json:"run"`
+	Op              string   `json:"op"`
+	On              string   `json:"on"`
+	Detail          string   `json:"detail"`
+	UnhealthyBefore []string `json:"unhealthyBefore"`
+	VoterChanges    int      `json:"voterChanges"`
+	Members         []string `json:"members"`
+}
+
+type simNode struct {
+	Running bool `json:"running"`
+}
+
+// cluster is one simulated replica set: a state file that every run reads and rewrites.
+type cluster struct {
+	t       *testing.T
+	mongosh string
+	sim     string
+	script  string
+	state   string
+	outputs []string
+	secrets []string
+}
+
+// newCluster creates nodes node0..node(nodes-1); node0 is the local member.
+func newCluster(t *testing.T, nodes int, tweak func(st map[string]any)) *cluster {
+	t.Helper()
+	c := &cluster{t: t, mongosh: mongoshPath(t)}
+	dir := t.TempDir()
+	sim, err := filepath.Abs("sim.js")
+	require.NoError(t, err)
+	c.sim = sim
+	c.script = filepath.Join(dir, "reconcile.js")
+	require.NoError(t, os.WriteFile(c.script, []byte(components.ReconcileScript), 0o600))
+	c.state = filepath.Join(dir, "state.json")
+	ns := map[string]any{}
+	for i := 0; i < nodes; i++ {
+		ns[host(i)] = map[string]any{"running": true}
+	}
+	st := map[string]any{"replSetName": "rs0", "localAlias": localAlias, "localNode": host(0), "nodes": ns}
+	if tweak != nil {
+		tweak(st)
+	}
+	c.writeRaw(st)
+	t.Cleanup(c.checkNoSecretPrinted)
+	return c
+}
+
+func (c *cluster) writeRaw(st map[string]any) {
+	b, err := json.Marshal(st)
+	require.NoError(c.t, err)
+	require.NoError(c.t, os.WriteFile(c.state, b, 0o600))
+}
+
+// mutate edits the raw simulation state between runs (bring a node up, move the primary).
+func (c *cluster) mutate(f func(st map[string]any)) {
+	b, err := os.ReadFile(c.state)
+	require.NoError(c.t, err)
+	var st map[string]any
+	require.NoError(c.t, json.Unmarshal(b, &st))
+	f(st)
+	c.writeRaw(st)
+}
+
+func (c *cluster) read() simState {
+	b, err := os.ReadFile(c.state)
+	require.NoError(c.t, err)
+	var st simState
+	require.NoError(c.t, json.Unmarshal(b, &st))
+	return st
+}
+
+type result struct {
+	code int
+	out  string
+}
+
+// run executes mongosh sim.js reconcile.js with the contract's environment.
+func (c *cluster) run(d components.DesiredState, root, previous string, killAfter int) result {
+	c.t.Helper()
+	dj, err := d.JSON()
+	require.NoError(c.t, err)
+	for _, u := range d.Users {
+		c.secrets = append(c.secrets, u.Password)
+	}
+	c.secrets = append(c.secrets, root, previous)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.mongosh, "--nodb", "--quiet", "--norc", c.sim, c.script)
+	cmd.Env = append(os.Environ(),
+		"HOME="+filepath.Dir(c.state), // keep mongosh's history and logs out of the real home
+		components.ReconcileEnvDesired+"="+string(dj),
+		components.ReconcileEnvRootPassword+"="+root,
+		components.ReconcileEnvRootPasswordPrevious+"="+previous,
+		"RCHA_SIM_STATE="+c.state,
+		fmt.Sprintf("RCHA_SIM_KILL_AFTER=%d", killAfter),
+	)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(c.t, err, "running mongosh")
+	}
+	c.outputs = append(c.outputs, out.String())
+	return result{code: code, out: out.String()}
+}
+
+// mustRun runs and requires exit 0.
+func (c *cluster) mustRun(d components.DesiredState, root, previous string) string {
+	c.t.Helper()
+	r := c.run(d, root, previous, 0)
+	require.Equal(c.t, 0, r.code, "reconcile failed:\n%s", r.out)
+	return r.out
+}
+
+func (c *cluster) checkNoSecretPrinted() {
+	all := strings.Join(c.outputs, "\n")
+	for _, s := range c.secrets {
+		if s != "" && strings.Contains(all, s) {
+			c.t.Errorf("a password was printed:\n%s", all)
+			return
+		}
+	}
+	for _, o := range c.outputs {
+		for _, line := range strings.Split(strings.TrimSpace(o), "\n") {
+			if line != "" && !strings.HasPrefix(line, components.ReconcileProgressPrefix) && !strings.HasPrefix(line, "[sim]") {
+				c.t.Errorf("output line without the %q prefix: %q", components.ReconcileProgressPrefix, line)
+			}
+		}
+	}
+}
+
+// assertConverged checks that the simulated set matches d and the passwords.
+func (c *cluster) assertConverged(d components.DesiredState, root string) simState {
+	c.t.Helper()
+	t := c.t
+	st := c.read()
+	require.NotNil(t, st.Config, "replica set not initiated")
+	assert.Equal(t, d.ReplicaSet, st.Config.ID)
+	got := map[string]string{}
+	ids := map[int]bool{}
+	voters := 0
+	for _, m := range st.Config.Members {
+		v, p := 1, 1.0
+		if m.Votes != nil {
+			v = *m.Votes
+		}
+		if m.Priority != nil {
+			p = *m.Priority
+		}
+		got[m.Host] = fmt.Sprintf("%d/%g", v, p)
+		assert.False(t, m.ArbiterOnly, "arbiter %s", m.Host)
+		assert.False(t, ids[m.ID], "duplicate _id %d", m.ID)
+		ids[m.ID] = true
+		voters += v
+	}
+	want := map[string]string{}
+	for _, m := range d.Members {
+		want[m.Host] = fmt.Sprintf("%d/%g", m.Votes, m.Priority)
+	}
+	assert.Equal(t, want, got, "members host -> votes/priority")
+	assert.True(t, voters%2 == 1 && voters <= 7, "%d voters", voters)
+	assert.Empty(t, st.NewlyAdded, "members still newlyAdded")
+	require.NotNil(t, st.Primary, "no primary")
+	assert.Contains(t, want, *st.Primary)
+	assert.Zero(t, st.Forced, "forced reconfigs")
+
+	users := map[string]simUser{}
+	for _, u := range st.Users {
+		users[u.User+"@"+u.DB] = u
+	}
+	assert.Len(t, users, len(d.Users)+1)
+	check := func(name, pwd string, roles []components.Role) {
+		u, ok := users[name]
+		if !assert.True(t, ok, "user %s missing", name) {
+			return
+		}
+		assert.True(t, u.Pwd == pwd, "user %s has a stale password", name)
+		assert.ElementsMatch(t, roles, u.Roles, "roles of %s", name)
+	}
+	check(d.RootUser+"@admin", root, []components.Role{{Role: "root", DB: "admin"}})
+	for _, u := range d.Users {
+		check(u.User+"@"+u.DB, u.Password, u.Roles)
+	}
+	// Rules the simulation cannot reject by itself: each reconfig started from a
+	// healthy set (the previous change was committed and new members were SECONDARY).
+	for _, w := range st.Writes {
+		if w.Op == "replSetReconfig" {
+			assert.Empty(t, w.UnhealthyBefore, "reconfig %s started while members were not healthy", w.Detail)
+			assert.LessOrEqual(t, w.VoterChanges, 1)
+		}
+	}
+	return st
+}
+
+// assertNoWritesOnRerun re-runs the script and checks that it wrote nothing.
+func (c *cluster) assertNoWritesOnRerun(d components.DesiredState, root, previous string) {
+	c.t.Helper()
+	before := c.read()
+	out := c.mustRun(d, root, previous)
+	after := c.read()
+	assert.Equal(c.t, len(before.Writes), len(after.Writes), "a converged re-run wrote:\n%s", out)
+	for _, cmd := range []string{"replSetInitiate", "replSetReconfig", "replSetStepDown", "createUser", "updateUser"} {
+		assert.Equal(c.t, before.Commands[cmd], after.Commands[cmd], "a converged re-run sent %s", cmd)
+	}
+	assert.Contains(c.t, out, "0 membership change(s), 0 user write(s)")
+}
+
+func writesOf(st simState, run int) []simWrite {
+	var out []simWrite
+	for _, w := range st.Writes {
+		if run == 0 || w.Run == run {
+			out = append(out, w)
+		}
+	}
+	return out
+}
+
+func ops(ws []simWrite) []string {
+	out := make([]string, len(ws))
+	for i, w := range ws {
+		out[i] = w.Op + " " + w.Detail
+	}
+	return out
+}
+
+func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }

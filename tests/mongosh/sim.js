@@ -1,0 +1,561 @@
+// =====================================================================================
+// SIMULATION - THIS IS NOT MONGODB.
+// A small JavaScript model of a MongoDB replica set with --auth and a keyfile, loaded by
+// real mongosh before components/reconcile.js:
+//   mongosh --nodb --quiet --norc sim.js reconcile.js
+// It replaces the globals the reconciler uses (Mongo, sleep, quit) and answers the
+// commands it sends (hello, replSetGetStatus, replSetGetConfig, replSetInitiate,
+// replSetReconfig, replSetStepDown, usersInfo, createUser, updateUser, auth) with
+// MongoDB's rules and error codes, as documented, so that a script that breaks a rule
+// fails here too. It returns mongosh "synthetic promises", like the real shell API, so
+// the script also runs through mongosh's async rewriter as it does in production.
+//
+// What it models: localhost exception (only hello, replSetInitiate and a first createUser
+// on admin, closed once a user exists); authentication (18) and Unauthorized (13);
+// NotYetInitialized (94), AlreadyInitialized (23), NodeNotFound (74),
+// CannotInitializeNodeWithData (110), InvalidReplicaSetConfig (93),
+// NewReplicaSetConfigurationIncompatible (103: version not greater, more than one voter
+// changed, _id/host remapped, set id changed, primary made unelectable),
+// ConfigurationInProgress (109: previous config not committed), NotWritablePrimary
+// (10107), UserNotFound (11), user already exists (51003), no electable secondary for a
+// step-down (262); newlyAdded members (hidden from replSetGetConfig, rejected in a
+// reconfig, removed by an automatic reconfig after initial sync); members must be
+// running to reach SECONDARY; elections need a majority of running voters; config
+// commitment needs a majority of voters; virtual time (sleep advances it, instantly).
+// What it does not model: the network, oplog contents, rollback, write concern timing,
+// SCRAM, TLS, DNS, elections racing with commands, real server timing.
+//
+// Input (environment):
+//   RCHA_SIM_STATE       path of a JSON state file; read at start, rewritten after every
+//                        write and at exit (tests read it back)
+//   RCHA_SIM_KILL_AFTER  N > 0: exit with code 137 right after the N-th write, like a kill
+// =====================================================================================
+(function rchaSimulation() {
+  const fs = require('fs');
+  const SYNTHETIC = Symbol.for('@@mongosh.syntheticPromise');
+  const realQuit = globalThis.quit;
+  const statePath = process.env.RCHA_SIM_STATE;
+  if (!statePath) throw new Error('sim: RCHA_SIM_STATE is not set');
+  const killAfter = Number(process.env.RCHA_SIM_KILL_AFTER || 0);
+  const S = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+
+  // ---- defaults --------------------------------------------------------------------
+  S.clock = S.clock || 0;
+  S.syncDelayMs = S.syncDelayMs === undefined ? 3000 : S.syncDelayMs;
+  S.electionDelayMs = S.electionDelayMs === undefined ? 2000 : S.electionDelayMs;
+  S.propagateDelayMs = S.propagateDelayMs === undefined ? 500 : S.propagateDelayMs;
+  S.users = S.users || [];
+  S.writes = S.writes || [];
+  S.commands = S.commands || {};
+  S.newlyAdded = S.newlyAdded || {};
+  S.runs = (S.runs || 0) + 1;
+  S.sleptMs = S.sleptMs || 0;
+  S.runSleptMs = 0;
+  S.runStartClock = S.clock;
+  S.term = S.term || 0;
+  if (S.primary === undefined) S.primary = null;
+  if (S.electionAt === undefined) S.electionAt = null;
+  if (S.config === undefined) S.config = null;
+  for (const h of Object.keys(S.nodes)) {
+    const n = S.nodes[h];
+    if (n.running === undefined) n.running = true;
+    if (n.syncDoneAt === undefined) n.syncDoneAt = null;
+    if (n.stepDownUntil === undefined) n.stepDownUntil = 0;
+  }
+
+  function save() {
+    fs.writeFileSync(statePath, JSON.stringify(S, null, 1));
+  }
+
+  // ---- errors ----------------------------------------------------------------------
+  const CODE_NAMES = {
+    11: 'UserNotFound', 13: 'Unauthorized', 18: 'AuthenticationFailed', 23: 'AlreadyInitialized',
+    74: 'NodeNotFound', 93: 'InvalidReplicaSetConfig', 94: 'NotYetInitialized',
+    103: 'NewReplicaSetConfigurationIncompatible', 109: 'ConfigurationInProgress',
+    110: 'CannotInitializeNodeWithData', 262: 'ExceededTimeLimit', 10107: 'NotWritablePrimary',
+    51003: 'Location51003', 59: 'CommandNotFound', 2: 'BadValue',
+  };
+  function serverError(code, msg) {
+    const e = new Error(msg);
+    e.name = 'MongoServerError';
+    e.code = code;
+    e.codeName = CODE_NAMES[code] || ('Code' + code);
+    e.ok = 0;
+    return e;
+  }
+  function networkError(msg) {
+    const e = new Error(msg);
+    e.name = 'MongoNetworkError';
+    return e;
+  }
+  function synthetic(fn) {
+    let p;
+    try {
+      p = Promise.resolve(fn());
+    } catch (e) {
+      p = Promise.reject(e);
+    }
+    Object.defineProperty(p, SYNTHETIC, { value: true });
+    return p;
+  }
+
+  // ObjectId stand-in: a replicaSetId that survives only if passed back unchanged.
+  class SimObjectId {
+    constructor(hex) { this.hex = hex; }
+    toString() { return this.hex; }
+    toJSON() { return this.hex; }
+  }
+
+  // ---- model -----------------------------------------------------------------------
+  function cfgMember(host) {
+    if (!S.config) return null;
+    return S.config.members.find((m) => m.host === host) || null;
+  }
+  function votesOf(m) { return m.votes === undefined ? 1 : m.votes; }
+  function priorityOf(m) { return m.priority === undefined ? (m.arbiterOnly ? 0 : 1) : m.priority; }
+  function isCountedVoter(m) { return votesOf(m) > 0 && !S.newlyAdded[m.host]; }
+  function memberState(host) {
+    const n = S.nodes[host];
+    if (!n || !n.running) return 8;
+    if (S.primary === host) return 1;
+    if (S.newlyAdded[host] || n.syncDoneAt === null || n.syncDoneAt > S.clock) return 5;
+    return 2;
+  }
+  function healthy(host) {
+    const s = memberState(host);
+    return s === 1 || s === 2;
+  }
+  function committed() {
+    if (!S.config) return false;
+    const voters = S.config.members.filter(isCountedVoter);
+    let acked = 0;
+    for (const m of voters) {
+      if (m.host === S.primary) acked++;
+      else if (healthy(m.host) && S.clock >= S.configWrittenAt + S.propagateDelayMs) acked++;
+    }
+    return acked * 2 > voters.length;
+  }
+  function writeConfig(cfg, why) {
+    S.config = cfg;
+    S.configWrittenAt = S.clock;
+    S.configLog = S.configLog || [];
+    S.configLog.push({ version: cfg.version, why: why, at: S.clock });
+  }
+  function advance(ms) {
+    S.clock += ms;
+    if (!S.config) return;
+    for (const m of S.config.members) {
+      const n = S.nodes[m.host];
+      if (n && n.running && n.syncDoneAt === null) n.syncDoneAt = S.clock + S.syncDelayMs;
+    }
+    if (S.primary && !(S.nodes[S.primary] && S.nodes[S.primary].running)) {
+      S.primary = null;
+      S.electionAt = S.clock + S.electionDelayMs;
+    }
+    if (!S.primary && S.electionAt === null) S.electionAt = S.clock + S.electionDelayMs;
+    if (!S.primary && S.electionAt !== null && S.clock >= S.electionAt) {
+      const voters = S.config.members.filter(isCountedVoter);
+      const up = voters.filter((m) => S.nodes[m.host] && S.nodes[m.host].running);
+      const cands = up.filter((m) => priorityOf(m) > 0 && !m.arbiterOnly &&
+        memberState(m.host) === 2 && S.nodes[m.host].stepDownUntil <= S.clock);
+      if (up.length * 2 > voters.length && cands.length > 0) {
+        cands.sort((a, b) => (priorityOf(b) - priorityOf(a)) || (a._id - b._id));
+        S.primary = cands[0].host;
+        S.term++;
+        S.electionAt = null;
+        S.elections = (S.elections || 0) + 1;
+      } else {
+        S.electionAt = S.clock + S.electionDelayMs;
+      }
+    }
+    // Initial sync done: the member becomes SECONDARY and the primary drops newlyAdded
+    // with an automatic reconfig.
+    for (const m of S.config.members) {
+      const n = S.nodes[m.host];
+      if (n && n.running && n.syncDoneAt !== null && n.syncDoneAt <= S.clock) {
+        n.hasData = true;
+        if (S.newlyAdded[m.host] && S.primary) {
+          delete S.newlyAdded[m.host];
+          const next = cloneConfig(S.config);
+          next.version++;
+          writeConfig(next, 'automatic: ' + m.host + ' finished initial sync');
+        }
+      }
+    }
+  }
+  function cloneConfig(c) {
+    const out = JSON.parse(JSON.stringify(c));
+    return out;
+  }
+  function configForClient() {
+    const c = cloneConfig(S.config);
+    c.term = S.term;
+    c.settings = c.settings || {};
+    c.settings.replicaSetId = new SimObjectId(S.config.settings.replicaSetId);
+    c.settings.electionTimeoutMillis = 10000;
+    return c;
+  }
+
+  let writeCount = 0;
+  function recordWrite(op, host, detail, extra) {
+    writeCount++;
+    S.writes.push(Object.assign({ run: S.runs, op: op, on: host, detail: detail, at: S.clock }, extra || {}));
+    save();
+    if (killAfter > 0 && writeCount >= killAfter) {
+      print('[sim] killed after write ' + writeCount + ' (' + op + ' on ' + host + ')');
+      S.killed = true;
+      save();
+      realQuit(137);
+      throw networkError('sim: killed');
+    }
+  }
+
+  // ---- config validation (both initiate and reconfig) ----------------------------------
+  function validateConfig(cfg, action) {
+    if (!cfg || typeof cfg !== 'object' || !Array.isArray(cfg.members)) {
+      throw serverError(93, action + ': config must be an object with a members array');
+    }
+    if (cfg._id !== S.replSetName) {
+      throw serverError(93, action + ': config _id ' + cfg._id + ' does not match --replSet ' + S.replSetName);
+    }
+    if (typeof cfg.version !== 'number' || cfg.version < 1) throw serverError(93, action + ': version must be a positive number');
+    if (cfg.members.length < 1 || cfg.members.length > 50) throw serverError(93, action + ': 1 to 50 members required, got ' + cfg.members.length);
+    const ids = {};
+    const hosts = {};
+    let voters = 0;
+    let electable = 0;
+    for (const m of cfg.members) {
+      if (typeof m._id !== 'number' || m._id < 0 || Math.floor(m._id) !== m._id) throw serverError(93, action + ': member _id must be a non-negative integer');
+      if (ids[m._id]) throw serverError(93, action + ': found two member configurations with same _id field, _id: ' + m._id);
+      ids[m._id] = true;
+      if (typeof m.host !== 'string' || !/^[^:]+:\d+$/.test(m.host)) throw serverError(93, action + ': member host must be host:port, got ' + m.host);
+      if (hosts[m.host]) throw serverError(93, action + ': found two member configurations with same host field, host: ' + m.host);
+      hosts[m.host] = true;
+      if (m.newlyAdded !== undefined) throw serverError(93, action + ': the newlyAdded field cannot be set by a user (member ' + m.host + ')');
+      const v = votesOf(m);
+      if (v !== 0 && v !== 1) throw serverError(93, action + ': member ' + m.host + ' votes must be 0 or 1');
+      const p = priorityOf(m);
+      if (v === 0 && p !== 0) throw serverError(93, action + ': priority must be 0 when non-voting (votes:0), member ' + m.host);
+      if (m.arbiterOnly && p !== 0) throw serverError(93, action + ': arbiters must have priority 0, member ' + m.host);
+      if (v > 0) voters++;
+      if (v > 0 && p > 0) electable++;
+    }
+    if (voters < 1 || voters > 7) throw serverError(93, action + ': replica set configuration contains ' + voters + ' voting members, but must be at least 1 and no more than 7');
+    if (electable < 1) throw serverError(93, action + ': no electable member');
+    const local = cfg.members.filter((m) => /^(localhost|127\.0\.0\.1):/.test(m.host));
+    if (local.length > 0 && local.length !== cfg.members.length) {
+      throw serverError(93, action + ': either all host names must be localhost references, or none must be');
+    }
+  }
+
+  // ---- commands --------------------------------------------------------------------
+  const OPEN_COMMANDS = { hello: 1, isMaster: 1, ismaster: 1, ping: 1, buildInfo: 1 };
+  const LOCALHOST_EXCEPTION_COMMANDS = { replSetInitiate: 1, createUser: 1 };
+
+  function requireAuth(conn, dbName, name) {
+    if (OPEN_COMMANDS[name]) return;
+    if (conn.user) {
+      const u = S.users.find((x) => x.user === conn.user.user && x.db === conn.user.db);
+      if (u && u.roles.some((r) => r.role === 'root' && r.db === 'admin')) return;
+      throw serverError(13, 'not authorized on ' + dbName + ' to execute command { ' + name + ' }');
+    }
+    if (conn.isLocal && S.users.length === 0 && LOCALHOST_EXCEPTION_COMMANDS[name] &&
+        (name !== 'createUser' || dbName === 'admin')) {
+      S.localhostExceptionUses = (S.localhostExceptionUses || 0) + 1;
+      return;
+    }
+    throw serverError(13, 'Command ' + name + ' requires authentication');
+  }
+  function requirePrimary(conn, name) {
+    if (!S.config) throw serverError(94, 'no replset config has been received');
+    if (S.primary !== conn.host) throw serverError(10107, name + ': not primary (' + conn.host + ' is ' + stateStr(memberState(conn.host)) + ')');
+  }
+  function stateStr(s) {
+    return { 1: 'PRIMARY', 2: 'SECONDARY', 5: 'STARTUP2', 8: 'DOWN', 0: 'STARTUP' }[s] || String(s);
+  }
+  function inSet(host) {
+    return Boolean(cfgMember(host));
+  }
+
+  function runCommand(conn, dbName, cmd) {
+    const name = Object.keys(cmd)[0];
+    S.commands[name] = (S.commands[name] || 0) + 1;
+    advance(1);
+    const node = S.nodes[conn.host];
+    if (!node.running) throw networkError('connection to ' + conn.host + ' closed');
+    requireAuth(conn, dbName, name);
+    switch (name) {
+      case 'hello': case 'isMaster': case 'ismaster': {
+        const r = { ok: 1, me: conn.host, isWritablePrimary: false, secondary: false, maxWireVersion: 25 };
+        if (!inSet(conn.host)) {
+          r.isreplicaset = true;
+          r.info = 'Does not have a valid replica set config';
+          return r;
+        }
+        r.setName = S.replSetName;
+        r.setVersion = S.config.version;
+        r.hosts = S.config.members.filter((m) => priorityOf(m) > 0 && !m.arbiterOnly).map((m) => m.host);
+        r.passives = S.config.members.filter((m) => priorityOf(m) === 0 && !m.arbiterOnly).map((m) => m.host);
+        r.isWritablePrimary = S.primary === conn.host;
+        r.secondary = memberState(conn.host) === 2;
+        if (S.primary) r.primary = S.primary;
+        return r;
+      }
+      case 'ping': return { ok: 1 };
+      case 'replSetGetStatus': {
+        if (!S.config) throw serverError(94, 'no replset config has been received');
+        if (!inSet(conn.host)) throw serverError(93, 'Our replica set config is invalid or we are not a member of it');
+        return {
+          ok: 1, set: S.replSetName, term: S.term,
+          members: S.config.members.map((m) => ({
+            _id: m._id, name: m.host, state: memberState(m.host), stateStr: stateStr(memberState(m.host)),
+            health: S.nodes[m.host] && S.nodes[m.host].running ? 1 : 0, self: m.host === conn.host,
+          })),
+        };
+      }
+      case 'replSetGetConfig': {
+        if (!S.config) throw serverError(94, 'no replset config has been received');
+        if (!inSet(conn.host)) throw serverError(93, 'Our replica set config is invalid or we are not a member of it');
+        const r = { ok: 1, config: configForClient() };
+        if (cmd.commitmentStatus) {
+          if (S.primary !== conn.host) throw serverError(10107, 'commitmentStatus is only supported on the primary');
+          r.commitmentStatus = committed();
+        }
+        return r;
+      }
+      case 'replSetInitiate': return initiate(conn, cmd.replSetInitiate);
+      case 'replSetReconfig': return reconfig(conn, cmd);
+      case 'replSetStepDown': return stepDown(conn, cmd);
+      case 'usersInfo': {
+        const q = cmd.usersInfo;
+        const user = typeof q === 'string' ? q : q.user;
+        const db = typeof q === 'string' ? dbName : q.db;
+        return {
+          ok: 1,
+          users: S.users.filter((u) => u.user === user && u.db === db)
+            .map((u) => ({ _id: u.db + '.' + u.user, user: u.user, db: u.db, roles: u.roles.map((r) => ({ role: r.role, db: r.db })), mechanisms: ['SCRAM-SHA-256'] })),
+        };
+      }
+      case 'createUser': {
+        requirePrimary(conn, name);
+        checkUserDoc(cmd, name);
+        if (S.users.some((u) => u.user === cmd.createUser && u.db === dbName)) {
+          throw serverError(51003, 'User "' + cmd.createUser + '@' + dbName + '" already exists');
+        }
+        S.users.push({ user: cmd.createUser, db: dbName, pwd: cmd.pwd, roles: cmd.roles.map((r) => ({ role: r.role, db: r.db })) });
+        recordWrite('createUser', conn.host, cmd.createUser + '@' + dbName);
+        return { ok: 1 };
+      }
+      case 'updateUser': {
+        requirePrimary(conn, name);
+        const u = S.users.find((x) => x.user === cmd.updateUser && x.db === dbName);
+        if (!u) throw serverError(11, 'User ' + cmd.updateUser + '@' + dbName + ' not found');
+        if (cmd.pwd === undefined && cmd.roles === undefined) throw serverError(2, 'updateUser: nothing to update');
+        const what = [];
+        if (cmd.pwd !== undefined) {
+          if (typeof cmd.pwd !== 'string' || !cmd.pwd) throw serverError(2, 'updateUser: pwd must be a non-empty string');
+          u.pwd = cmd.pwd;
+          what.push('pwd');
+        }
+        if (cmd.roles !== undefined) {
+          checkRoles(cmd.roles);
+          u.roles = cmd.roles.map((r) => ({ role: r.role, db: r.db }));
+          what.push('roles');
+        }
+        recordWrite('updateUser', conn.host, u.user + '@' + dbName + ' ' + what.join('+'));
+        return { ok: 1 };
+      }
+      default:
+        throw serverError(59, 'no such command: \'' + name + '\' (the simulation does not implement it)');
+    }
+  }
+  function checkRoles(roles) {
+    if (!Array.isArray(roles)) throw serverError(2, 'roles must be an array');
+    for (const r of roles) {
+      if (!r || typeof r.role !== 'string' || typeof r.db !== 'string') throw serverError(2, 'each role must be {role, db}');
+    }
+  }
+  function checkUserDoc(cmd, name) {
+    if (typeof cmd.pwd !== 'string' || !cmd.pwd) throw serverError(2, name + ': pwd must be a non-empty string');
+    checkRoles(cmd.roles);
+  }
+
+  function initiate(conn, cfg) {
+    if (S.config) throw serverError(23, 'already initialized');
+    if (!cfg) throw serverError(93, 'replSetInitiate without a config records a container-local host name; the simulation requires a config');
+    validateConfig(cfg, 'replSetInitiate');
+    const self = cfg.members.find((m) => m.host === conn.host || (conn.isLocal && m.host === S.localAlias));
+    if (!self) {
+      throw serverError(74, 'No host described in new configuration with {version: ' + cfg.version + '} for replica set ' + S.replSetName + ' maps to this node');
+    }
+    for (const m of cfg.members) {
+      if (m === self) continue;
+      const n = S.nodes[m.host];
+      if (!n || !n.running) throw serverError(74, 'replSetInitiate quorum check failed because not all proposed set members responded affirmatively: ' + m.host);
+      if (n.hasData) throw serverError(110, "'" + m.host + "' has data already, cannot initiate set.");
+    }
+    const c = JSON.parse(JSON.stringify(cfg));
+    delete c.term;
+    c.protocolVersion = 1;
+    c.settings = { replicaSetId: 'sim' + Math.floor(S.clock).toString(16).padStart(21, '0') };
+    S.term = 0;
+    writeConfig(c, 'replSetInitiate');
+    for (const m of c.members) {
+      const n = S.nodes[m.host];
+      n.syncDoneAt = m === self || m.host === self.host ? S.clock : null;
+    }
+    S.electionAt = S.clock + S.electionDelayMs;
+    recordWrite('replSetInitiate', conn.host, 'version ' + c.version + ' members ' + c.members.map((m) => m.host).join(','));
+    return { ok: 1 };
+  }
+
+  function reconfig(conn, cmd) {
+    const cfg = cmd.replSetReconfig;
+    if (cmd.force) {
+      S.forcedReconfigs = (S.forcedReconfigs || 0) + 1;
+      throw serverError(2, 'the simulation refuses force reconfigs: the reconciler must never force');
+    }
+    requirePrimary(conn, 'replSetReconfig');
+    if (!committed()) {
+      throw serverError(109, 'Cannot run replSetReconfig because the current config: {version: ' + S.config.version + '} is not yet committed');
+    }
+    validateConfig(cfg, 'replSetReconfig');
+    const old = S.config;
+    if (cfg.version <= old.version) {
+      throw serverError(103, 'replSetReconfig: new replica set configuration version ' + cfg.version + ' must be greater than the old version ' + old.version);
+    }
+    if (cfg.settings && cfg.settings.replicaSetId !== undefined) {
+      const id = cfg.settings.replicaSetId;
+      if (!(id instanceof SimObjectId) || id.hex !== old.settings.replicaSetId) {
+        throw serverError(103, 'New and old configurations differ in replica set ID (settings.replicaSetId must be passed back as the ObjectId it was)');
+      }
+    }
+    for (const m of cfg.members) {
+      const byId = old.members.find((o) => o._id === m._id);
+      const byHost = old.members.find((o) => o.host === m.host);
+      if (byId && byId.host !== m.host) throw serverError(103, 'New and old configurations both have members with _id of ' + m._id + ' but in the new configuration the host field is ' + m.host + ' and in the old configuration it is ' + byId.host);
+      if (byHost && byHost._id !== m._id) throw serverError(103, 'New and old configurations both have members with host of ' + m.host + ' but in the new configuration the _id field is ' + m._id + ' and in the old configuration it is ' + byHost._id);
+    }
+    const oldVoters = new Set(old.members.filter((m) => votesOf(m) > 0).map((m) => m.host));
+    const newVoters = new Set(cfg.members.filter((m) => votesOf(m) > 0).map((m) => m.host));
+    let changed = 0;
+    for (const h of oldVoters) if (!newVoters.has(h)) changed++;
+    for (const h of newVoters) if (!oldVoters.has(h)) changed++;
+    if (changed > 1) {
+      throw serverError(103, 'Non-force replica set reconfig can only add or remove at most 1 voting member (' + changed + ' changed)');
+    }
+    const me = cfg.members.find((m) => m.host === conn.host);
+    if (!me || votesOf(me) === 0 || priorityOf(me) === 0) {
+      throw serverError(103, 'This node, ' + conn.host + ', is not electable under the new configuration with {version: ' + cfg.version + '} for replica set ' + S.replSetName);
+    }
+    // For the tests: members of the old config that were not yet PRIMARY/SECONDARY.
+    const unhealthy = old.members.filter((m) => !healthy(m.host)).map((m) => m.host);
+    const c = JSON.parse(JSON.stringify(cfg));
+    delete c.term;
+    c.settings = old.settings;
+    c.protocolVersion = 1;
+    for (const m of c.members) {
+      if (!old.members.some((o) => o.host === m.host)) {
+        const n = S.nodes[m.host];
+        if (!n) throw serverError(74, 'replSetReconfig: host ' + m.host + ' does not resolve (not a simulated node)');
+        if (votesOf(m) > 0) S.newlyAdded[m.host] = true;
+        n.syncDoneAt = null;
+      }
+    }
+    for (const o of old.members) {
+      if (!c.members.some((m) => m.host === o.host)) {
+        delete S.newlyAdded[o.host];
+        const n = S.nodes[o.host];
+        if (n) {
+          n.syncDoneAt = null;
+          n.removedFromSet = true;
+        }
+      }
+    }
+    writeConfig(c, 'replSetReconfig');
+    recordWrite('replSetReconfig', conn.host, 'version ' + c.version, {
+      unhealthyBefore: unhealthy, voterChanges: changed,
+      members: c.members.map((m) => m.host + '/' + votesOf(m) + '/' + priorityOf(m)),
+    });
+    return { ok: 1 };
+  }
+
+  function stepDown(conn, cmd) {
+    requirePrimary(conn, 'replSetStepDown');
+    const secs = Number(cmd.replSetStepDown) || 60;
+    const catchUp = cmd.secondaryCatchUpPeriodSecs === undefined ? 10 : Number(cmd.secondaryCatchUpPeriodSecs);
+    if (catchUp > secs) throw serverError(2, 'stepdown period must be longer than secondaryCatchUpPeriodSecs');
+    const electable = S.config.members.filter((m) => m.host !== conn.host && isCountedVoter(m) &&
+      priorityOf(m) > 0 && memberState(m.host) === 2);
+    if (electable.length === 0) {
+      advance(catchUp * 1000);
+      throw serverError(262, 'No electable secondaries caught up as of ' + S.clock + '. Please use the replSetStepDown command with the argument {force: true} to force node to step down.');
+    }
+    S.nodes[conn.host].stepDownUntil = S.clock + secs * 1000;
+    S.primary = null;
+    S.electionAt = S.clock + S.electionDelayMs;
+    recordWrite('replSetStepDown', conn.host, secs + 's');
+    return { ok: 1 };
+  }
+
+  // ---- connections -----------------------------------------------------------------
+  function resolve(uri) {
+    let s = String(uri).replace(/^mongodb:\/\//, '');
+    s = s.split('/')[0].split('?')[0];
+    if (s.indexOf('@') >= 0) throw new Error('sim: credentials in the connection string are not allowed (they would show in ps and logs)');
+    if (s.indexOf(',') >= 0) throw new Error('sim: the reconciler must connect to one member at a time');
+    if (S.localAlias === s || /^(localhost|127\.0\.0\.1):/.test(s)) {
+      if (s !== S.localAlias) throw networkError('connect ECONNREFUSED ' + s);
+      return { host: S.localNode, isLocal: true };
+    }
+    if (!S.nodes[s]) throw networkError('getaddrinfo ENOTFOUND ' + s.split(':')[0]);
+    return { host: s, isLocal: false };
+  }
+  function SimMongo(uri) {
+    return synthetic(() => {
+      S.connections = (S.connections || 0) + 1;
+      advance(1);
+      const target = resolve(uri);
+      if (!S.nodes[target.host].running) throw networkError('connect ECONNREFUSED ' + target.host);
+      const conn = { host: target.host, isLocal: target.isLocal, user: null };
+      return {
+        getDB(name) {
+          return {
+            getName() { return name; },
+            runCommand(cmd) { return synthetic(() => runCommand(conn, name, cmd)); },
+            adminCommand(cmd) { return synthetic(() => runCommand(conn, 'admin', cmd)); },
+            auth(user, pwd) {
+              return synthetic(() => {
+                S.commands.auth = (S.commands.auth || 0) + 1;
+                advance(1);
+                if (!S.nodes[conn.host].running) throw networkError('connection to ' + conn.host + ' closed');
+                if (typeof user === 'object') throw new Error('sim: use db.auth(user, pwd)');
+                const u = S.users.find((x) => x.user === user && x.db === name);
+                if (!u || u.pwd !== pwd || (!inSet(conn.host) && S.config)) {
+                  throw serverError(18, 'Authentication failed.');
+                }
+                conn.user = { user: user, db: name };
+                return { ok: 1 };
+              });
+            },
+          };
+        },
+      };
+    });
+  }
+  globalThis.Mongo = SimMongo;
+  globalThis.sleep = function (ms) {
+    return synthetic(() => {
+      const n = Number(ms) || 0;
+      S.sleptMs += n;
+      S.runSleptMs += n;
+      advance(n);
+    });
+  };
+  globalThis.quit = function (code) {
+    S.exitCode = code === undefined ? 0 : code;
+    save();
+    realQuit(code);
+  };
+  save();
+})();
