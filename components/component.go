@@ -156,12 +156,16 @@ func (b *builder) connectionStrings() error {
 	return nil
 }
 
-// cluster registers, in order: every node's mongod (chained), the
-// replica-set step, every node's Rocket.Chat (chained after the step), and
+// cluster registers, in order: the replica-set prune step, every node's
+// mongod (chained after it), the full replica-set step, every node's Rocket.Chat (chained after the step), and
 // the load balancer; then it registers the component's outputs.
 func (b *builder) cluster() error {
+	prune, err := b.newReplicaSet(ReconcileModePrune, nil)
+	if err != nil {
+		return err
+	}
 	var mongos []pulumi.Resource
-	var prev pulumi.Resource
+	var prev pulumi.Resource = prune
 	for i := range b.args.Nodes {
 		m, err := b.newMongo(i, prev)
 		if err != nil {
@@ -170,7 +174,7 @@ func (b *builder) cluster() error {
 		mongos = append(mongos, m.Container)
 		prev = m.Container
 	}
-	rs, err := b.newReplicaSet(mongos)
+	rs, err := b.newReplicaSet(ReconcileModeFull, mongos)
 	if err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func TestGraphForManyN(t *testing.T) {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(n), RootURL: pulumi.String("https://chat.example.com")})
 			want := map[string]int{
 				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + 1,
-				tContainer: 2*n + 1, tCommand: 2, tRandom: 3,
+				tContainer: 2*n + 1, tCommand: 3, tRandom: 3,
 			}
 			got := rec.Counts()
 			for typ, c := range want {
@@ -159,6 +159,15 @@ func checkRollingChains(t *testing.T, rec *mocktest.Recorder, n int) {
 			for _, d := range m.Req.GetDependencies() {
 				if strings.Contains(d, tContainer) {
 					t.Errorf("first mongod depends on container %s", d)
+				}
+			}
+			prune := rec.Named(t, tCommand, "chat-replicaset-prune")
+			if !slices.Contains(m.Req.GetDependencies(), prune.URN) {
+				t.Error("first mongod does not depend on the replica-set prune step")
+			}
+			for _, d := range prune.Req.GetDependencies() {
+				if strings.Contains(d, tContainer) {
+					t.Errorf("the prune step depends on container %s; it must run before any mongod changes", d)
 				}
 			}
 			if !slices.Contains(r.Req.GetDependencies(), cmd.URN) {
@@ -426,5 +435,34 @@ func TestLoadBalancerReloadsInPlace(t *testing.T) {
 	ports := lb.Objects("ports")
 	if len(ports) != 2 || ports[1]["internal"].NumberValue() != 443 {
 		t.Errorf("TLS load balancer ports %v", ports)
+	}
+}
+
+func TestPruneStepCarriesMembershipOnly(t *testing.T) {
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
+		RocketPassword: pulumi.String("rocket-secret"), OplogPassword: pulumi.String("oplog-secret")})
+	desired := func(name string) components.DesiredState {
+		env := mocktest.Unwrap(rec.Named(t, tCommand, name).Inputs["environment"]).ObjectValue()
+		var d components.DesiredState
+		if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d); err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	prune, full := desired("chat-replicaset-prune"), desired("chat-replicaset")
+	if prune.Mode != components.ReconcileModePrune || full.Mode != components.ReconcileModeFull {
+		t.Errorf("modes %q and %q", prune.Mode, full.Mode)
+	}
+	if len(prune.Users) != 0 || len(full.Users) != 2 {
+		t.Errorf("prune step has %d users, full step %d; want 0 and 2", len(prune.Users), len(full.Users))
+	}
+	if fmt.Sprint(prune.Members) != fmt.Sprint(full.Members) {
+		t.Errorf("prune members %v, full members %v", prune.Members, full.Members)
+	}
+	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset"} {
+		script := rec.Named(t, tCommand, name).String("create")
+		if !strings.Contains(script, "docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS chat-mongo-rocket-1 ") {
+			t.Errorf("%s does not exec into node 1's mongod: %s", name, script)
+		}
 	}
 }

@@ -21,6 +21,12 @@ const (
 // with the arguments that follow it.
 const mongoEntrypoint = `install -o 999 -g 999 -m 0400 ` + keyfileUpload + ` ` + keyfilePath + ` && exec docker-entrypoint.sh "$@"`
 
+// mongoHealth is mongod's healthcheck: healthy when it is primary or
+// secondary, or not (yet) a member of a replica set. A member that is still
+// starting, recovering or syncing is unhealthy, so a rolling replacement
+// waits until the replaced member has caught up before it moves on.
+const mongoHealth = `const h = db.hello(); quit(h.isWritablePrimary || h.secondary || !h.setName ? 0 : 1)`
+
 // mongoNode is what one node's mongod consists of.
 type mongoNode struct {
 	Volume    *docker.Volume
@@ -29,8 +35,9 @@ type mongoNode struct {
 }
 
 // newMongo registers the data volume, image and mongod container of node i.
-// The container depends on prev (the previous node's mongod), so that a
-// change that replaces every mongod rolls node by node.
+// The container depends on prev (the previous node's mongod, or the
+// replica-set prune step for node 0), so that a change that replaces every
+// mongod rolls node by node, after departing members have left the set.
 func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
 	n := b.args.Nodes[i]
 	prefix := b.mongoContainerName(i)
@@ -85,7 +92,7 @@ func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
 		Healthcheck: docker.ContainerHealthcheckArgs{
 			Tests: pulumi.ToStringArray([]string{
 				"CMD", "mongosh", "--quiet", "--norc", "--port", port,
-				"--eval", "quit(db.adminCommand({ping: 1}).ok ? 0 : 1)",
+				"--eval", mongoHealth,
 			}),
 			Interval:      pulumi.String("10s"),
 			Timeout:       pulumi.String("5s"),

@@ -24,16 +24,45 @@ const reconcileEnvHash = "RCHA_DESIRED_HASH"
 // node 0's mongod container. Secrets reach mongosh only through the
 // environment: `docker exec -e NAME` copies the value from the docker CLI's
 // own environment, so no secret is on any command line. mongosh's progress
-// goes to stderr, which is logged; stdout carries only the root password
-// this run applied, which is a secret output that the next update receives
-// back as PULUMI_COMMAND_STDOUT and offers as the previous root password.
+// goes to stderr, which is logged, as it happens. The script's last line
+// says which root password authenticates now; stdout carries only that
+// password, a secret output that the next update receives back as
+// PULUMI_COMMAND_STDOUT and offers as the previous root password.
+//
+// The prune step runs before any mongod changes, so node 0's container may
+// not exist yet (a fresh cluster): then there is nothing to prune.
 const reconcileShell = dockerCLIPrelude + `RCHA_ROOT_PASSWORD_PREVIOUS="${PULUMI_COMMAND_STDOUT:-}"
 export RCHA_ROOT_PASSWORD_PREVIOUS
-echo "rocketchat-ha: reconciling replica set through container %[1]s on $DOCKER_HOST" >&2
-docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS %[1]s \
-  sh -c 'f=$(mktemp) && cat >"$f" && mongosh --nodb --quiet --norc "$f" 1>&2; rc=$?; rm -f "$f"; exit $rc'
-printf '%%s' "$RCHA_ROOT_PASSWORD"
+if [ "%[2]s" = prune ] && ! docker inspect --type container %[1]s >/dev/null 2>&1; then
+  echo "rocketchat-ha: container %[1]s does not exist yet: no replica-set member to remove" >&2
+  printf '%%s' "${RCHA_ROOT_PASSWORD_PREVIOUS:-$RCHA_ROOT_PASSWORD}"
+  exit 0
+fi
+echo "rocketchat-ha: replica-set step (%[2]s) through container %[1]s on $DOCKER_HOST" >&2
+in_effect=$(docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS %[1]s sh -c '
+f=$(mktemp); o=$(mktemp); r=$(mktemp)
+cat >"$f"
+{ mongosh --nodb --quiet --norc "$f"; echo $? >"$r"; } 2>&1 | tee "$o" >&2
+rc=$(cat "$r")
+tail -n 1 "$o" | sed -n "s/^%[3]s//p"
+rm -f "$f" "$o" "$r"
+exit "$rc"')
+case "$in_effect" in
+  current) printf '%%s' "$RCHA_ROOT_PASSWORD" ;;
+  previous) printf '%%s' "$RCHA_ROOT_PASSWORD_PREVIOUS" ;;
+  *) echo "rocketchat-ha: the replica-set script did not say which root password is in effect" >&2; exit 1 ;;
+esac
 `
+
+// ReplicaSetScript is the shell script of a replica-set step that runs the
+// reconciler in mode inside the named mongod container.
+func ReplicaSetScript(container, mode string) string {
+	m := mode
+	if m == ReconcileModeFull {
+		m = "full"
+	}
+	return fmt.Sprintf(reconcileShell, container, m, ReconcileRootInEffectPrefix)
+}
 
 // desiredState builds the replica-set step's input for the given passwords.
 func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) DesiredState {
@@ -58,13 +87,17 @@ func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) Desir
 	return d
 }
 
-// newReplicaSet registers the replica-set step. It depends on every mongod,
-// so it runs after all of them are healthy, and it is updated in place
-// whenever the desired state changes. On scale-in the update runs before the
-// engine deletes the removed nodes' containers, because the engine runs
-// deletes of removed resources after all creates and updates.
-func (b *builder) newReplicaSet(mongos []pulumi.Resource) (*local.Command, error) {
-	withOplog := b.args.OplogPassword != nil
+// newReplicaSet registers one replica-set step in the given mode. The full
+// step depends on every mongod, so it runs after all of them are healthy,
+// and on scale-out it adds the new members. The prune step comes before
+// every mongod (mongod 0 depends on it): on scale-in it removes the departing
+// members while every container still resolves every member name, before
+// the remaining mongods are rolled with their new hosts entries. Both are
+// updated in place whenever their desired state changes; the engine runs
+// deletes of removed resources after all creates and updates, so departing
+// containers stop only after they have left the set.
+func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Command, error) {
+	withOplog := b.args.OplogPassword != nil && mode == ReconcileModeFull
 	oplog := pulumi.String("").ToStringOutput()
 	if withOplog {
 		oplog = b.args.OplogPassword.ToStringOutput()
@@ -73,10 +106,11 @@ func (b *builder) newReplicaSet(mongos []pulumi.Resource) (*local.Command, error
 	state := pulumi.All(b.rootPassword, b.rocketPassword, oplog, b.keyfile).ApplyT(func(v []any) (desired, error) {
 		root, rocket, oplogPwd, key := v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		d := b.desiredState(rocket, oplogPwd, withOplog)
-		if err := d.Validate(); err != nil {
-			return desired{}, fmt.Errorf("replica-set desired state: %w", err)
+		d.Mode = mode
+		if mode == ReconcileModePrune {
+			d.Users = nil // the prune step touches membership only
 		}
-		js, err := d.JSON()
+		js, err := d.JSON() // validates
 		if err != nil {
 			return desired{}, fmt.Errorf("replica-set desired state: %w", err)
 		}
@@ -92,20 +126,27 @@ func (b *builder) newReplicaSet(mongos []pulumi.Resource) (*local.Command, error
 		ReconcileEnvRootPassword: secret(b.rootPassword),
 	}
 	dockerCLIEnv(env, n0.DockerHost, n0.DockerTLS)
-	script := fmt.Sprintf(reconcileShell, b.mongoContainerName(0))
-	cmd, err := local.NewCommand(b.ctx, b.name+"-replicaset", &local.CommandArgs{
+	script := ReplicaSetScript(b.mongoContainerName(0), mode)
+	name := b.name + "-replicaset"
+	if mode == ReconcileModePrune {
+		name += "-prune"
+	}
+	opts := []pulumi.ResourceOption{
+		pulumi.Parent(b.comp),
+		pulumi.AdditionalSecretOutputs([]string{"stdout"}),
+	}
+	if len(deps) > 0 {
+		opts = append(opts, pulumi.DependsOn(deps))
+	}
+	cmd, err := local.NewCommand(b.ctx, name, &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
 		Stdin:       pulumi.String(ReconcileScript),
 		Environment: env,
 		Logging:     local.LoggingStderr,
-	},
-		pulumi.Parent(b.comp),
-		pulumi.DependsOn(mongos),
-		pulumi.AdditionalSecretOutputs([]string{"stdout"}),
-	)
+	}, opts...)
 	if err != nil {
-		return nil, fmt.Errorf("replica-set step: %w", err)
+		return nil, fmt.Errorf("replica-set step (%s): %w", name, err)
 	}
 	return cmd, nil
 }

@@ -72,7 +72,7 @@ func TestSeedConformance(t *testing.T) {
 
 	// The users the replica-set step creates are the seed's, with the
 	// seed's roles.
-	cmd := rec.ByType(tCommand)[0]
+	cmd := rec.Named(t, tCommand, "rocketchat-replicaset")
 	env := mocktest.Unwrap(cmd.Inputs["environment"]).ObjectValue()
 	var desired components.DesiredState
 	if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &desired); err != nil {

@@ -46,9 +46,19 @@ func container(cluster, role, node string, ops ...string) func(providers.Event) 
 	}
 }
 
-// commandRun matches the replica-set command actually running: the
-// command that carries RCHA_DESIRED.
+// commandRun matches the full replica-set step actually running: the
+// command that carries RCHA_DESIRED and is not the prune step.
 func commandRun(e providers.Event) bool {
+	return replicaSetRun(e) && !strings.HasSuffix(e.URN, "-replicaset-prune")
+}
+
+// pruneRun matches the replica-set prune step actually running. It runs
+// before any mongod changes and only removes departing members.
+func pruneRun(e providers.Event) bool {
+	return replicaSetRun(e) && strings.HasSuffix(e.URN, "-replicaset-prune")
+}
+
+func replicaSetRun(e providers.Event) bool {
 	return e.Op == providers.OpRun && e.Type == providers.LocalCommandType && e.Command != "delete" &&
 		contains(e.EnvKeys, "RCHA_DESIRED")
 }
@@ -194,6 +204,18 @@ func unresolvable(events []providers.Event, cluster, role string, keep, before [
 			members = map[string]bool{}
 			for _, m := range e.Members {
 				members[nameOf(m)] = true
+			}
+		case pruneRun(e):
+			// The prune step only removes: what remains is the current
+			// members that are still desired.
+			want := map[string]bool{}
+			for _, m := range e.Members {
+				want[nameOf(m)] = true
+			}
+			for m := range members {
+				if !want[m] {
+					delete(members, m)
+				}
 			}
 		case e.Type == providers.ContainerType:
 			r, n := roleOf(cluster, e.Name)

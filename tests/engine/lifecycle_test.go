@@ -237,6 +237,9 @@ func TestLifecycle(t *testing.T) {
 		if got := ev[run].Members; strings.Join(got, ",") != strings.Join(memberHosts(3), ",") {
 			t.Errorf("replica-set command ran with members %v, want %v", got, memberHosts(3))
 		}
+		if p, m := first(ev, pruneRun), first(ev, container(cluster, roleMongo, "n1", providers.OpCreate)); p < 0 || p > m {
+			t.Errorf("the prune step ran at %s, not before the first mongod was created (%s)", describe(ev, p), describe(ev, m))
+		}
 		nodes := nodeNames(3)
 		for i, n := range nodes {
 			h := first(ev, container(cluster, roleMongo, n, providers.OpHealthy))
@@ -370,6 +373,19 @@ func TestLifecycle(t *testing.T) {
 		}
 		if got := ev[run].Members; strings.Join(got, ",") != strings.Join(memberHosts(3), ",") {
 			t.Errorf("replica-set command ran with members %v, want %v", got, memberHosts(3))
+		}
+		prune := first(ev, pruneRun)
+		if prune < 0 {
+			t.Fatalf("the replica-set prune step did not run on scale-in:\n%s", traceSummary(ev))
+		}
+		if got := ev[prune].Members; strings.Join(got, ",") != strings.Join(memberHosts(3), ",") {
+			t.Errorf("prune step ran with members %v, want %v", got, memberHosts(3))
+		}
+		if d := first(ev, func(e providers.Event) bool {
+			r, _ := roleOf(cluster, e.Name)
+			return e.Type == providers.ContainerType && r == roleMongo && e.Op == providers.OpDown
+		}); d >= 0 && d < prune {
+			t.Errorf("a mongod went down (%s) before the prune step removed the departing members (%s)", describe(ev, d), describe(ev, prune))
 		}
 		for _, n := range []string{"n4", "n5"} {
 			for _, role := range []string{roleMongo, roleRocket} {

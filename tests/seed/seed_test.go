@@ -1,0 +1,291 @@
+// Package seed_test runs the seed document's setup end to end without
+// Docker: the stack program under mocks produces the replica-set steps
+// exactly as pulumi-command would run them (shell text, stdin, environment);
+// the test runs those shell scripts with a stand-in `docker` that executes
+// inside this machine, and a `mongosh` that loads tests/mongosh/sim.js, the
+// labelled JavaScript SIMULATION of a MongoDB replica set, before the
+// reconciler. What it proves: the seed's users and roles exist after the
+// steps, the root password is remembered and rotated across runs through
+// the steps' stdout, and no secret leaks into the logs. What it does not:
+// real mongod, real Docker.
+package seed_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
+	"github.com/rocketchat-ha/rocketchat-ha/stacks"
+)
+
+const tCommand = "command:local:Command"
+
+// fakeDocker implements the two docker CLI calls the steps make:
+// `docker inspect --type container NAME` (succeeds when NAME is listed in
+// $RCHA_FAKE_CONTAINERS) and `docker exec -i -e NAME... CONTAINER cmd...`
+// (runs cmd here, and records the container).
+const fakeDocker = `#!/bin/sh
+case "$1" in
+inspect)
+  for c in $RCHA_FAKE_CONTAINERS; do [ "$c" = "$4" ] && exit 0; done
+  echo "Error: No such container: $4" >&2; exit 1 ;;
+exec)
+  shift
+  while [ $# -gt 0 ]; do
+    case "$1" in -i) shift ;; -e) shift 2 ;; *) break ;; esac
+  done
+  echo "$1" >>"$RCHA_FAKE_DOCKER_LOG"
+  shift
+  exec "$@" ;;
+esac
+echo "fake docker: unsupported: $*" >&2; exit 2
+`
+
+// step is one replica-set command as the program registered it.
+type step struct {
+	script, stdin string
+	env           map[string]string
+}
+
+func steps(t *testing.T, cfg map[string]string, secrets []string) (prune, full step) {
+	t.Helper()
+	rec, err := mocktest.Run(t, cfg, secrets, stacks.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) step {
+		r := rec.Named(t, tCommand, name)
+		env := map[string]string{}
+		for k, v := range mocktest.Unwrap(r.Inputs["environment"]).ObjectValue() {
+			env[string(k)] = mocktest.Unwrap(v).StringValue()
+		}
+		if r.String("create") != r.String("update") {
+			t.Fatalf("%s: create and update differ", name)
+		}
+		return step{script: r.String("update"), stdin: r.String("stdin"), env: env}
+	}
+	return get("rocketchat-replicaset-prune"), get("rocketchat-replicaset")
+}
+
+func seedConfig(root, rocket string) map[string]string {
+	return map[string]string{
+		"rocketchat-ha:nodes": `[{"name":"rocket-1","address":"10.250.250.13"},` +
+			`{"name":"rocket-2","address":"10.250.250.14"},{"name":"rocket-3","address":"10.250.250.17"}]`,
+		"rocketchat-ha:rootUrl":           "https://chat.domain.de",
+		"rocketchat-ha:rocketPassword":    rocket,
+		"rocketchat-ha:oplogPassword":     "password",
+		"rocketchat-ha:mongoRootPassword": root,
+	}
+}
+
+var seedSecrets = []string{"rocketchat-ha:rocketPassword", "rocketchat-ha:oplogPassword", "rocketchat-ha:mongoRootPassword"}
+
+// world is the stand-in Docker host and simulated replica set.
+type world struct {
+	t                *testing.T
+	bin, state, dlog string
+	containers       string
+	logs             []string
+}
+
+func newWorld(t *testing.T) *world {
+	t.Helper()
+	mongosh := os.Getenv("RCHA_MONGOSH_BIN")
+	if mongosh == "" {
+		if p, err := filepath.Abs("../mongosh/node_modules/.bin/mongosh"); err == nil {
+			if _, err := os.Stat(p); err == nil {
+				mongosh = p
+			}
+		}
+	}
+	if mongosh == "" {
+		mongosh = testenv.LookPath(t, "mongosh", "run `npm ci` in tests/mongosh")
+	}
+	sim, err := filepath.Abs("../mongosh/sim.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	w := &world{t: t, bin: filepath.Join(dir, "bin"), state: filepath.Join(dir, "sim.json"), dlog: filepath.Join(dir, "docker.log")}
+	must(t, os.MkdirAll(w.bin, 0o755))
+	must(t, os.WriteFile(filepath.Join(w.bin, "docker"), []byte(fakeDocker), 0o755))
+	// The steps run `mongosh --nodb --quiet --norc FILE`; load the
+	// simulation first, as tests/mongosh does.
+	wrapper := fmt.Sprintf("#!/bin/sh\nexport HOME=%q\nexec %q --nodb --quiet --norc %q \"$4\"\n", dir, mongosh, sim)
+	must(t, os.WriteFile(filepath.Join(w.bin, "mongosh"), []byte(wrapper), 0o755))
+	nodes := map[string]any{}
+	for _, n := range []string{"rocket-1:27017", "rocket-2:27017", "rocket-3:27017"} {
+		nodes[n] = map[string]any{"running": true}
+	}
+	st, _ := json.Marshal(map[string]any{"replSetName": "rs0", "localAlias": "127.0.0.1:27017", "localNode": "rocket-1:27017", "nodes": nodes})
+	must(t, os.WriteFile(w.state, st, 0o600))
+	return w
+}
+
+// run executes a step as pulumi-command's local provider does: /bin/sh -c
+// with the step's environment added and its stdin; previousStdout is what
+// the provider passes as PULUMI_COMMAND_STDOUT on an update.
+func (w *world) run(s step, previousStdout string) (stdout string, err error) {
+	w.t.Helper()
+	cmd := exec.Command("/bin/sh", "-c", s.script)
+	cmd.Env = append(os.Environ(),
+		"PATH="+w.bin+string(os.PathListSeparator)+os.Getenv("PATH"),
+		"RCHA_FAKE_CONTAINERS="+w.containers,
+		"RCHA_FAKE_DOCKER_LOG="+w.dlog,
+		"RCHA_SIM_STATE="+w.state,
+	)
+	if previousStdout != "" {
+		cmd.Env = append(cmd.Env, "PULUMI_COMMAND_STDOUT="+previousStdout)
+	}
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	cmd.Stdin = strings.NewReader(s.stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	w.logs = append(w.logs, errb.String())
+	if err != nil {
+		return out.String(), fmt.Errorf("%v\n%s", err, errb.String())
+	}
+	return out.String(), nil
+}
+
+type simUser struct {
+	User  string `json:"user"`
+	DB    string `json:"db"`
+	Pwd   string `json:"pwd"`
+	Roles []struct {
+		Role string `json:"role"`
+		DB   string `json:"db"`
+	} `json:"roles"`
+}
+
+func (w *world) users() map[string]simUser {
+	w.t.Helper()
+	b, err := os.ReadFile(w.state)
+	must(w.t, err)
+	var st struct {
+		Users  []simUser `json:"users"`
+		Config *struct {
+			Members []struct {
+				Host string `json:"host"`
+			} `json:"members"`
+		} `json:"config"`
+	}
+	must(w.t, json.Unmarshal(b, &st))
+	out := map[string]simUser{}
+	for _, u := range st.Users {
+		out[u.User] = u
+	}
+	return out
+}
+
+func roles(u simUser) []string {
+	var out []string
+	for _, r := range u.Roles {
+		out = append(out, r.Role+"@"+r.DB)
+	}
+	slices.Sort(out)
+	return out
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSeedSetupEndToEnd(t *testing.T) {
+	w := newWorld(t)
+	prune, full := steps(t, seedConfig("root-pass-1", "password"), seedSecrets)
+
+	// pulumi up from empty: the prune step runs before any container exists.
+	out, err := w.run(prune, "")
+	if err != nil || out != "root-pass-1" {
+		t.Fatalf("prune step on an empty cluster: stdout %q, %v", out, err)
+	}
+	if !strings.Contains(w.logs[0], "does not exist yet") {
+		t.Errorf("prune step did not say why it did nothing:\n%s", w.logs[0])
+	}
+	pruneOut := out
+	w.containers = "rocketchat-mongo-rocket-1 rocketchat-mongo-rocket-2 rocketchat-mongo-rocket-3"
+	fullOut, err := w.run(full, "")
+	if err != nil || fullOut != "root-pass-1" {
+		t.Fatalf("full step: stdout %q, %v", fullOut, err)
+	}
+	users := w.users()
+	want := map[string][]string{
+		"root":      {"root@admin"},
+		"rocket":    {"clusterMonitor@admin", "readWrite@rocketchat"},
+		"oploguser": {"clusterMonitor@admin", "read@local"},
+	}
+	for name, r := range want {
+		u, ok := users[name]
+		if !ok {
+			t.Errorf("user %s does not exist after pulumi up", name)
+			continue
+		}
+		if got := roles(u); !slices.Equal(got, r) || u.DB != "admin" {
+			t.Errorf("user %s@%s roles %v, want %v on admin", name, u.DB, got, r)
+		}
+	}
+	if users["rocket"].Pwd != "password" || users["oploguser"].Pwd != "password" || users["root"].Pwd != "root-pass-1" {
+		t.Errorf("passwords after up: rocket %q oploguser %q root %q", users["rocket"].Pwd, users["oploguser"].Pwd, users["root"].Pwd)
+	}
+
+	// A re-run with nothing changed: both steps succeed and change nothing.
+	if out, err := w.run(prune, pruneOut); err != nil || out != "root-pass-1" {
+		t.Fatalf("prune re-run: %q, %v", out, err)
+	}
+	if out, err := w.run(full, fullOut); err != nil || out != "root-pass-1" {
+		t.Fatalf("full re-run: %q, %v", out, err)
+	}
+	after := w.users()
+	if fmt.Sprint(after) != fmt.Sprint(users) {
+		t.Errorf("re-run changed users:\n%v\n%v", users, after)
+	}
+
+	// Rotate root and rocket: the prune step still authenticates with the
+	// previous root password; the full step rotates and then reports the new one.
+	prune2, full2 := steps(t, seedConfig("root-pass-2", "password-2"), seedSecrets)
+	pruneOut, err = w.run(prune2, "root-pass-1")
+	if err != nil || pruneOut != "root-pass-1" {
+		t.Fatalf("prune step during rotation: stdout %q (want the password still in effect), %v", pruneOut, err)
+	}
+	fullOut, err = w.run(full2, "root-pass-1")
+	if err != nil || fullOut != "root-pass-2" {
+		t.Fatalf("full step during rotation: stdout %q, %v", fullOut, err)
+	}
+	users = w.users()
+	if users["root"].Pwd != "root-pass-2" || users["rocket"].Pwd != "password-2" {
+		t.Errorf("after rotation: root %q rocket %q", users["root"].Pwd, users["rocket"].Pwd)
+	}
+	// The next prune run learns the new password from its own previous stdout or the current one.
+	if out, err := w.run(prune2, pruneOut); err != nil || out != "root-pass-2" {
+		t.Fatalf("prune step after rotation: %q, %v", out, err)
+	}
+
+	logs := strings.Join(w.logs, "\n")
+	for _, s := range []string{"root-pass-1", "root-pass-2", "password-2", "mongodb://"} {
+		if strings.Contains(logs, s) {
+			t.Errorf("the steps' logs contain %q:\n%s", s, logs)
+		}
+	}
+	if !strings.Contains(logs, "rcha-reconcile:") {
+		t.Errorf("no reconciler progress in the logs:\n%s", logs)
+	}
+	d, _ := os.ReadFile(w.dlog)
+	if strings.Count(string(d), "rocketchat-mongo-rocket-1") != 6 || strings.Contains(string(d), "rocket-2") {
+		t.Errorf("docker exec targets:\n%s", d)
+	}
+}
