@@ -17,15 +17,17 @@ const (
 )
 
 // dockerCLIPrelude starts the shell scripts of the command steps, which use
-// the docker CLI of the machine running pulumi. For a tcp:// host it writes
-// the TLS material from the (secret) environment into a private temporary
-// directory that is removed on exit. Literal percent signs are doubled
-// because the scripts are fmt.Sprintf formats.
+// the docker CLI of the machine running pulumi. It makes a private
+// temporary directory, $RCHA_TMP, removed on exit; for a tcp:// host it
+// writes the TLS material from the (secret) environment into it. Literal
+// percent signs are doubled because the scripts are fmt.Sprintf formats.
 const dockerCLIPrelude = `set -eu
+RCHA_TMP=$(mktemp -d)
+trap 'rm -rf "$RCHA_TMP"' EXIT
 if [ -n "${RCHA_DOCKER_CA:-}" ]; then
-  DOCKER_CERT_PATH=$(mktemp -d)
-  trap 'rm -rf "$DOCKER_CERT_PATH"' EXIT
+  DOCKER_CERT_PATH="$RCHA_TMP/docker-certs"
   (umask 077
+   mkdir "$DOCKER_CERT_PATH"
    printf '%%s' "$RCHA_DOCKER_CA" >"$DOCKER_CERT_PATH/ca.pem"
    printf '%%s' "$RCHA_DOCKER_CERT" >"$DOCKER_CERT_PATH/cert.pem"
    printf '%%s' "$RCHA_DOCKER_KEY" >"$DOCKER_CERT_PATH/key.pem")

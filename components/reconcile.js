@@ -4,6 +4,13 @@
 //   RCHA_DESIRED                 desired state JSON (components.DesiredState; holds user passwords)
 //   RCHA_ROOT_PASSWORD           root password wanted now
 //   RCHA_ROOT_PASSWORD_PREVIOUS  root password applied by the previous successful run ("" on the first)
+// Modes (desired.mode): "" (full) initiates, adds, removes and re-votes members, then
+// creates, updates and rotates users, root last. "prune" only removes the members that are
+// not desired and applies the desired votes/priorities of those that stay; it never
+// initiates, never adds a member, never touches a user, and does nothing on a set that is
+// not initiated or has no user yet. It runs before any mongod change on scale-in.
+// On success the last line is "rcha-reconcile: root password in effect: current|previous":
+// which of RCHA_ROOT_PASSWORD and RCHA_ROOT_PASSWORD_PREVIOUS now authenticates as root.
 // It talks to MongoDB only through new Mongo(uri), conn.getDB(name), db.runCommand(cmd),
 // db.auth(user, pwd) and sleep(ms), so tests can run it unchanged against a simulated
 // replica set (tests/mongosh). Every line it prints starts with "rcha-reconcile:"; it never
@@ -89,6 +96,11 @@ function rchaReconcile() {
   const member0 = members[0].host;
   const rootUser = desired.rootUser;
   const wc = { w: 'majority', wtimeout: waitMs };
+  const mode = desired.mode === undefined || desired.mode === '' ? 'full' : desired.mode;
+  if (mode !== 'full' && mode !== 'prune') {
+    throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: mode ' + JSON.stringify(String(mode)) + ' is neither "" (full) nor "prune"');
+  }
+  const prune = mode === 'prune';
 
   // ---- server access -----------------------------------------------------
   function open(host) {
@@ -186,8 +198,13 @@ function rchaReconcile() {
   }
 
   // ---- initiate ----------------------------------------------------------
-  log('reconciling replica set ' + rsName + ': ' + members.length + ' member(s), ' +
-      users.length + ' user(s) besides ' + rootUser + ', every wait bounded by ' + waitSeconds + 's');
+  if (prune) {
+    log('pruning replica set ' + rsName + ' down to the ' + members.length + ' desired member(s) (prune mode: ' +
+        'no initiate, no member added, no user change), every wait bounded by ' + waitSeconds + 's');
+  } else {
+    log('reconciling replica set ' + rsName + ': ' + members.length + ' member(s), ' +
+        users.length + ' user(s) besides ' + rootUser + ', every wait bounded by ' + waitSeconds + 's');
+  }
   let local;
   try {
     local = open(desired.local);
@@ -216,6 +233,14 @@ function rchaReconcile() {
       throw failure(EXIT_AUTH, 'authenticating as ' + rootUser + ' on ' + desired.local +
         ': rejected with the current and the previous root password');
     }
+  }
+  if (prune && !initiated) {
+    log('nothing to prune: the local mongod ' + desired.local + ' has no replica-set config yet; no write');
+    return auth ? auth.which : 'current';
+  }
+  if (prune && !auth) {
+    log('nothing to prune: replica set ' + rsName + ' has only member 0 and no user yet (localhost exception); no write');
+    return 'current';
   }
   if (!initiated) {
     const m = members[0];
@@ -313,7 +338,8 @@ function rchaReconcile() {
     for (let i = 0; i < cur.length; i++) {
       if (cur[i].arbiterOnly && voters > 1) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: true };
     }
-    for (let i = 0; i < members.length; i++) {
+    // Prune mode never adds: a desired member that is not configured may not exist yet.
+    for (let i = 0; i < members.length && !prune; i++) {
       const w = members[i];
       if (curByHost[w.host]) continue;
       const asVoter = w.votes > 0 && voters + 1 <= MAX_VOTERS;
@@ -325,7 +351,7 @@ function rchaReconcile() {
     for (let i = 0; i < members.length; i++) {
       const w = members[i];
       const m = curByHost[w.host];
-      if (w.votes > 0 && !isVoter(m) && voters < MAX_VOTERS) {
+      if (m && w.votes > 0 && !isVoter(m) && voters < MAX_VOTERS) {
         return { kind: 'promote', host: w.host, id: m._id, votes: 1, priority: w.priority, voter: true };
       }
     }
@@ -335,7 +361,7 @@ function rchaReconcile() {
     for (let i = 0; i < members.length; i++) {
       const w = members[i];
       const m = curByHost[w.host];
-      if (w.votes === 0 && isVoter(m) && voters > 1) {
+      if (m && w.votes === 0 && isVoter(m) && voters > 1) {
         return { kind: 'demote', host: w.host, id: m._id, votes: 0, priority: 0, voter: true };
       }
     }
@@ -485,7 +511,16 @@ function rchaReconcile() {
     waitCommitted(pl, next.version);
     log('committed: ' + describePlan(pl));
   }
-  if (changes === 0) log('membership is up to date (' + members.length + ' member(s))');
+  if (changes === 0 && prune) log('nothing to prune: no configured member is departing and every vote is as desired');
+  else if (changes === 0) log('membership is up to date (' + members.length + ' member(s))');
+  if (prune) {
+    // Users are left to the full run; the members still configured must be healthy.
+    settle('finishing');
+    const configured = readConfig(primary).config.members.length;
+    log('prune of replica set ' + rsName + ' converged: ' + configured + ' member(s) configured, primary ' + primary.host +
+        ', ' + changes + ' membership change(s), 0 user write(s)');
+    return rootWhich;
+  }
 
   // ---- users -------------------------------------------------------------
   function sameRoles(a, b) {
@@ -542,17 +577,23 @@ function rchaReconcile() {
     }
     ensureUser(users[i], null);
   }
+  // Reads only: a member added by an earlier, interrupted run must also have
+  // reached SECONDARY before the replica set counts as converged. This comes
+  // before the root update, so that once root is rotated nothing is left
+  // that can fail: a run that applied a new root password always succeeds
+  // and reports it.
+  settle('finishing');
   // The root user comes last: everything above ran with whichever root password worked.
   ensureUser({ user: rootUser, db: 'admin', pwd: rootPassword, roles: [{ role: 'root', db: 'admin' }] }, rootWhich === 'current');
-  // Reads only: a member added by an earlier, interrupted run must also have
-  // reached SECONDARY before the replica set counts as converged.
-  settle('finishing');
   log('replica set ' + rsName + ' converged: ' + members.length + ' member(s), primary ' + primary.host +
       ', ' + changes + ' membership change(s), ' + userWrites + ' user write(s)');
+  return 'current'; // root was updated last, to the current password
 }
 
 try {
-  rchaReconcile();
+  const inEffect = rchaReconcile();
+  // Must stay the last line: the caller reads it to remember the root password.
+  print('rcha-reconcile: root password in effect: ' + inEffect);
 } catch (e) {
   let msg = (e && e.message) ? e.message : String(e);
   const secretsNow = [];

@@ -13,15 +13,18 @@ import (
 	"regexp"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // ReconcileScript is the mongosh script that brings the replica set to the
 // desired state: it initiates the set, changes membership one voting member
-// per reconfig, and creates, updates and rotates the database users. It reads
+// per reconfig, and creates, updates and rotates the database users; in
+// ReconcileModePrune it only removes departing members. It reads
 // its input only from the environment variables named by ReconcileEnvDesired,
 // ReconcileEnvRootPassword and ReconcileEnvRootPasswordPrevious, prints
 // progress lines prefixed with "rcha-reconcile:" on stdout, never prints a
-// password, and exits with one of the ReconcileExit* codes.
+// password, and exits with one of the ReconcileExit* codes. On success its
+// last line starts with ReconcileRootInEffectPrefix.
 //
 //go:embed reconcile.js
 var ReconcileScript string
@@ -47,6 +50,52 @@ const (
 	ReconcileExitTimeout = 3 // a bounded wait ran out
 	ReconcileExitAuth    = 4 // root authentication failed with both passwords
 )
+
+// Modes of ReconcileScript, set in DesiredState.Mode.
+const (
+	// ReconcileModeFull initiates the set, adds, removes and re-votes members,
+	// and creates, updates and rotates the users (root last).
+	ReconcileModeFull = ""
+	// ReconcileModePrune only removes the configured members that are not in
+	// DesiredState.Members and applies the desired votes and priorities of the
+	// members that stay. It never initiates the set, never adds a member (a
+	// desired member that is not configured is ignored) and never touches a
+	// user. On a set that is not initiated yet, or has no user yet, it does
+	// nothing. It runs before any mongod changes, so that on scale-in the
+	// departing members leave while every member still resolves every other.
+	ReconcileModePrune = "prune"
+)
+
+// ReconcileRootInEffectPrefix starts the last line ReconcileScript prints
+// when it succeeds; the rest of that line is ReconcileRootCurrent or
+// ReconcileRootPrevious: which root password (ReconcileEnvRootPassword or
+// ReconcileEnvRootPasswordPrevious) authenticates as root now. A full run
+// always ends with the current one, because it updates root last; a prune
+// run reports the one it authenticated with (current when the set had no
+// user or no config yet).
+const ReconcileRootInEffectPrefix = "rcha-reconcile: root password in effect: "
+
+// Values after ReconcileRootInEffectPrefix.
+const (
+	// ReconcileRootCurrent: ReconcileEnvRootPassword is in effect.
+	ReconcileRootCurrent = "current"
+	// ReconcileRootPrevious: ReconcileEnvRootPasswordPrevious is in effect.
+	ReconcileRootPrevious = "previous"
+)
+
+// ReconcileRootInEffect returns ReconcileRootCurrent or ReconcileRootPrevious
+// from the output of a successful ReconcileScript run, whose last non-empty
+// line must be ReconcileRootInEffectPrefix followed by one of them.
+func ReconcileRootInEffect(output string) (string, error) {
+	lines := strings.Split(strings.TrimRight(output, "\r\n"), "\n")
+	last := strings.TrimRight(lines[len(lines)-1], "\r")
+	which, ok := strings.CutPrefix(last, ReconcileRootInEffectPrefix)
+	if !ok || (which != ReconcileRootCurrent && which != ReconcileRootPrevious) {
+		return "", fmt.Errorf("replica-set script output: the last line %q is not %q followed by %q or %q",
+			last, ReconcileRootInEffectPrefix, ReconcileRootCurrent, ReconcileRootPrevious)
+	}
+	return which, nil
+}
 
 // ReconcileProgressPrefix starts every line ReconcileScript prints; failures
 // are printed as ReconcileProgressPrefix + " ERROR: " + what + " on " + member.
@@ -92,6 +141,8 @@ type DesiredState struct {
 	Users       []DesiredUser   `json:"users"` // non-root users (rocket, optional oploguser)
 	RootUser    string          `json:"rootUser"`
 	WaitSeconds int             `json:"waitSeconds"` // bound for every wait
+	// Mode is ReconcileModeFull (omitted from the JSON) or ReconcileModePrune.
+	Mode string `json:"mode,omitempty"`
 }
 
 // MemberHost returns the replica-set host name of a node: "<nodeName>:<port>",
@@ -216,6 +267,9 @@ func (d DesiredState) Validate() error {
 	}
 	if d.WaitSeconds < 1 || d.WaitSeconds > 24*3600 {
 		return fmt.Errorf("desired state: waitSeconds %d, want 1 to 86400", d.WaitSeconds)
+	}
+	if d.Mode != ReconcileModeFull && d.Mode != ReconcileModePrune {
+		return fmt.Errorf("desired state: mode %q, want %q (full) or %q", d.Mode, ReconcileModeFull, ReconcileModePrune)
 	}
 	return nil
 }

@@ -110,6 +110,8 @@ func TestDesiredValidateRejects(t *testing.T) {
 		"user db":           func(d *components.DesiredState) { d.Users[0].DB = "a b" },
 		"user name":         func(d *components.DesiredState) { d.Users[0].User = "a b" },
 		"negative priority": func(d *components.DesiredState) { d.Members[1].Priority = -1 },
+		"mode":              func(d *components.DesiredState) { d.Mode = "full" },
+		"mode case":         func(d *components.DesiredState) { d.Mode = "Prune" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -210,6 +212,10 @@ func TestDesiredHash(t *testing.T) {
 		"replica set":    func(d *components.DesiredState) string { d.ReplicaSet = "rs1"; return "root-secret-1" },
 		"root user name": func(d *components.DesiredState) string { d.RootUser = "admin"; return "root-secret-1" },
 		"wait":           func(d *components.DesiredState) string { d.WaitSeconds = 60; return "root-secret-1" },
+		"mode": func(d *components.DesiredState) string {
+			d.Mode = components.ReconcileModePrune
+			return "root-secret-1"
+		},
 	}
 	seen := map[string]string{base: "base"}
 	for name, mutate := range changes {
@@ -241,7 +247,9 @@ func TestReconcileScriptEmbedded(t *testing.T) {
 	require.NotEmpty(t, s)
 	for _, want := range []string{
 		components.ReconcileEnvDesired, components.ReconcileEnvRootPassword, components.ReconcileEnvRootPasswordPrevious,
-		components.ReconcileProgressPrefix, "replSetInitiate", "replSetReconfig", "usersInfo", "updateUser",
+		components.ReconcileProgressPrefix, components.ReconcileRootInEffectPrefix,
+		components.ReconcileRootCurrent, components.ReconcileRootPrevious,
+		`mode !== 'prune'`, "replSetInitiate", "replSetReconfig", "usersInfo", "updateUser",
 	} {
 		assert.Contains(t, s, want)
 	}
@@ -249,4 +257,72 @@ func TestReconcileScriptEmbedded(t *testing.T) {
 	assert.NotContains(t, s, "force: true")
 	assert.NotContains(t, s, "force:true")
 	assert.NotContains(t, s, "'@' + host")
+}
+
+func TestDesiredMode(t *testing.T) {
+	assert.Equal(t, "", components.ReconcileModeFull)
+	assert.Equal(t, "prune", components.ReconcileModePrune)
+
+	full := sampleDesired()
+	fj, err := full.JSON()
+	require.NoError(t, err)
+	// Full mode leaves the JSON as it was before modes existed.
+	assert.NotContains(t, string(fj), `"mode"`)
+
+	prune := sampleDesired()
+	prune.Mode = components.ReconcileModePrune
+	require.NoError(t, prune.Validate())
+	pj, err := prune.JSON()
+	require.NoError(t, err)
+	assert.Contains(t, string(pj), `"mode":"prune"`)
+	again, err := prune.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, pj, again, "deterministic")
+	var back components.DesiredState
+	require.NoError(t, json.Unmarshal(pj, &back))
+	assert.Equal(t, components.ReconcileModePrune, back.Mode)
+	rt, err := back.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, pj, rt, "round trip")
+
+	// The prune step passes no users; that is valid.
+	prune.Users = nil
+	require.NoError(t, prune.Validate())
+
+	key := []byte("0123456789abcdef0123456789abcdef")
+	assert.NotEqual(t, components.DesiredHash(key, fj, "r"), components.DesiredHash(key, pj, "r"), "the hash covers the mode")
+
+	for _, bad := range []string{"full", "PRUNE", " prune", "add"} {
+		d := sampleDesired()
+		d.Mode = bad
+		err := d.Validate()
+		require.Error(t, err, "mode %q", bad)
+		assert.Contains(t, err.Error(), "desired state: mode")
+		assert.Contains(t, err.Error(), fmt.Sprintf("%q", bad))
+	}
+}
+
+func TestReconcileRootInEffect(t *testing.T) {
+	ok := map[string]string{
+		"rcha-reconcile: converged\nrcha-reconcile: root password in effect: current\n": components.ReconcileRootCurrent,
+		"rcha-reconcile: root password in effect: previous":                             components.ReconcileRootPrevious,
+		"a\r\nrcha-reconcile: root password in effect: previous\r\n\n":                  components.ReconcileRootPrevious,
+		components.ReconcileRootInEffectPrefix + components.ReconcileRootCurrent + "\n": components.ReconcileRootCurrent,
+	}
+	for out, want := range ok {
+		got, err := components.ReconcileRootInEffect(out)
+		require.NoError(t, err, "%q", out)
+		assert.Equal(t, want, got, "%q", out)
+	}
+	for _, out := range []string{
+		"",
+		"rcha-reconcile: root password in effect: current\nrcha-reconcile: ERROR: timed out",
+		"rcha-reconcile: root password in effect: both",
+		"rcha-reconcile: root password in effect: current extra",
+		"rcha-reconcile: converged",
+	} {
+		_, err := components.ReconcileRootInEffect(out)
+		require.Error(t, err, "%q", out)
+		assert.Contains(t, err.Error(), "replica-set script output")
+	}
 }

@@ -130,9 +130,12 @@ type cluster struct {
 	mongosh string
 	sim     string
 	script  string
-	state   string
-	outputs []string
-	secrets []string
+	// reconcile is the path of the real script; successful runs of it must end
+	// with the root-in-effect line (other scripts are simulation probes).
+	reconcile string
+	state     string
+	outputs   []string
+	secrets   []string
 }
 
 // newCluster creates nodes node0..node(nodes-1); node0 is the local member.
@@ -144,6 +147,7 @@ func newCluster(t *testing.T, nodes int, tweak func(st map[string]any)) *cluster
 	require.NoError(t, err)
 	c.sim = sim
 	c.script = filepath.Join(dir, "reconcile.js")
+	c.reconcile = c.script
 	require.NoError(t, os.WriteFile(c.script, []byte(components.ReconcileScript), 0o600))
 	c.state = filepath.Join(dir, "state.json")
 	ns := map[string]any{}
@@ -186,6 +190,9 @@ func (c *cluster) read() simState {
 type result struct {
 	code int
 	out  string
+	// inEffect is the value of the last line (components.ReconcileRootCurrent
+	// or ReconcileRootPrevious) of a successful run of the real script.
+	inEffect string
 }
 
 // run executes mongosh sim.js reconcile.js with the contract's environment.
@@ -219,15 +226,34 @@ func (c *cluster) run(d components.DesiredState, root, previous string, killAfte
 		require.NoError(c.t, err, "running mongosh")
 	}
 	c.outputs = append(c.outputs, out.String())
-	return result{code: code, out: out.String()}
+	r := result{code: code, out: out.String()}
+	if code == 0 && c.script == c.reconcile {
+		// Every successful run ends with the line the step's shell wrapper reads
+		// to remember the root password; a full run always ends on the current one.
+		which, err := components.ReconcileRootInEffect(r.out)
+		if assert.NoError(c.t, err, "output:\n%s", r.out) {
+			r.inEffect = which
+			if d.Mode == components.ReconcileModeFull {
+				assert.Equal(c.t, components.ReconcileRootCurrent, which, "a full run ends with root on the current password:\n%s", r.out)
+			}
+		}
+		assert.Equal(c.t, 1, strings.Count(r.out, components.ReconcileRootInEffectPrefix), "the root-in-effect line is printed once:\n%s", r.out)
+	}
+	return r
 }
 
 // mustRun runs and requires exit 0.
 func (c *cluster) mustRun(d components.DesiredState, root, previous string) string {
 	c.t.Helper()
+	return c.mustRunResult(d, root, previous).out
+}
+
+// mustRunResult runs, requires exit 0 and returns the whole result.
+func (c *cluster) mustRunResult(d components.DesiredState, root, previous string) result {
+	c.t.Helper()
 	r := c.run(d, root, previous, 0)
 	require.Equal(c.t, 0, r.code, "reconcile failed:\n%s", r.out)
-	return r.out
+	return r
 }
 
 func (c *cluster) checkNoSecretPrinted() {
@@ -249,6 +275,34 @@ func (c *cluster) checkNoSecretPrinted() {
 
 // assertConverged checks that the simulated set matches d and the passwords.
 func (c *cluster) assertConverged(d components.DesiredState, root string) simState {
+	c.t.Helper()
+	t := c.t
+	st := c.assertMembership(d)
+
+	users := map[string]simUser{}
+	for _, u := range st.Users {
+		users[u.User+"@"+u.DB] = u
+	}
+	assert.Len(t, users, len(d.Users)+1)
+	check := func(name, pwd string, roles []components.Role) {
+		u, ok := users[name]
+		if !assert.True(t, ok, "user %s missing", name) {
+			return
+		}
+		assert.True(t, u.Pwd == pwd, "user %s has a stale password", name)
+		assert.ElementsMatch(t, roles, u.Roles, "roles of %s", name)
+	}
+	check(d.RootUser+"@admin", root, []components.Role{{Role: "root", DB: "admin"}})
+	for _, u := range d.Users {
+		check(u.User+"@"+u.DB, u.Password, u.Roles)
+	}
+	return st
+}
+
+// assertMembership checks that the simulated set's members, votes and
+// priorities match d (users are not checked), that it has a desired primary,
+// and that every reconfig so far kept MongoDB's rules.
+func (c *cluster) assertMembership(d components.DesiredState) simState {
 	c.t.Helper()
 	t := c.t
 	st := c.read()
@@ -281,24 +335,6 @@ func (c *cluster) assertConverged(d components.DesiredState, root string) simSta
 	require.NotNil(t, st.Primary, "no primary")
 	assert.Contains(t, want, *st.Primary)
 	assert.Zero(t, st.Forced, "forced reconfigs")
-
-	users := map[string]simUser{}
-	for _, u := range st.Users {
-		users[u.User+"@"+u.DB] = u
-	}
-	assert.Len(t, users, len(d.Users)+1)
-	check := func(name, pwd string, roles []components.Role) {
-		u, ok := users[name]
-		if !assert.True(t, ok, "user %s missing", name) {
-			return
-		}
-		assert.True(t, u.Pwd == pwd, "user %s has a stale password", name)
-		assert.ElementsMatch(t, roles, u.Roles, "roles of %s", name)
-	}
-	check(d.RootUser+"@admin", root, []components.Role{{Role: "root", DB: "admin"}})
-	for _, u := range d.Users {
-		check(u.User+"@"+u.DB, u.Password, u.Roles)
-	}
 	// Rules the simulation cannot reject by itself: each reconfig started from a
 	// healthy set (the previous change was committed and new members were SECONDARY).
 	for _, w := range st.Writes {
@@ -310,17 +346,30 @@ func (c *cluster) assertConverged(d components.DesiredState, root string) simSta
 	return st
 }
 
+// writeCommands are the commands that change a replica set or its users.
+var writeCommands = []string{"replSetInitiate", "replSetReconfig", "replSetStepDown", "createUser", "updateUser"}
+
 // assertNoWritesOnRerun re-runs the script and checks that it wrote nothing.
-func (c *cluster) assertNoWritesOnRerun(d components.DesiredState, root, previous string) {
+func (c *cluster) assertNoWritesOnRerun(d components.DesiredState, root, previous string) result {
+	c.t.Helper()
+	r := c.assertNoWrites(d, root, previous)
+	assert.Contains(c.t, r.out, "0 membership change(s), 0 user write(s)")
+	return r
+}
+
+// assertNoWrites runs the script, requires success, and checks that it sent
+// no write command and used no localhost exception.
+func (c *cluster) assertNoWrites(d components.DesiredState, root, previous string) result {
 	c.t.Helper()
 	before := c.read()
-	out := c.mustRun(d, root, previous)
+	r := c.mustRunResult(d, root, previous)
 	after := c.read()
-	assert.Equal(c.t, len(before.Writes), len(after.Writes), "a converged re-run wrote:\n%s", out)
-	for _, cmd := range []string{"replSetInitiate", "replSetReconfig", "replSetStepDown", "createUser", "updateUser"} {
-		assert.Equal(c.t, before.Commands[cmd], after.Commands[cmd], "a converged re-run sent %s", cmd)
+	assert.Equal(c.t, len(before.Writes), len(after.Writes), "the run wrote:\n%s", r.out)
+	for _, cmd := range writeCommands {
+		assert.Equal(c.t, before.Commands[cmd], after.Commands[cmd], "the run sent %s:\n%s", cmd, r.out)
 	}
-	assert.Contains(c.t, out, "0 membership change(s), 0 user write(s)")
+	assert.Equal(c.t, before.LocalhostX, after.LocalhostX, "the run used the localhost exception")
+	return r
 }
 
 func writesOf(st simState, run int) []simWrite {
