@@ -243,6 +243,22 @@ function rchaReconcile() {
     return 'current';
   }
   if (!initiated) {
+    // Member 0 has no config. If any other desired member already belongs to
+    // the set, member 0 is a new node placed first: initiating here would
+    // start a second replica set beside the real one. hello needs no login.
+    for (let i = 1; i < members.length; i++) {
+      let h = null;
+      try {
+        h = open(members[i].host).admin.runCommand({ hello: 1 });
+      } catch (e) {
+        continue; // not reachable (yet): it cannot hold the set either
+      }
+      if (h && h.setName === rsName) {
+        throw failure(EXIT_INPUT, 'initiating replica set ' + rsName + ' on member 0 ' + member0 + ': member ' +
+          members[i].host + ' already belongs to ' + rsName + '; initiating would start a second set. ' +
+          'List a current member first in nodes (node 0 initiates and runs the step)');
+      }
+    }
     const m = members[0];
     const cfg = { _id: rsName, version: 1, members: [{ _id: 0, host: m.host, votes: m.votes, priority: m.priority }] };
     log('initiating replica set ' + rsName + ' with member 0 ' + m.host + ' alone' +

@@ -412,3 +412,21 @@ func TestMongoshInitiateWithExistingRootUser(t *testing.T) {
 	}
 	c.assertNoWritesOnRerun(d, s.root, s.root)
 }
+
+// A new, empty node listed first must not initiate a second replica set
+// beside the existing one: node 0 runs the step and initiates.
+func TestMongoshNewNodeFirstDoesNotSplitTheSet(t *testing.T) {
+	c := newCluster(t, 4, nil)
+	s := pw(1)
+	c.mustRun(desired(3, s, 60), s.root, "")
+	before := c.read()
+	c.mutate(func(st map[string]any) { st["localNode"] = host(3) })
+	d := desired(3, s, 60)
+	d.Members = components.Members([]string{host(3), host(0), host(1), host(2)})
+	r := c.run(d, s.root, s.root, 0)
+	require.Equal(t, components.ReconcileExitInput, r.code, "want a refusal:\n%s", r.out)
+	assert.Contains(t, r.out, "already belongs to rs0; initiating would start a second set")
+	after := c.read()
+	assert.Equal(t, len(before.Writes), len(after.Writes), "the refused run wrote: %v", ops(after.Writes[len(before.Writes):]))
+	assert.Zero(t, after.LocalhostX-before.LocalhostX, "the refused run used the localhost exception")
+}
