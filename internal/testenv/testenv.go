@@ -5,6 +5,7 @@ package testenv
 import (
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 )
 
@@ -52,4 +53,26 @@ func envName(tool string) string {
 		}
 	}
 	return string(b) + "_BIN"
+}
+
+// PulumiCLI finds the Pulumi CLI the engine-driven tests use: RCHA_PULUMI_BIN,
+// then the cache tools/build-pulumi.sh fills, then PATH. When none is found
+// it returns "" and the reason.
+func PulumiCLI() (path, why string) {
+	if p := os.Getenv("RCHA_PULUMI_BIN"); p != "" {
+		if _, err := os.Stat(p); err != nil {
+			return "", "RCHA_PULUMI_BIN=" + p + ": " + err.Error()
+		}
+		return p, ""
+	}
+	if home, err := os.UserHomeDir(); err == nil {
+		p := filepath.Join(home, ".cache", "rocketchat-ha", "bin", "pulumi")
+		if _, err := os.Stat(p); err == nil {
+			return p, ""
+		}
+	}
+	if p, err := exec.LookPath("pulumi"); err == nil {
+		return p, ""
+	}
+	return "", "the Pulumi CLI is not built (run tools/build-pulumi.sh, or set RCHA_PULUMI_BIN)"
 }

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 )
 
 var (
@@ -20,31 +22,10 @@ var (
 	binDir    string
 )
 
-// findPulumi looks where the engine lab looks: RCHA_PULUMI_BIN, the cache
-// filled by the CLI build script, then PATH.
-func findPulumi() (string, string) {
-	if p := os.Getenv("RCHA_PULUMI_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Sprintf("RCHA_PULUMI_BIN=%s: %v", p, err)
-		}
-		return p, ""
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "rocketchat-ha", "bin", "pulumi")
-		if _, err := os.Stat(p); err == nil {
-			return p, ""
-		}
-	}
-	if p, err := exec.LookPath("pulumi"); err == nil {
-		return p, ""
-	}
-	return "", "the Pulumi CLI is not built (see tools/; or set RCHA_PULUMI_BIN)"
-}
-
 func TestMain(m *testing.M) { os.Exit(run(m)) }
 
 func run(m *testing.M) int {
-	pulumiBin, pulumiWhy = findPulumi()
+	pulumiBin, pulumiWhy = testenv.PulumiCLI()
 	dir, err := os.MkdirTemp("", "rcha-cli-e2e-")
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cli e2e: %v\n", err)

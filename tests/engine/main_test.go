@@ -4,8 +4,9 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 )
 
 // pulumiBin is the Pulumi CLI the lab drives ("" when none was found);
@@ -16,33 +17,12 @@ var (
 	providersDir string
 )
 
-// findPulumi looks for the CLI in RCHA_PULUMI_BIN, then in the cache that
-// tools/build-pulumi.sh fills, then on PATH.
-func findPulumi() (string, string) {
-	if p := os.Getenv("RCHA_PULUMI_BIN"); p != "" {
-		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Sprintf("RCHA_PULUMI_BIN=%s: %v", p, err)
-		}
-		return p, ""
-	}
-	if home, err := os.UserHomeDir(); err == nil {
-		p := filepath.Join(home, ".cache", "rocketchat-ha", "bin", "pulumi")
-		if _, err := os.Stat(p); err == nil {
-			return p, ""
-		}
-	}
-	if p, err := exec.LookPath("pulumi"); err == nil {
-		return p, ""
-	}
-	return "", "the Pulumi CLI is not built (run tools/build-pulumi.sh, or set RCHA_PULUMI_BIN)"
-}
-
 func TestMain(m *testing.M) {
 	os.Exit(run(m))
 }
 
 func run(m *testing.M) int {
-	pulumiBin, pulumiWhy = findPulumi()
+	pulumiBin, pulumiWhy = testenv.PulumiCLI()
 	if pulumiBin != "" {
 		dir, err := os.MkdirTemp("", "rcha-lab-plugins-")
 		if err != nil {

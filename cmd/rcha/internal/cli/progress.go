@@ -156,47 +156,32 @@ func indent(s string) string {
 	return strings.ReplaceAll(s, "\n", "\n           ")
 }
 
-func ing(op apitype.OpType) string {
+// verbs says how a progress line names a step of kind op while it runs
+// and once it is done.
+func verbs(op apitype.OpType) (running, done string) {
 	switch op {
 	case apitype.OpCreate, apitype.OpCreateReplacement:
-		return "creating"
+		return "creating", "created"
 	case apitype.OpUpdate:
-		return "updating"
+		return "updating", "updated"
 	case apitype.OpDelete, apitype.OpDeleteReplaced, apitype.OpReadDiscard, apitype.OpDiscardReplaced:
-		return "deleting"
+		return "deleting", "deleted"
 	case apitype.OpReplace:
-		return "replacing"
+		return "replacing", "replaced"
 	case apitype.OpRead, apitype.OpReadReplacement:
-		return "reading"
+		return "reading", "read"
 	case apitype.OpRefresh:
-		return "refreshing"
+		return "refreshing", "refreshed"
 	case apitype.OpImport, apitype.OpImportReplacement:
-		return "importing"
+		return "importing", "imported"
 	default:
-		return string(op)
+		return string(op), string(op) + " done"
 	}
 }
 
-func ed(op apitype.OpType) string {
-	switch op {
-	case apitype.OpCreate, apitype.OpCreateReplacement:
-		return "created"
-	case apitype.OpUpdate:
-		return "updated"
-	case apitype.OpDelete, apitype.OpDeleteReplaced, apitype.OpReadDiscard, apitype.OpDiscardReplaced:
-		return "deleted"
-	case apitype.OpReplace:
-		return "replaced"
-	case apitype.OpRead, apitype.OpReadReplacement:
-		return "read"
-	case apitype.OpRefresh:
-		return "refreshed"
-	case apitype.OpImport, apitype.OpImportReplacement:
-		return "imported"
-	default:
-		return string(op) + " done"
-	}
-}
+func ing(op apitype.OpType) string { running, _ := verbs(op); return running }
+
+func ed(op apitype.OpType) string { _, done := verbs(op); return done }
 
 // changes returns the summary's change counts keyed by operation kind.
 func (p *progress) changes() map[string]int {
