@@ -466,3 +466,51 @@ func TestPruneStepCarriesMembershipOnly(t *testing.T) {
 		}
 	}
 }
+
+func TestDockerHostSchemes(t *testing.T) {
+	nodes := testNodes(3)
+	tls := &components.DockerTLS{CA: pulumi.String("CA-PEM"), Cert: pulumi.String("CERT-PEM"), Key: pulumi.String("KEY-PEM")}
+	nodes[0].DockerHost, nodes[0].DockerTLS = "tcp://10.250.250.11:2376", tls
+	nodes[1].DockerHost = "unix:///var/run/docker.sock"
+	nodes[2].DockerHost = "ssh://deploy@10.250.250.13:2222"
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: nodes, RootURL: pulumi.String("https://c.example.com")})
+	want := map[string]string{
+		"chat-docker-rocket-1": "tcp://10.250.250.11:2376",
+		"chat-docker-rocket-2": "unix:///var/run/docker.sock",
+		"chat-docker-rocket-3": "ssh://deploy@10.250.250.13:2222",
+	}
+	for name, host := range want {
+		p := rec.Named(t, tProvider, name)
+		if got := p.String("host"); got != host {
+			t.Errorf("%s: host %q, want %q", name, got, host)
+		}
+	}
+	p := rec.Named(t, tProvider, "chat-docker-rocket-1")
+	for _, k := range []resourceKey{"caMaterial", "certMaterial", "keyMaterial"} {
+		if v, ok := p.Inputs[k]; !ok || !mocktest.Secret(v) {
+			t.Errorf("provider %s is missing or not secret", k)
+		}
+	}
+	if _, ok := rec.Named(t, tProvider, "chat-docker-rocket-2").Inputs["keyMaterial"]; ok {
+		t.Error("a unix:// provider got TLS material")
+	}
+	// The command steps reach node 1's tcp:// host with the same material.
+	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset", "chat-lb-config"} {
+		env := mocktest.Unwrap(rec.Named(t, tCommand, name).Inputs["environment"]).ObjectValue()
+		if h := mocktest.Unwrap(env["DOCKER_HOST"]).StringValue(); h != "tcp://10.250.250.11:2376" {
+			t.Errorf("%s: DOCKER_HOST %q", name, h)
+		}
+		for _, k := range []resourceKey{"RCHA_DOCKER_CA", "RCHA_DOCKER_CERT", "RCHA_DOCKER_KEY"} {
+			if v, ok := env[k]; !ok || !mocktest.Secret(v) {
+				t.Errorf("%s: %s is missing or not secret", name, k)
+			}
+		}
+	}
+	for path, v := range rec.PlainStrings() {
+		for _, s := range []string{"CA-PEM", "CERT-PEM", "KEY-PEM"} {
+			if strings.Contains(v, s) {
+				t.Errorf("TLS material in plain input %s", path)
+			}
+		}
+	}
+}
