@@ -228,8 +228,9 @@ func checkDockerHost(h string, tls *DockerTLS) error {
 		if u.Hostname() == "" || u.Port() == "" {
 			return fmt.Errorf("%q needs a host and a port (want tcp://host:2376)", h)
 		}
-		if tls != nil && (tls.CA == nil || tls.Cert == nil || tls.Key == nil) {
-			return fmt.Errorf("%q: dockerTls needs caMaterial, certMaterial and keyMaterial together", h)
+		// Docker over plain TCP is unauthenticated root access to the host.
+		if tls == nil || tls.CA == nil || tls.Cert == nil || tls.Key == nil {
+			return fmt.Errorf("%q needs TLS: set dockerTls (caMaterial, certMaterial and keyMaterial); plain tcp:// gives anyone root on the host", h)
 		}
 	case "unix":
 		if u.Path == "" || !strings.HasPrefix(u.Path, "/") {
