@@ -82,8 +82,8 @@ func (a RocketChatHAArgs) Validate() error {
 	if !replSetRe.MatchString(a.ReplicaSetName) {
 		bad("replicaSetName", "%q must be 1-64 letters, digits, '-' or '_'", a.ReplicaSetName)
 	}
-	if a.WaitSeconds < 0 {
-		bad("healthTimeoutSeconds", "must be positive, got %d", a.WaitSeconds)
+	if a.WaitSeconds < 1 || a.WaitSeconds > 86400 {
+		bad("healthTimeoutSeconds", "must be between 1 and 86400 seconds, got %d", a.WaitSeconds)
 	}
 
 	names := map[string]int{}

@@ -141,6 +141,7 @@ func TestBadInput(t *testing.T) {
 		{"bad address chars", map[string]string{"nodes": "[" + node("a", "host name!") + "]"}, `nodes[0].address:`},
 		{"unknown docker scheme", map[string]string{"nodes": `[{"name":"a","address":"10.0.0.1","dockerHost":"http://10.0.0.1"}]`}, `nodes[0].dockerHost: "http://10.0.0.1" has unknown scheme "http"`},
 		{"tcp without TLS", map[string]string{"nodes": `[{"name":"a","address":"10.0.0.1","dockerHost":"tcp://10.0.0.1:2376"}]`}, `nodes[0].dockerHost: "tcp://10.0.0.1:2376" needs TLS: set dockerTls`},
+		{"negative timeout", map[string]string{"healthTimeoutSeconds": "-5"}, "healthTimeoutSeconds: must be between 1 and 86400 seconds, got -5"},
 		{"more than 50 nodes", map[string]string{"nodes": "[" + strings.Join(many, ",") + "]"}, "nodes: 51 nodes given"},
 		{"root url not http", map[string]string{"rootUrl": "ftp://chat.domain.de"}, `rootUrl: "ftp://chat.domain.de" must start with https:// or http://`},
 		{"root url missing", map[string]string{"rootUrl": ""}, "rootUrl: is required"},
