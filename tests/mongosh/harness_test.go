@@ -391,3 +391,30 @@ func ops(ws []simWrite) []string {
 }
 
 func writeFile(path, text string) error { return os.WriteFile(path, []byte(text), 0o600) }
+
+// assertStepDownBeforeRemoval checks that the writes step the primary h down
+// exactly once, that every later write runs on another member, and that h
+// leaves the config only after it stepped down.
+func assertStepDownBeforeRemoval(t *testing.T, ws []simWrite, h string) {
+	t.Helper()
+	down := -1
+	for i, w := range ws {
+		if w.Op == "replSetStepDown" {
+			require.Equal(t, -1, down, "one step-down only: %v", ops(ws))
+			assert.Equal(t, h, w.On)
+			down = i
+		}
+	}
+	require.NotEqual(t, -1, down, "no step-down: %v", ops(ws))
+	removed := false
+	for i, w := range ws {
+		if i > down {
+			assert.NotEqual(t, h, w.On, "after stepping down, changes run on the new primary")
+		}
+		if w.Op == "replSetReconfig" && !hostsIn(w)[h] && !removed {
+			assert.Greater(t, i, down, "%s was removed before it stepped down", h)
+			removed = true
+		}
+	}
+	assert.True(t, removed, "%s was never removed: %v", h, ops(ws))
+}

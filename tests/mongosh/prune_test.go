@@ -212,27 +212,7 @@ func TestMongoshPruneStepsDownARemovedPrimary(t *testing.T) {
 	r := c.mustRunResult(pruneOf(d), s.root, s.root)
 	assert.Contains(t, r.out, "stepping down primary "+host(4))
 	st := c.assertMembership(d)
-	ws := writesOf(st, c.lastRun())
-	down := -1
-	for i, w := range ws {
-		if w.Op == "replSetStepDown" {
-			require.Equal(t, -1, down, "one step-down only: %v", ops(ws))
-			assert.Equal(t, host(4), w.On)
-			down = i
-		}
-	}
-	require.NotEqual(t, -1, down, "no step-down: %v", ops(ws))
-	removed := false
-	for i, w := range ws {
-		if i > down {
-			assert.NotEqual(t, host(4), w.On, "after stepping down, changes run on the new primary")
-		}
-		if w.Op == "replSetReconfig" && !hostsIn(w)[host(4)] && !removed {
-			assert.Greater(t, i, down, "node4 was removed before it stepped down")
-			removed = true
-		}
-	}
-	assert.True(t, removed)
+	assertStepDownBeforeRemoval(t, writesOf(st, c.lastRun()), host(4))
 	c.assertNoWritesOnRerun(d, s.root, s.root)
 }
 

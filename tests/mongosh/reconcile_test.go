@@ -94,27 +94,7 @@ func TestMongoshScaleInStepsDownARemovedPrimary(t *testing.T) {
 	out := c.mustRun(d, s.root, s.root)
 	st := c.assertConverged(d, s.root)
 	assert.Contains(t, out, "stepping down primary "+host(4))
-	ws := writesOf(st, 2)
-	down := -1
-	for i, w := range ws {
-		if w.Op == "replSetStepDown" {
-			require.Equal(t, -1, down, "one step-down only: %v", ops(ws))
-			assert.Equal(t, host(4), w.On)
-			down = i
-		}
-	}
-	require.NotEqual(t, -1, down, "no step-down: %v", ops(ws))
-	removed := false
-	for i, w := range ws {
-		if i > down {
-			assert.NotEqual(t, host(4), w.On, "after stepping down, changes run on the new primary")
-		}
-		if w.Op == "replSetReconfig" && !strings.Contains(strings.Join(w.Members, ","), host(4)+"/") {
-			assert.Greater(t, i, down, "node4 was removed before it stepped down")
-			removed = true
-		}
-	}
-	assert.True(t, removed)
+	assertStepDownBeforeRemoval(t, writesOf(st, 2), host(4))
 	c.assertNoWritesOnRerun(d, s.root, s.root)
 }
 
