@@ -6,17 +6,16 @@ import (
 
 // Default values used when a field of RocketChatHAArgs or Node is left empty.
 const (
-	DefaultReplicaSetName    = "rs0"
-	DefaultMongoPort         = 27017
-	DefaultRocketChatPort    = 3000
-	DefaultInstancePort      = 3100
-	DefaultHTTPPort          = 80
-	DefaultHTTPSPort         = 443
-	DefaultWaitSeconds       = 300
-	DefaultRocketChatImage   = "registry.rocket.chat/rocketchat/rocket.chat:7.10.0"
-	DefaultMongoImage        = "mongo:7.0.16"
-	DefaultNginxImage        = "nginx:1.27.3-alpine"
-	DefaultClientMaxBodySize = "200M"
+	DefaultReplicaSetName  = "rs0"
+	DefaultMongoPort       = 27017
+	DefaultRocketChatPort  = 3000
+	DefaultInstancePort    = 3100
+	DefaultHTTPPort        = 80
+	DefaultHTTPSPort       = 443
+	DefaultWaitSeconds     = 300
+	DefaultRocketChatImage = "registry.rocket.chat/rocketchat/rocket.chat:7.10.0"
+	DefaultMongoImage      = "mongo:7.0.16"
+	DefaultNginxImage      = "nginx:1.27.3-alpine"
 )
 
 // Node is one Docker host of the cluster. It runs one mongod and one

@@ -57,7 +57,7 @@ func (a RocketChatHAArgs) withDefaults() RocketChatHAArgs {
 		lb.HTTPSPort = DefaultHTTPSPort
 	}
 	if lb.ClientMaxBodySize == "" {
-		lb.ClientMaxBodySize = DefaultClientMaxBodySize
+		lb.ClientMaxBodySize = DefaultNginxClientMaxBodySize
 	}
 	return out
 }

@@ -185,23 +185,7 @@ func (c Config) Validate(sec Secrets) error {
 	if err := c.Args(sec).Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	return dedupe(errors.Join(errs...))
-}
-
-// dedupe drops repeated lines from a joined error.
-func dedupe(err error) error {
-	if err == nil {
-		return nil
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, l := range strings.Split(err.Error(), "\n") {
-		if !seen[l] {
-			seen[l] = true
-			out = append(out, l)
-		}
-	}
-	return errors.New(strings.Join(out, "\n"))
+	return errors.Join(errs...)
 }
 
 // checkRootURL accepts an absolute http(s) URL without a path beyond "/".

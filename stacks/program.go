@@ -5,6 +5,7 @@ package stacks
 import (
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/components"
@@ -60,7 +61,7 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 		}
 	}
 	tlsFor := func(host string) *components.DockerTLS {
-		if len(host) > 6 && host[:6] == "tcp://" {
+		if strings.HasPrefix(host, "tcp://") {
 			return tls
 		}
 		return nil
