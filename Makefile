@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 MONGOSH_BIN := $(CURDIR)/tests/mongosh/node_modules/.bin/mongosh
 
-.PHONY: test deps nginx mongosh pulumi-cli check unit bench
+.PHONY: test deps nginx busybox mongosh pulumi-cli check unit bench
 
 test: deps check
 	RCHA_REQUIRE_TOOLS=1 RCHA_PULUMI_BIN=$$(tools/build-pulumi.sh) RCHA_MONGOSH_BIN=$(MONGOSH_BIN) \
@@ -12,7 +12,13 @@ test: deps check
 
 ## deps: the Debian nginx (and wrk for the benchmark), mongosh from npm at the
 ## pinned version, and the Pulumi CLI built from the Go module proxy.
-deps: nginx mongosh pulumi-cli
+deps: nginx busybox mongosh pulumi-cli
+
+## busybox: the applets the official Rocket.Chat image (Alpine) has, for the
+## entrypoint wrapper's test.
+busybox:
+	@if command -v busybox >/dev/null; then echo "busybox: $$(busybox | head -n 1)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; fi
 
 nginx:
 	@if command -v nginx >/dev/null && command -v wrk >/dev/null && command -v wget >/dev/null; then echo "nginx: $$(nginx -v 2>&1)"; \

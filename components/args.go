@@ -16,6 +16,9 @@ const (
 	DefaultRocketChatImage = "registry.rocket.chat/rocketchat/rocket.chat:7.10.0"
 	DefaultMongoImage      = "mongo:7.0.16"
 	DefaultNginxImage      = "nginx:1.27.3-alpine"
+	// DefaultDockerAPIVersion is the oldest Docker Engine API the component
+	// supports: Docker Engine 20.10 (Debian 12's docker.io) speaks 1.41.
+	DefaultDockerAPIVersion = "1.41"
 )
 
 // Node is one Docker host of the cluster. It runs one mongod and one
@@ -119,4 +122,9 @@ type RocketChatHAArgs struct {
 	// WaitSeconds bounds each container's wait for health and each wait of
 	// the replica-set step (300 by default).
 	WaitSeconds int
+	// DockerAPIVersion is the oldest Docker Engine API version among the
+	// cluster's Docker hosts, "1.41" (Docker 20.10) by default. Container
+	// fields that need a newer API are used only when it allows them: the
+	// healthcheck start interval needs 1.44 (Docker 25).
+	DockerAPIVersion string
 }

@@ -180,8 +180,9 @@ func (b *builder) cluster() error {
 	}
 	var rockets []pulumi.Resource
 	prev = rs
+	secrets := b.rocketChatSecrets()
 	for i := range b.args.Nodes {
-		r, err := b.newRocketChat(i, prev)
+		r, err := b.newRocketChat(i, prev, secrets)
 		if err != nil {
 			return err
 		}

@@ -3,7 +3,9 @@ package components
 import (
 	"fmt"
 	"net"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -89,6 +91,21 @@ func hostEntries(nodes []Node) docker.ContainerHostArray {
 	return out
 }
 
+// publish maps container ports (internal -> external) onto addr. The list is
+// sorted by internal port, the order in which pulumi-docker reads ports back.
+func publish(addr string, ports map[int]int) docker.ContainerPortArray {
+	internal := make([]int, 0, len(ports))
+	for p := range ports {
+		internal = append(internal, p)
+	}
+	slices.Sort(internal)
+	out := make(docker.ContainerPortArray, len(internal))
+	for i, p := range internal {
+		out[i] = docker.ContainerPortArgs{Internal: pulumi.Int(p), External: pulumi.Int(ports[p]), Ip: pulumi.String(addr)}
+	}
+	return out
+}
+
 // labels names the cluster, node and role of a container.
 func labels(cluster, node, role string) docker.ContainerLabelArray {
 	return docker.ContainerLabelArray{
@@ -108,6 +125,36 @@ func hygiene(c *docker.ContainerArgs, waitSeconds int) {
 	c.Wait = pulumi.Bool(true)
 	c.WaitTimeout = pulumi.Int(waitSeconds)
 	c.MustRun = pulumi.Bool(true)
+}
+
+// health is a container healthcheck.
+type health struct {
+	Test                                          []string
+	Interval, Timeout, StartPeriod, StartInterval time.Duration
+	Retries                                       int
+}
+
+// startIntervalAPIMinor is the Docker Engine API (1.44, Docker 25) that
+// introduced the healthcheck start interval; older daemons refuse a
+// container that sets one.
+const startIntervalAPIMinor = 44
+
+// healthcheck writes h in the form pulumi-docker reads back from the
+// daemon: durations as Go's time.Duration.String() ("3m0s", not "180s"),
+// so that a second `pulumi up` sees no difference. The start interval is
+// written only when every Docker host speaks API 1.44 or later.
+func (b *builder) healthcheck(h health) docker.ContainerHealthcheckArgs {
+	args := docker.ContainerHealthcheckArgs{
+		Tests:       pulumi.ToStringArray(h.Test),
+		Interval:    pulumi.String(h.Interval.String()),
+		Timeout:     pulumi.String(h.Timeout.String()),
+		Retries:     pulumi.Int(h.Retries),
+		StartPeriod: pulumi.String(h.StartPeriod.String()),
+	}
+	if minor, _ := apiMinor(b.args.DockerAPIVersion); minor >= startIntervalAPIMinor && h.StartInterval > 0 {
+		args.StartInterval = pulumi.String(h.StartInterval.String())
+	}
+	return args
 }
 
 // containerOptions are the options every fixed-name container needs: its

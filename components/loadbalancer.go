@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
@@ -98,34 +99,28 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		return text, nil
 	}).(pulumi.StringOutput)
 	uploads := docker.ContainerUploadArray{docker.ContainerUploadArgs{
-		File: pulumi.String(nginxConfPath), Content: conf.ToStringPtrOutput(),
+		File: pulumi.String(nginxConfPath), Content: conf.ToStringPtrOutput(), Permissions: pulumi.String(publicFileMode),
 	}}
-	ports := docker.ContainerPortArray{docker.ContainerPortArgs{
-		Internal: pulumi.Int(lbHTTPPort), External: pulumi.Int(lb.HTTPPort), Ip: pulumi.String(lb.BindAddress),
-	}}
+	published := map[int]int{lbHTTPPort: lb.HTTPPort}
 	cfg := b.nginxConfig("")
 	if cfg.TLS {
 		uploads = append(uploads,
-			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxCertFile), Content: secretPtr(lb.Certificate)},
-			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxKeyFile), Content: secretPtr(lb.PrivateKey)},
+			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxCertFile), Content: secretPtr(lb.Certificate), Permissions: pulumi.String(secretFileMode)},
+			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxKeyFile), Content: secretPtr(lb.PrivateKey), Permissions: pulumi.String(secretFileMode)},
 		)
-		ports = append(ports, docker.ContainerPortArgs{
-			Internal: pulumi.Int(lbHTTPSPort), External: pulumi.Int(lb.HTTPSPort), Ip: pulumi.String(lb.BindAddress),
-		})
+		published[lbHTTPSPort] = lb.HTTPSPort
 	}
+	ports := publish(lb.BindAddress, published)
 	args := &docker.ContainerArgs{
 		Name:    pulumi.String(name),
 		Image:   img.ImageId,
 		Uploads: uploads,
 		Ports:   ports,
 		Labels:  labels(b.name, "", "loadbalancer"),
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests:       pulumi.ToStringArray(NginxHealthcheck(cfg)),
-			Interval:    pulumi.String("10s"),
-			Timeout:     pulumi.String("5s"),
-			Retries:     pulumi.Int(3),
-			StartPeriod: pulumi.String("5s"),
-		},
+		Healthcheck: b.healthcheck(health{
+			Test:     NginxHealthcheck(cfg),
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 5 * time.Second,
+		}),
 	}
 	hygiene(args, b.args.WaitSeconds)
 	opts := append(containerOptions(host.provider, b.comp, rockets), pulumi.IgnoreChanges([]string{"uploads"}))

@@ -3,14 +3,16 @@ package components
 import (
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
 // Paths of the keyfile inside the mongod container. The uploaded copy is
-// owned by root; the entrypoint installs it as uid 999, mode 0400, which is
-// what mongod demands, before handing over to the image's entrypoint.
+// owned by root, mode 0400 (uploads cannot set an owner); the entrypoint
+// installs it as uid 999, mode 0400, which is what mongod demands, before
+// handing over to the image's entrypoint. No copy is readable by others.
 const (
 	keyfileUpload = "/etc/rocketchat-ha/keyfile"
 	keyfilePath   = "/tmp/rocketchat-ha-keyfile"
@@ -75,31 +77,22 @@ func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
 			"--bind_ip_all", "--port", port,
 		}),
 		Uploads: docker.ContainerUploadArray{docker.ContainerUploadArgs{
-			File:    pulumi.String(keyfileUpload),
-			Content: b.keyfile.ToStringPtrOutput(),
+			File:        pulumi.String(keyfileUpload),
+			Content:     b.keyfile.ToStringPtrOutput(),
+			Permissions: pulumi.String(secretFileMode),
 		}},
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
 			VolumeName:    vol.Name,
 			ContainerPath: pulumi.String(mongoDataPath),
 		}},
-		Ports: docker.ContainerPortArray{docker.ContainerPortArgs{
-			Internal: pulumi.Int(n.Ports.Mongo),
-			External: pulumi.Int(n.Ports.Mongo),
-			Ip:       pulumi.String(n.Address),
-		}},
+		Ports:  publish(n.Address, map[int]int{n.Ports.Mongo: n.Ports.Mongo}),
 		Hosts:  hostEntries(b.args.Nodes),
 		Labels: labels(b.name, n.Name, "mongo"),
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests: pulumi.ToStringArray([]string{
-				"CMD", "mongosh", "--quiet", "--norc", "--port", port,
-				"--eval", mongoHealth,
-			}),
-			Interval:      pulumi.String("10s"),
-			Timeout:       pulumi.String("5s"),
-			Retries:       pulumi.Int(6),
-			StartPeriod:   pulumi.String("30s"),
-			StartInterval: pulumi.String("2s"),
-		},
+		Healthcheck: b.healthcheck(health{
+			Test:     []string{"CMD", "mongosh", "--quiet", "--norc", "--port", port, "--eval", mongoHealth},
+			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 6,
+			StartPeriod: 30 * time.Second, StartInterval: 2 * time.Second,
+		}),
 		// mongod needs time to flush and leave cleanly.
 		DestroyGraceSeconds: pulumi.Int(60),
 	}

@@ -1,8 +1,11 @@
 package components
 
 import (
+	_ "embed"
 	"fmt"
 	"strconv"
+	"strings"
+	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -16,35 +19,92 @@ const RocketChatPort = 3000
 // ships no HEALTHCHECK and no curl.
 const rocketChatHealth = `require('http').get('http://127.0.0.1:3000/api/info', r => process.exit(r.statusCode === 200 ? 0 : 1)).on('error', () => process.exit(1))`
 
+// Where the secret settings reach Rocket.Chat. They are not in the
+// container's environment (docker inspect, provider logs): Pulumi uploads
+// them as a root-owned file of mode 0400, and the entrypoint wrapper copies
+// it for the image's user and exports it just before it execs the server.
+const (
+	rocketChatEntrypointPath = "/etc/rocketchat-ha/entrypoint.sh"
+	rocketChatSecretsUpload  = "/etc/rocketchat-ha/secrets.env"
+	rocketChatSecretsCopy    = "/tmp/rocketchat-ha/secrets.env"
+	// RocketChatImageUser is the user the official image runs Rocket.Chat
+	// as (uid 65533); the wrapper drops to it.
+	RocketChatImageUser = "rocketchat"
+	// secretFileMode is the mode of every uploaded file that holds a secret.
+	secretFileMode = "0400"
+	// scriptFileMode is the mode of uploaded scripts (run with /bin/sh).
+	scriptFileMode = "0444"
+	// publicFileMode is the mode of uploaded files that hold no secret.
+	publicFileMode = "0644"
+)
+
+// RocketChatEntrypoint is the wrapper that starts Rocket.Chat as the
+// image's user with the secret settings exported (rocketchat-entrypoint.sh).
+//
+//go:embed rocketchat-entrypoint.sh
+var rocketChatEntrypoint string
+
+// RocketChatEntrypoint returns the wrapper script every Rocket.Chat
+// container starts with.
+func RocketChatEntrypoint() string { return rocketChatEntrypoint }
+
+// rocketChatCommand is the official image's command (it has no
+// entrypoint); setting an entrypoint resets the image's command, so it is
+// spelled out.
+var rocketChatCommand = []string{"node", "main.js"}
+
 // rocketNode is what one node's Rocket.Chat consists of.
 type rocketNode struct {
 	Image     *docker.RemoteImage
 	Container *docker.Container
 }
 
-// rocketChatEnv returns the environment of node i's Rocket.Chat. Secret
-// values (MONGO_URL, MONGO_OPLOG_URL, license, token) stay secret one by one.
+// rocketChatEnv returns the plain environment of node i's Rocket.Chat. The
+// secret settings are in rocketChatSecrets.
 func (b *builder) rocketChatEnv(i int) pulumi.StringArray {
 	n := b.args.Nodes[i]
-	env := pulumi.StringArray{
+	return pulumi.StringArray{
 		pulumi.String("PORT=" + strconv.Itoa(RocketChatPort)),
 		pulumi.Sprintf("ROOT_URL=%s", b.args.RootURL),
-		pulumi.Sprintf("MONGO_URL=%s", b.mongoURL),
 		pulumi.String("INSTANCE_IP=" + n.Address),
 		pulumi.String("TCP_PORT=" + strconv.Itoa(n.Ports.Instance)),
 		pulumi.String("DEPLOY_METHOD=docker"),
 		pulumi.String("HTTP_FORWARDED_COUNT=" + strconv.Itoa(b.forwardedCount())),
 	}
-	if b.oplogURL != nil {
-		env = append(env, pulumi.Sprintf("MONGO_OPLOG_URL=%s", b.oplogURL))
+}
+
+// rocketChatSecrets renders the secret settings of every Rocket.Chat
+// server (MONGO_URL, and MONGO_OPLOG_URL, ROCKETCHAT_LICENSE, REG_TOKEN when
+// set) as the file the entrypoint wrapper exports.
+func (b *builder) rocketChatSecrets() pulumi.StringOutput {
+	names := []string{"MONGO_URL"}
+	values := []any{b.mongoURL}
+	add := func(name string, v pulumi.StringInput) {
+		if v != nil {
+			names = append(names, name)
+			values = append(values, v.ToStringOutput())
+		}
 	}
-	if b.args.License != nil {
-		env = append(env, secret(pulumi.Sprintf("ROCKETCHAT_LICENSE=%s", b.args.License)))
+	add("MONGO_OPLOG_URL", b.oplogURL)
+	add("ROCKETCHAT_LICENSE", b.args.License)
+	add("REG_TOKEN", b.args.RegistrationToken)
+	return secret(pulumi.All(values...).ApplyT(func(vs []any) string {
+		vars := make([][2]string, len(vs))
+		for i, v := range vs {
+			vars[i] = [2]string{names[i], v.(string)}
+		}
+		return EnvFile(vars)
+	}).(pulumi.StringOutput))
+}
+
+// EnvFile renders NAME='value' lines that sh reads back exactly with `.`:
+// every value is single-quoted, and a single quote inside becomes '\”.
+func EnvFile(vars [][2]string) string {
+	var sb strings.Builder
+	for _, v := range vars {
+		sb.WriteString(v[0] + "='" + strings.ReplaceAll(v[1], "'", `'\''`) + "'\n")
 	}
-	if b.args.RegistrationToken != nil {
-		env = append(env, secret(pulumi.Sprintf("REG_TOKEN=%s", b.args.RegistrationToken)))
-	}
-	return env
+	return sb.String()
 }
 
 // forwardedCount is the number of proxies that append to X-Forwarded-For
@@ -60,9 +120,10 @@ func (b *builder) forwardedCount() int {
 // newRocketChat registers node i's image and Rocket.Chat container. It
 // depends on prev: the replica-set step for node 0, the previous node's
 // Rocket.Chat otherwise. Because each container waits until it is healthy,
-// node 0 boots alone on a fresh database (see FIELD-NOTES "First boot"), and
-// a change that replaces every server rolls one node at a time.
-func (b *builder) newRocketChat(i int, prev pulumi.Resource) (*rocketNode, error) {
+// node 0 boots alone on a fresh database (several servers started at once
+// on an empty database collide on a duplicate key before Rocket.Chat
+// 8.9.1), and a change that replaces every server rolls one node at a time.
+func (b *builder) newRocketChat(i int, prev pulumi.Resource, secrets pulumi.StringOutput) (*rocketNode, error) {
 	n := b.args.Nodes[i]
 	name := fmt.Sprintf("%s-rocketchat-%s", b.name, n.Name)
 	img, err := docker.NewRemoteImage(b.ctx, name+"-image", &docker.RemoteImageArgs{
@@ -72,24 +133,36 @@ func (b *builder) newRocketChat(i int, prev pulumi.Resource) (*rocketNode, error
 	if err != nil {
 		return nil, fmt.Errorf("nodes[%d] (%s): rocketchat image: %w", i, n.Name, err)
 	}
+	entrypoint := []string{"/bin/sh", rocketChatEntrypointPath, RocketChatImageUser, rocketChatSecretsUpload, rocketChatSecretsCopy}
 	args := &docker.ContainerArgs{
-		Name:  pulumi.String(name),
-		Image: img.ImageId,
-		Envs:  b.rocketChatEnv(i),
-		Ports: docker.ContainerPortArray{
-			docker.ContainerPortArgs{Internal: pulumi.Int(RocketChatPort), External: pulumi.Int(n.Ports.RocketChat), Ip: pulumi.String(n.Address)},
-			docker.ContainerPortArgs{Internal: pulumi.Int(n.Ports.Instance), External: pulumi.Int(n.Ports.Instance), Ip: pulumi.String(n.Address)},
+		Name:        pulumi.String(name),
+		Image:       img.ImageId,
+		Envs:        b.rocketChatEnv(i),
+		Entrypoints: pulumi.ToStringArray(entrypoint),
+		Command:     pulumi.ToStringArray(rocketChatCommand),
+		// The wrapper starts as root to install the secrets for the
+		// image's user, then runs Rocket.Chat as that user.
+		User: pulumi.String("root"),
+		Uploads: docker.ContainerUploadArray{
+			docker.ContainerUploadArgs{
+				File:        pulumi.String(rocketChatEntrypointPath),
+				Content:     pulumi.String(rocketChatEntrypoint),
+				Permissions: pulumi.String(scriptFileMode),
+			},
+			docker.ContainerUploadArgs{
+				File:        pulumi.String(rocketChatSecretsUpload),
+				Content:     secrets.ToStringPtrOutput(),
+				Permissions: pulumi.String(secretFileMode),
+			},
 		},
+		Ports:  publish(n.Address, map[int]int{RocketChatPort: n.Ports.RocketChat, n.Ports.Instance: n.Ports.Instance}),
 		Hosts:  hostEntries(b.args.Nodes),
 		Labels: labels(b.name, n.Name, "rocketchat"),
-		Healthcheck: docker.ContainerHealthcheckArgs{
-			Tests:         pulumi.ToStringArray([]string{"CMD", "node", "-e", rocketChatHealth}),
-			Interval:      pulumi.String("15s"),
-			Timeout:       pulumi.String("5s"),
-			Retries:       pulumi.Int(4),
-			StartPeriod:   pulumi.String("180s"),
-			StartInterval: pulumi.String("5s"),
-		},
+		Healthcheck: b.healthcheck(health{
+			Test:     []string{"CMD", "node", "-e", rocketChatHealth},
+			Interval: 15 * time.Second, Timeout: 5 * time.Second, Retries: 4,
+			StartPeriod: 180 * time.Second, StartInterval: 5 * time.Second,
+		}),
 		DestroyGraceSeconds: pulumi.Int(30),
 	}
 	hygiene(args, b.args.WaitSeconds)

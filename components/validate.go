@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"regexp"
+	"strconv"
 	"strings"
 )
 
@@ -15,6 +16,7 @@ var (
 	replSetRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	nginxSize = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
 	allDigits = regexp.MustCompile(`^[0-9.]+$`)
+	apiVer    = regexp.MustCompile(`^1\.([0-9]{1,3})$`)
 )
 
 // withDefaults returns a copy of args with every empty plain field set to
@@ -26,6 +28,9 @@ func (a RocketChatHAArgs) withDefaults() RocketChatHAArgs {
 	}
 	if out.WaitSeconds == 0 {
 		out.WaitSeconds = DefaultWaitSeconds
+	}
+	if out.DockerAPIVersion == "" {
+		out.DockerAPIVersion = DefaultDockerAPIVersion
 	}
 	out.Nodes = make([]Node, len(a.Nodes))
 	for i, n := range a.Nodes {
@@ -85,6 +90,9 @@ func (a RocketChatHAArgs) Validate() error {
 	if a.WaitSeconds < 1 || a.WaitSeconds > 86400 {
 		bad("healthTimeoutSeconds", "must be between 1 and 86400 seconds, got %d", a.WaitSeconds)
 	}
+	if _, err := apiMinor(a.DockerAPIVersion); err != nil {
+		bad("dockerApiVersion", "%v", err)
+	}
 
 	names := map[string]int{}
 	claims := portClaims{}
@@ -104,6 +112,9 @@ func (a RocketChatHAArgs) Validate() error {
 		}
 		if err := checkAddress(n.Address); err != nil {
 			bad(key+".address", "%v", err)
+		} else if ip := net.ParseIP(n.Address); ip != nil && ip.To4() == nil {
+			bad(key+".address", "%q is an IPv6 address: pulumi-docker stores a container's extra hosts entries as name:ip and "+
+				"cannot read an IPv6 one back, so every `pulumi up` would replace every container; give a host name that resolves to it", n.Address)
 		}
 		if err := checkDockerHost(n.DockerHost, n.DockerTLS); err != nil {
 			bad(key+".dockerHost", "%v", err)
@@ -241,3 +252,20 @@ func checkDockerHost(h string, tls *DockerTLS) error {
 	}
 	return nil
 }
+
+// apiMinor returns the minor number of a Docker Engine API version such as
+// "1.41", refusing versions older than the oldest supported one.
+func apiMinor(v string) (int, error) {
+	m := apiVer.FindStringSubmatch(v)
+	if m == nil {
+		return 0, fmt.Errorf("%q is not a Docker Engine API version such as 1.41 (see `docker version`, API version)", v)
+	}
+	minor, _ := strconv.Atoi(m[1])
+	if minor < minDockerAPIMinor {
+		return 0, fmt.Errorf("%q is older than the oldest supported Docker Engine API, %s (Docker 20.10)", v, DefaultDockerAPIVersion)
+	}
+	return minor, nil
+}
+
+// minDockerAPIMinor is the minor number of DefaultDockerAPIVersion.
+const minDockerAPIMinor = 41

@@ -28,6 +28,7 @@ type Config struct {
 	LoadBalancer         LoadBalancerConfig `json:"loadBalancer"`
 	DeleteDataOnDestroy  bool               `json:"deleteDataOnDestroy"`
 	HealthTimeoutSeconds int                `json:"healthTimeoutSeconds"`
+	DockerAPIVersion     string             `json:"dockerApiVersion"`
 }
 
 // NodeConfig is one entry of `nodes`.
@@ -110,6 +111,7 @@ func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
 	obj("loadBalancer", &cfg.LoadBalancer)
 	obj("deleteDataOnDestroy", &cfg.DeleteDataOnDestroy)
 	obj("healthTimeoutSeconds", &cfg.HealthTimeoutSeconds)
+	str("dockerApiVersion", &cfg.DockerAPIVersion)
 
 	str("mongoRootPassword", &sec.MongoRootPassword)
 	str("rocketPassword", &sec.RocketPassword)

@@ -79,6 +79,7 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 		RegistrationToken:   secretOrNil(sec.RegistrationToken),
 		DeleteDataOnDestroy: c.DeleteDataOnDestroy,
 		WaitSeconds:         c.HealthTimeoutSeconds,
+		DockerAPIVersion:    c.DockerAPIVersion,
 		LoadBalancer: components.LoadBalancer{
 			Node:              c.LoadBalancer.Node,
 			DockerHost:        c.LoadBalancer.DockerHost,

@@ -40,7 +40,9 @@ func TestSeedConformance(t *testing.T) {
 	addr := map[string]string{"rocket-1": "10.250.250.13", "rocket-2": "10.250.250.14", "rocket-3": "10.250.250.17"}
 	for node, ip := range addr {
 		rc := rec.Named(t, tContainer, "rocketchat-rocketchat-"+node)
-		env := rc.Strings("envs")
+		// What the Rocket.Chat process sees: the container's environment
+		// plus the secrets file the entrypoint wrapper exports.
+		env := rc.ProcessEnv(t, "/etc/rocketchat-ha/secrets.env")
 		for _, want := range []string{
 			"PORT=3000",
 			"ROOT_URL=https://chat.domain.de",
@@ -197,7 +199,7 @@ func TestPasswordsWithAnyCharacters(t *testing.T) {
 			t.Fatalf("password %q rejected: %v", pw, err)
 		}
 		rc := rec.Named(t, tContainer, "rocketchat-rocketchat-rocket-1")
-		for _, e := range rc.Strings("envs") {
+		for _, e := range rc.ProcessEnv(t, "/etc/rocketchat-ha/secrets.env") {
 			if strings.HasPrefix(e, "MONGO_URL=") && strings.Contains(e, pw) && strings.ContainsAny(pw, "@:/?#[]% ") {
 				t.Errorf("password %q not escaped in %s", pw, e)
 			}

@@ -8,6 +8,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -232,4 +235,44 @@ func (res Resource) Objects(key string) []resource.PropertyMap {
 		}
 	}
 	return out
+}
+
+// Upload returns the content of the container upload to file, and whether
+// the container has one.
+func (res Resource) Upload(file string) (string, bool) {
+	for _, u := range res.Objects("uploads") {
+		if Unwrap(u["file"]).StringValue() == file {
+			return Unwrap(u["content"]).StringValue(), true
+		}
+	}
+	return "", false
+}
+
+// ProcessEnv returns the environment a Rocket.Chat server process of the
+// recorded container sees: the container's envs, then the variables of the
+// uploaded secrets file that the entrypoint wrapper exports. The file is read
+// by a real sh with `set -a; .` exactly as the wrapper reads it, so quoting
+// mistakes show up here. Later entries win, as in the process.
+func (res Resource) ProcessEnv(t testing.TB, secretsFile string) []string {
+	t.Helper()
+	env := res.Strings("envs")
+	content, ok := res.Upload(secretsFile)
+	if !ok {
+		t.Fatalf("%s: no upload %s", res.Name, secretsFile)
+	}
+	f := filepath.Join(t.TempDir(), "secrets.env")
+	if err := os.WriteFile(f, []byte(content), 0o400); err != nil {
+		t.Fatal(err)
+	}
+	// env -0 separates with NUL, so values with newlines survive.
+	out, err := exec.Command("env", "-i", "sh", "-c", `set -a; . "$1"; set +a; exec env -u PWD -u SHLVL -u _ -0`, "sh", f).Output()
+	if err != nil {
+		t.Fatalf("%s: sh cannot read the secrets file: %v", res.Name, err)
+	}
+	for _, kv := range strings.Split(strings.TrimSuffix(string(out), "\x00"), "\x00") {
+		if kv != "" {
+			env = append(env, kv)
+		}
+	}
+	return env
 }
