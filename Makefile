@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 MONGOSH_BIN := $(CURDIR)/tests/mongosh/node_modules/.bin/mongosh
 
-.PHONY: test deps nginx busybox mongosh pulumi-cli check unit bench
+.PHONY: test deps nginx busybox shellcheck mongosh pulumi-cli check unit bench
 
 test: deps check
 	RCHA_REQUIRE_TOOLS=1 RCHA_PULUMI_BIN=$$(tools/build-pulumi.sh) RCHA_MONGOSH_BIN=$(MONGOSH_BIN) \
@@ -12,7 +12,11 @@ test: deps check
 
 ## deps: the Debian nginx (and wrk for the benchmark), mongosh from npm at the
 ## pinned version, and the Pulumi CLI built from the Go module proxy.
-deps: nginx busybox mongosh pulumi-cli
+deps: nginx busybox shellcheck mongosh pulumi-cli
+
+shellcheck:
+	@if command -v shellcheck >/dev/null; then echo "shellcheck: $$(shellcheck --version | sed -n 2p)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq shellcheck >/dev/null; fi
 
 ## busybox: the applets the official Rocket.Chat image (Alpine) has, for the
 ## entrypoint wrapper's test.
@@ -31,8 +35,10 @@ mongosh:
 pulumi-cli:
 	tools/build-pulumi.sh
 
-## check: formatting and vet.
-check:
+## check: formatting, vet, and shellcheck on every shell file.
+check: shellcheck
+	shellcheck -s sh components/*.sh
+	shellcheck $$(git ls-files '*.sh' | grep -v '^components/')
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go') 2>/dev/null); \
 	if [ -n "$$unformatted" ]; then echo "gofmt needed: $$unformatted"; exit 1; fi
 	go vet ./...

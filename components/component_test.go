@@ -447,10 +447,13 @@ func TestLoadBalancerReloadsInPlace(t *testing.T) {
 		t.Errorf("config step runs against %q, want the load balancer node's Docker host", h)
 	}
 	script := cfg.String("create")
-	for _, want := range []string{"nginx -t", "nginx -s reload", "docker exec -i -e RCHA_NGINX_CONF -e RCHA_TLS_CERT -e RCHA_TLS_KEY chat-lb"} {
+	for _, want := range []string{"nginx -t", "nginx -s reload", `docker exec -i -e RCHA_NGINX_CONF -e RCHA_TLS_CERT -e RCHA_TLS_KEY "$RCHA_CONTAINER"`} {
 		if !strings.Contains(script, want) {
 			t.Errorf("config script lacks %q", want)
 		}
+	}
+	if c := mocktest.Unwrap(env["RCHA_CONTAINER"]).StringValue(); c != "chat-lb" {
+		t.Errorf("config step targets container %q, want chat-lb", c)
 	}
 	ports := lb.Objects("ports")
 	if len(ports) != 2 || ports[1]["internal"].NumberValue() != 443 {
@@ -480,8 +483,11 @@ func TestPruneStepCarriesMembershipOnly(t *testing.T) {
 		t.Errorf("prune members %v, full members %v", prune.Members, full.Members)
 	}
 	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset"} {
-		script := rec.Named(t, tCommand, name).String("create")
-		if !strings.Contains(script, "docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS chat-mongo-rocket-1 ") {
+		step := rec.Named(t, tCommand, name)
+		script := step.String("create")
+		env := mocktest.Unwrap(step.Inputs["environment"]).ObjectValue()
+		if !strings.Contains(script, `docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS -e RCHA_IN_EFFECT_PREFIX "$RCHA_CONTAINER" `) ||
+			mocktest.Unwrap(env["RCHA_CONTAINER"]).StringValue() != "chat-mongo-rocket-1" {
 			t.Errorf("%s does not exec into node 1's mongod: %s", name, script)
 		}
 	}

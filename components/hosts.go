@@ -1,6 +1,7 @@
 package components
 
 import (
+	_ "embed"
 	"fmt"
 	"net"
 	"slices"
@@ -18,27 +19,17 @@ const (
 	LabelRole    = "rocketchat-ha.role"
 )
 
-// dockerCLIPrelude starts the shell scripts of the command steps, which use
-// the docker CLI of the machine running pulumi. It makes a private
-// temporary directory, $RCHA_TMP, removed on exit; for a tcp:// host it
-// writes the TLS material from the (secret) environment into it. Literal
-// percent signs are doubled because the scripts are fmt.Sprintf formats.
-const dockerCLIPrelude = `set -eu
-RCHA_TMP=$(mktemp -d)
-trap 'rm -rf "$RCHA_TMP"' EXIT
-if [ -n "${RCHA_DOCKER_CA:-}" ]; then
-  DOCKER_CERT_PATH="$RCHA_TMP/docker-certs"
-  (umask 077
-   mkdir "$DOCKER_CERT_PATH"
-   printf '%%s' "$RCHA_DOCKER_CA" >"$DOCKER_CERT_PATH/ca.pem"
-   printf '%%s' "$RCHA_DOCKER_CERT" >"$DOCKER_CERT_PATH/cert.pem"
-   printf '%%s' "$RCHA_DOCKER_KEY" >"$DOCKER_CERT_PATH/key.pem")
-  DOCKER_TLS_VERIFY=1
-  export DOCKER_CERT_PATH DOCKER_TLS_VERIFY
-fi
-`
+// dockerPrelude starts the shell script of every command step
+// (docker-prelude.sh): a private $RCHA_TMP, and TLS material for tcp://
+// hosts from the environment.
+//
+//go:embed docker-prelude.sh
+var dockerPrelude string
 
-// dockerCLIEnv adds to env what dockerCLIPrelude needs to reach host.
+// stepScript is the text of a command step: the prelude, then body.
+func stepScript(body string) string { return dockerPrelude + body }
+
+// dockerCLIEnv adds to env what dockerPrelude needs to reach host.
 func dockerCLIEnv(env pulumi.StringMap, host string, tls *DockerTLS) {
 	env["DOCKER_HOST"] = pulumi.String(host)
 	if tls != nil && strings.HasPrefix(host, "tcp://") {

@@ -1,6 +1,7 @@
 package components
 
 import (
+	_ "embed"
 	"fmt"
 	"net"
 	"net/url"
@@ -129,13 +130,13 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		return pulumi.StringOutput{}, fmt.Errorf("load balancer container: %w", err)
 	}
 
-	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf}
+	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf, stepEnvContainer: pulumi.String(name)}
 	if cfg.TLS {
 		env["RCHA_TLS_CERT"] = secret(lb.Certificate)
 		env["RCHA_TLS_KEY"] = secret(lb.PrivateKey)
 	}
 	dockerCLIEnv(env, host.dockerHost, host.tls)
-	script := LoadBalancerReloadScript(name)
+	script := LoadBalancerReloadScript()
 	if _, err := local.NewCommand(b.ctx, name+"-config", &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
@@ -149,46 +150,20 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 	return pulumi.String(lbURL(lb, host.address, cfg.TLS)).ToStringOutput(), nil
 }
 
+// loadBalancerReload is the load balancer's config step
+// (loadbalancer-reload.sh, after the docker prelude).
+//
+//go:embed loadbalancer-reload.sh
+var loadBalancerReload string
+
 // LoadBalancerReloadScript is the shell script of the load balancer's config
-// step for the named container. It runs on the machine running pulumi, with
-// the docker CLI, and reads RCHA_NGINX_CONF (and RCHA_TLS_CERT,
-// RCHA_TLS_KEY) from its environment.
-func LoadBalancerReloadScript(container string) string {
-	return fmt.Sprintf(lbReloadShell, container)
-}
+// step. It runs on the machine running pulumi, with the docker CLI, and
+// reads RCHA_CONTAINER, RCHA_NGINX_CONF (and RCHA_TLS_CERT, RCHA_TLS_KEY)
+// from its environment.
+func LoadBalancerReloadScript() string { return stepScript(loadBalancerReload) }
 
 // nginxConfPath is where the official image reads its configuration.
 const nginxConfPath = "/etc/nginx/nginx.conf"
-
-// lbReloadShell writes the configuration (and certificate) from the
-// environment into the running load balancer, keeps the previous files if
-// `nginx -t` rejects the new ones, and reloads nginx gracefully: old workers
-// finish their open connections, including websockets. RCHA_NGINX_DIR is
-// never passed into the container; it lets the nginx test tier run the same
-// script against a local nginx prefix through a stand-in docker command.
-const lbReloadShell = dockerCLIPrelude + `echo "rocketchat-ha: loading the load balancer config into %[1]s on $DOCKER_HOST"
-docker exec -i -e RCHA_NGINX_CONF -e RCHA_TLS_CERT -e RCHA_TLS_KEY %[1]s sh -c '
-set -eu
-cd "${RCHA_NGINX_DIR:-/etc/nginx}"
-umask 077
-files="nginx.conf tls/tls.crt tls/tls.key"
-for f in $files; do if [ -f "$f" ]; then cp -p "$f" "$f.rcha-prev"; fi; done
-mkdir -p tls
-printf "%%s" "$RCHA_NGINX_CONF" >nginx.conf
-if [ -n "${RCHA_TLS_CERT:-}" ]; then
-  printf "%%s" "$RCHA_TLS_CERT" >tls/tls.crt
-  printf "%%s" "$RCHA_TLS_KEY" >tls/tls.key
-fi
-if ! nginx -t; then
-  for f in $files; do if [ -f "$f.rcha-prev" ]; then mv "$f.rcha-prev" "$f"; fi; done
-  echo "rocketchat-ha: nginx -t rejected the new config; the running one stays" >&2
-  exit 1
-fi
-for f in $files; do rm -f "$f.rcha-prev"; done
-nginx -s reload
-echo "rocketchat-ha: load balancer reloaded"
-' 2>&1
-`
 
 // lbURL is the URL the load balancer answers on.
 func lbURL(lb LoadBalancer, hostAddr string, tls bool) string {

@@ -1,6 +1,7 @@
 package components
 
 import (
+	_ "embed"
 	"fmt"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
@@ -20,75 +21,20 @@ const (
 // secret, so a preview shows that the replica-set step will run.
 const reconcileEnvHash = "RCHA_DESIRED_HASH"
 
-// reconcileShell runs the embedded mongosh script (given on stdin) inside
-// node 0's mongod container. Secrets reach mongosh only through the
-// environment: `docker exec -e NAME` copies the value from the docker CLI's
-// own environment, so no secret is on any command line. mongosh's progress
-// goes to stderr, which is logged, as it happens.
+// replicaSetStep is the shell script of both replica-set steps
+// (replicaset-step.sh, after the docker prelude). Its parameters come from
+// the step's environment: the container, the mode, and the reconciler's
+// report prefix; see the script for how it remembers the root password.
 //
-// Remembering the root password: the step's stdout, a secret output that is
-// never logged, holds two base64 lines: the root password in effect after
-// this run, and the root password this run was given. The next update
-// receives them as PULUMI_COMMAND_STDOUT. It offers the given one as the
-// previous root password, and when root login fails with both (exit 4) it
-// retries once with the one that was in effect. Every root password a full
-// step ever applies was first given to both steps, so the password in
-// effect is always one of the three candidates (current, given, in effect),
-// even after failed or partial runs; the script never writes before it has
-// logged in, so the retry is safe.
-//
-// The prune step runs before any mongod changes, so node 0's container may
-// not exist yet (a fresh cluster): then there is nothing to prune.
-const reconcileShell = dockerCLIPrelude + `b64() { printf '%%s' "$1" | base64 | tr -d '\n'; }
-unb64() { printf '%%s' "$1" | base64 -d 2>/dev/null || true; }
-remember() { printf '%%s\n%%s\n' "$(b64 "$1")" "$(b64 "$RCHA_ROOT_PASSWORD")"; }
-effect_before=$(unb64 "$(printf '%%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 1p)")
-given_before=$(unb64 "$(printf '%%s\n' "${PULUMI_COMMAND_STDOUT:-}" | sed -n 2p)")
-if [ "%[2]s" = prune ] && ! docker inspect --type container %[1]s >/dev/null 2>&1; then
-  echo "rocketchat-ha: container %[1]s does not exist yet: no replica-set member to remove" >&2
-  remember "${effect_before:-$RCHA_ROOT_PASSWORD}"
-  exit 0
-fi
-cat >"$RCHA_TMP/reconcile.js"
-reconcile() {
-  RCHA_ROOT_PASSWORD_PREVIOUS=$1
-  export RCHA_ROOT_PASSWORD_PREVIOUS
-  echo "rocketchat-ha: replica-set step (%[2]s) through container %[1]s on $DOCKER_HOST" >&2
-  docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS %[1]s sh -c '
-f=$(mktemp); o=$(mktemp); r=$(mktemp)
-cat >"$f"
-{ mongosh --nodb --quiet --norc "$f"; echo $? >"$r"; } 2>&1 | tee "$o" >&2
-rc=$(cat "$r")
-tail -n 1 "$o" | sed -n "s/^%[3]s//p"
-rm -f "$f" "$o" "$r"
-exit "$rc"' <"$RCHA_TMP/reconcile.js"
-}
-previous=$given_before
-rc=0
-in_effect=$(reconcile "$previous") || rc=$?
-if [ "$rc" -eq 4 ] && [ -n "$effect_before" ] && [ "$effect_before" != "$given_before" ]; then
-  echo "rocketchat-ha: retrying with the root password that was in effect after the last run" >&2
-  previous=$effect_before
-  rc=0
-  in_effect=$(reconcile "$previous") || rc=$?
-fi
-[ "$rc" -eq 0 ] || exit "$rc"
-case "$in_effect" in
-  current) remember "$RCHA_ROOT_PASSWORD" ;;
-  previous) remember "$previous" ;;
-  *) echo "rocketchat-ha: the replica-set script did not say which root password is in effect" >&2; exit 1 ;;
-esac
-`
+//go:embed replicaset-step.sh
+var replicaSetStep string
 
-// ReplicaSetScript is the shell script of a replica-set step that runs the
-// reconciler in mode inside the named mongod container.
-func ReplicaSetScript(container, mode string) string {
-	m := mode
-	if m == ReconcileModeFull {
-		m = "full"
-	}
-	return fmt.Sprintf(reconcileShell, container, m, ReconcileRootInEffectPrefix)
-}
+// Environment variables of the replica-set step's script.
+const (
+	stepEnvContainer = "RCHA_CONTAINER"
+	stepEnvMode      = "RCHA_MODE"
+	stepEnvPrefix    = "RCHA_IN_EFFECT_PREFIX"
+)
 
 // desiredState builds the replica-set step's input for the given passwords.
 func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) DesiredState {
@@ -151,8 +97,15 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 		ReconcileEnvDesired:      desiredJSON,
 		ReconcileEnvRootPassword: secret(b.rootPassword),
 	}
+	mname := mode
+	if mname == ReconcileModeFull {
+		mname = "full"
+	}
+	env[stepEnvContainer] = pulumi.String(b.mongoContainerName(0))
+	env[stepEnvMode] = pulumi.String(mname)
+	env[stepEnvPrefix] = pulumi.String(ReconcileRootInEffectPrefix)
 	dockerCLIEnv(env, n0.DockerHost, n0.DockerTLS)
-	script := ReplicaSetScript(b.mongoContainerName(0), mode)
+	script := stepScript(replicaSetStep)
 	name := b.name + "-replicaset"
 	if mode == ReconcileModePrune {
 		name += "-prune"

@@ -42,10 +42,11 @@ func runReloadScript(t *testing.T, bin, prefix, conf string) (string, error) {
 	must(t, os.WriteFile(filepath.Join(fake, "docker"), []byte(fakeDocker), 0o755))
 	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -p %s -c %s/nginx.conf -e %s/error.log \"$@\"\n", bin, prefix, prefix, prefix)
 	must(t, os.WriteFile(filepath.Join(fake, "nginx"), []byte(wrapper), 0o755))
-	cmd := exec.Command("/bin/sh", "-c", components.LoadBalancerReloadScript("chat-lb"))
+	cmd := exec.Command("/bin/sh", "-c", components.LoadBalancerReloadScript())
 	cmd.Env = append(os.Environ(),
 		"PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"DOCKER_HOST=unix:///nonexistent/docker.sock",
+		"RCHA_CONTAINER=chat-lb",
 		"RCHA_NGINX_CONF="+conf,
 		"RCHA_NGINX_DIR="+prefix,
 		"RCHA_FAKE_DOCKER_LOG="+log,
