@@ -51,17 +51,18 @@ func NewRocketChatHA(ctx *pulumi.Context, name string, args *RocketChatHAArgs, o
 	if args == nil {
 		return nil, fmt.Errorf("rocketchat-ha %s: args are required", name)
 	}
-	if err := args.Validate(); err != nil {
+	resolved := args.WithDefaults()
+	if err := resolved.Validate(); err != nil {
 		return nil, fmt.Errorf("rocketchat-ha %s: invalid arguments:\n%w", name, err)
 	}
 	if args.RootURL == nil {
-		return nil, fmt.Errorf("rocketchat-ha %s: rootUrl: is required", name)
+		return nil, fmt.Errorf("rocketchat-ha %s: RootURL: is required", name)
 	}
 	comp := &RocketChatHA{}
 	if err := ctx.RegisterComponentResource(TypeToken, name, comp, opts...); err != nil {
 		return nil, err
 	}
-	b := &builder{ctx: ctx, name: name, args: args.withDefaults(), comp: comp}
+	b := &builder{ctx: ctx, name: name, args: resolved, comp: comp}
 	steps := []struct {
 		what string
 		run  func() error

@@ -160,10 +160,10 @@ func checkContainerReadBack(t *testing.T, c mocktest.Resource, api144 bool) {
 
 func TestDockerAPIVersionValidation(t *testing.T) {
 	for _, c := range []struct{ version, want string }{
-		{"1.40", `dockerApiVersion: "1.40" is older than the oldest supported Docker Engine API, 1.41`},
-		{"2.0", `dockerApiVersion: "2.0" is not a Docker Engine API version`},
-		{"25", `dockerApiVersion: "25" is not a Docker Engine API version`},
-		{"v1.44", `dockerApiVersion: "v1.44" is not a Docker Engine API version`},
+		{"1.40", `DockerAPIVersion: "1.40" is older than the oldest supported Docker Engine API, 1.41`},
+		{"2.0", `DockerAPIVersion: "2.0" is not a Docker Engine API version`},
+		{"25", `DockerAPIVersion: "25" is not a Docker Engine API version`},
+		{"v1.44", `DockerAPIVersion: "v1.44" is not a Docker Engine API version`},
 	} {
 		t.Run(c.version, func(t *testing.T) {
 			rec, err := run(t, &components.RocketChatHAArgs{Nodes: testNodes(1), RootURL: pulumi.String("https://c.example.com"), DockerAPIVersion: c.version})
@@ -186,7 +186,7 @@ func TestIPv6NodeAddressRefused(t *testing.T) {
 	nodes := testNodes(2)
 	nodes[1].Address = "fd00::12"
 	_, err := run(t, &components.RocketChatHAArgs{Nodes: nodes, RootURL: pulumi.String("https://c.example.com")})
-	if err == nil || !strings.Contains(err.Error(), `nodes[1].address: "fd00::12" is an IPv6 address`) {
+	if err == nil || !strings.Contains(err.Error(), `Nodes[1].Address: "fd00::12" is an IPv6 address`) {
 		t.Fatalf("error %v", err)
 	}
 }

@@ -8,20 +8,15 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 )
 
-var (
-	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
-	dnsName   = regexp.MustCompile(`^([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*$`)
-	replSetRe = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	nginxSize = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
-	allDigits = regexp.MustCompile(`^[0-9.]+$`)
-	apiVer    = regexp.MustCompile(`^1\.([0-9]{1,3})$`)
-)
+var apiVer = regexp.MustCompile(`^1\.([0-9]{1,3})$`)
 
-// withDefaults returns a copy of args with every empty plain field set to
-// its default. It does not validate.
-func (a RocketChatHAArgs) withDefaults() RocketChatHAArgs {
+// WithDefaults returns a copy of args with every empty plain field set to
+// its default: the nodes' and the load balancer's too. It does not validate.
+func (a RocketChatHAArgs) WithDefaults() RocketChatHAArgs {
 	out := a
 	if out.ReplicaSetName == "" {
 		out.ReplicaSetName = DefaultReplicaSetName
@@ -34,23 +29,42 @@ func (a RocketChatHAArgs) withDefaults() RocketChatHAArgs {
 	}
 	out.Nodes = make([]Node, len(a.Nodes))
 	for i, n := range a.Nodes {
-		if n.DockerHost == "" && n.Address != "" {
-			n.DockerHost = "ssh://root@" + n.Address
-		}
-		if n.Ports.Mongo == 0 {
-			n.Ports.Mongo = DefaultMongoPort
-		}
-		if n.Ports.RocketChat == 0 {
-			n.Ports.RocketChat = DefaultRocketChatPort
-		}
-		if n.Ports.Instance == 0 {
-			n.Ports.Instance = DefaultInstancePort
-		}
-		out.Nodes[i] = n
+		out.Nodes[i] = n.WithDefaults()
 	}
-	lb := &out.LoadBalancer
-	if lb.Node == "" && lb.DockerHost == "" && len(out.Nodes) > 0 {
-		lb.Node = out.Nodes[0].Name
+	out.LoadBalancer = a.LoadBalancer.WithDefaults(out.Nodes)
+	return out
+}
+
+// WithDefaults returns a copy of n with the default Docker host
+// (ssh://root@<Address>) and default ports filled in.
+func (n Node) WithDefaults() Node {
+	if n.DockerHost == "" && n.Address != "" {
+		n.DockerHost = "ssh://root@" + n.Address
+	}
+	n.Ports = n.Ports.WithDefaults()
+	return n
+}
+
+// WithDefaults returns a copy of p with zero ports set to the defaults.
+func (p Ports) WithDefaults() Ports {
+	if p.Mongo == 0 {
+		p.Mongo = DefaultMongoPort
+	}
+	if p.RocketChat == 0 {
+		p.RocketChat = DefaultRocketChatPort
+	}
+	if p.Instance == 0 {
+		p.Instance = DefaultInstancePort
+	}
+	return p
+}
+
+// WithDefaults returns a copy of lb with its defaults: the first of nodes
+// hosts it unless DockerHost is set, it binds 0.0.0.0 on ports 80 and 443,
+// and accepts bodies up to 200M.
+func (lb LoadBalancer) WithDefaults(nodes []Node) LoadBalancer {
+	if lb.Node == "" && lb.DockerHost == "" && len(nodes) > 0 {
+		lb.Node = nodes[0].Name
 	}
 	if lb.BindAddress == "" {
 		lb.BindAddress = "0.0.0.0"
@@ -64,15 +78,14 @@ func (a RocketChatHAArgs) withDefaults() RocketChatHAArgs {
 	if lb.ClientMaxBodySize == "" {
 		lb.ClientMaxBodySize = DefaultNginxClientMaxBodySize
 	}
-	return out
+	return lb
 }
 
-// Validate checks the plain (non-Input) parts of the arguments after
-// defaults are applied. Each error names the setting as it is spelled in the
-// stack config, for example `nodes[1].name`, and all problems are reported
-// together.
+// Validate checks the plain (non-Input) parts of args, which must already
+// have their defaults (WithDefaults). Each error names the field at fault as
+// it is spelled in Go, for example `Nodes[1].Name`, and all problems are
+// reported together; the stacks package maps the names to its config keys.
 func (a RocketChatHAArgs) Validate() error {
-	a = a.withDefaults()
 	var errs []error
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, args...)))
@@ -80,18 +93,18 @@ func (a RocketChatHAArgs) Validate() error {
 
 	switch {
 	case len(a.Nodes) == 0:
-		bad("nodes", "at least one node is required")
+		bad("Nodes", "at least one node is required")
 	case len(a.Nodes) > MaxReplicaSetMembers:
-		bad("nodes", "%d nodes given; a MongoDB replica set has at most %d members", len(a.Nodes), MaxReplicaSetMembers)
+		bad("Nodes", "%d nodes given; a MongoDB replica set has at most %d members", len(a.Nodes), MaxReplicaSetMembers)
 	}
-	if !replSetRe.MatchString(a.ReplicaSetName) {
-		bad("replicaSetName", "%q must be 1-64 letters, digits, '-' or '_'", a.ReplicaSetName)
+	if !check.ReplicaSetName(a.ReplicaSetName) {
+		bad("ReplicaSetName", "%q must be 1-64 letters, digits, '-' or '_'", a.ReplicaSetName)
 	}
 	if a.WaitSeconds < 1 || a.WaitSeconds > 86400 {
-		bad("healthTimeoutSeconds", "must be between 1 and 86400 seconds, got %d", a.WaitSeconds)
+		bad("WaitSeconds", "must be between 1 and 86400 seconds, got %d", a.WaitSeconds)
 	}
 	if _, err := apiMinor(a.DockerAPIVersion); err != nil {
-		bad("dockerApiVersion", "%v", err)
+		bad("DockerAPIVersion", "%v", err)
 	}
 
 	names := map[string]int{}
@@ -102,29 +115,29 @@ func (a RocketChatHAArgs) Validate() error {
 		}
 	}
 	for i, n := range a.Nodes {
-		key := fmt.Sprintf("nodes[%d]", i)
-		if !dnsLabel.MatchString(n.Name) {
-			bad(key+".name", "%q is not a DNS label (lower-case letters, digits and '-', at most 63)", n.Name)
+		key := fmt.Sprintf("Nodes[%d]", i)
+		if !check.DNSLabel(n.Name) {
+			bad(key+".Name", "%q is not a DNS label (lower-case letters, digits and '-', at most 63)", n.Name)
 		} else if j, dup := names[n.Name]; dup {
-			bad(key+".name", "%q duplicates nodes[%d].name", n.Name, j)
+			bad(key+".Name", "%q duplicates Nodes[%d].Name", n.Name, j)
 		} else {
 			names[n.Name] = i
 		}
 		if err := checkAddress(n.Address); err != nil {
-			bad(key+".address", "%v", err)
+			bad(key+".Address", "%v", err)
 		} else if ip := net.ParseIP(n.Address); ip != nil && ip.To4() == nil {
-			bad(key+".address", "%q is an IPv6 address: pulumi-docker stores a container's extra hosts entries as name:ip and "+
+			bad(key+".Address", "%q is an IPv6 address: pulumi-docker stores a container's extra hosts entries as name:ip and "+
 				"cannot read an IPv6 one back, so every `pulumi up` would replace every container; give a host name that resolves to it", n.Address)
 		}
 		if err := checkDockerHost(n.DockerHost, n.DockerTLS); err != nil {
-			bad(key+".dockerHost", "%v", err)
+			bad(key+".DockerHost", "%v", err)
 		}
 		ports := []struct {
 			name string
 			port int
-		}{{"mongo", n.Ports.Mongo}, {"rocketchat", n.Ports.RocketChat}, {"instance", n.Ports.Instance}}
+		}{{"Mongo", n.Ports.Mongo}, {"RocketChat", n.Ports.RocketChat}, {"Instance", n.Ports.Instance}}
 		for _, p := range ports {
-			pk := key + ".ports." + p.name
+			pk := key + ".Ports." + p.name
 			if p.port < 1 || p.port > 65535 {
 				bad(pk, "%d is not a TCP port (1-65535)", p.port)
 				continue
@@ -137,22 +150,27 @@ func (a RocketChatHAArgs) Validate() error {
 	lbHost, lbAddr := lb.DockerHost, lb.BindAddress
 	if lb.DockerHost != "" {
 		if err := checkDockerHost(lb.DockerHost, lb.DockerTLS); err != nil {
-			bad("loadBalancer.dockerHost", "%v", err)
+			bad("LoadBalancer.DockerHost", "%v", err)
 		}
 		if lb.Node != "" {
-			bad("loadBalancer", "set either node or dockerHost, not both")
+			bad("LoadBalancer", "set either Node or DockerHost, not both")
+		}
+		// A unix:// host has no host name for the url output.
+		if strings.HasPrefix(lb.DockerHost, "unix://") && lb.Address == "" && isUnspecified(lb.BindAddress) {
+			bad("LoadBalancer.Address", "is required with a unix:// LoadBalancer.DockerHost that binds %s: "+
+				"the host name or IP clients use for the url", lb.BindAddress)
 		}
 	} else if i, ok := names[lb.Node]; ok {
 		lbHost = a.Nodes[i].DockerHost
 	} else if len(a.Nodes) > 0 {
-		bad("loadBalancer.node", "%q is not the name of any entry in nodes", lb.Node)
+		bad("LoadBalancer.Node", "%q is not the name of any entry in Nodes", lb.Node)
 	}
 	if ip := net.ParseIP(lb.BindAddress); ip == nil {
-		bad("loadBalancer.bindAddress", "%q is not an IP address", lb.BindAddress)
+		bad("LoadBalancer.BindAddress", "%q is not an IP address", lb.BindAddress)
 	}
 	if lb.Address != "" {
 		if err := checkAddress(lb.Address); err != nil {
-			bad("loadBalancer.address", "%v", err)
+			bad("LoadBalancer.Address", "%v", err)
 		}
 	}
 	tls := lb.Certificate != nil
@@ -160,7 +178,7 @@ func (a RocketChatHAArgs) Validate() error {
 		key  string
 		port int
 		use  bool
-	}{{"loadBalancer.httpPort", lb.HTTPPort, true}, {"loadBalancer.httpsPort", lb.HTTPSPort, tls}} {
+	}{{"LoadBalancer.HTTPPort", lb.HTTPPort, true}, {"LoadBalancer.HTTPSPort", lb.HTTPSPort, tls}} {
 		if p.port < 1 || p.port > 65535 {
 			bad(p.key, "%d is not a TCP port (1-65535)", p.port)
 		} else if p.use {
@@ -169,17 +187,17 @@ func (a RocketChatHAArgs) Validate() error {
 	}
 	if (lb.Certificate == nil) != (lb.PrivateKey == nil) {
 		if lb.Certificate != nil {
-			bad("loadBalancer.privateKey", "a TLS certificate was given without its private key")
+			bad("LoadBalancer.PrivateKey", "a TLS certificate was given without its private key")
 		} else {
-			bad("loadBalancer.certificate", "a TLS private key was given without its certificate")
+			bad("LoadBalancer.Certificate", "a TLS private key was given without its certificate")
 		}
 	}
-	if !nginxSize.MatchString(lb.ClientMaxBodySize) {
-		bad("loadBalancer.clientMaxBodySize", "%q is not an nginx size such as 0, 512k or 200M", lb.ClientMaxBodySize)
+	if !check.NginxSize(lb.ClientMaxBodySize) {
+		bad("LoadBalancer.ClientMaxBodySize", "%q is not an nginx size such as 0, 512k or 200M", lb.ClientMaxBodySize)
 	}
 	for i, p := range lb.TrustedProxies {
 		if _, _, err := net.ParseCIDR(p); err != nil && net.ParseIP(p) == nil {
-			bad(fmt.Sprintf("loadBalancer.trustedProxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
+			bad(fmt.Sprintf("LoadBalancer.TrustedProxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
 		}
 	}
 	return errors.Join(errs...)
@@ -217,7 +235,7 @@ func checkAddress(addr string) error {
 	if net.ParseIP(addr) != nil {
 		return nil
 	}
-	if len(addr) <= 253 && dnsName.MatchString(addr) && !allDigits.MatchString(addr) {
+	if check.HostName(addr) {
 		return nil
 	}
 	return fmt.Errorf("%q is neither an IP address nor a host name", addr)
@@ -241,7 +259,7 @@ func checkDockerHost(h string, tls *DockerTLS) error {
 		}
 		// Docker over plain TCP is unauthenticated root access to the host.
 		if tls == nil || tls.CA == nil || tls.Cert == nil || tls.Key == nil {
-			return fmt.Errorf("%q needs TLS: set dockerTls (caMaterial, certMaterial and keyMaterial); plain tcp:// gives anyone root on the host", h)
+			return fmt.Errorf("%q needs TLS: set DockerTLS (CA, Cert and Key); plain tcp:// gives anyone root on the host", h)
 		}
 	case "unix":
 		if u.Path == "" || !strings.HasPrefix(u.Path, "/") {
@@ -251,6 +269,12 @@ func checkDockerHost(h string, tls *DockerTLS) error {
 		return fmt.Errorf("%q has unknown scheme %q (want ssh://, tcp:// or unix://)", h, u.Scheme)
 	}
 	return nil
+}
+
+// isUnspecified reports whether addr is 0.0.0.0 or ::.
+func isUnspecified(addr string) bool {
+	ip := net.ParseIP(addr)
+	return ip != nil && ip.IsUnspecified()
 }
 
 // apiMinor returns the minor number of a Docker Engine API version such as

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 )
 
 // Namespace is the config namespace of the project: keys are
@@ -165,11 +166,12 @@ func jsonProblem(err error) string {
 }
 
 // Validate checks what the component cannot check on its own (the root URL,
-// the cluster name and the image pair) and then the component arguments
-// that follow from the config. It runs before any resource is registered.
-func (c Config) Validate(sec Secrets) error {
+// the cluster name, the image pair and the TLS material), then args, the
+// component arguments built from the config, whose errors it spells with the
+// config's keys. It runs before any resource is registered.
+func (c Config) Validate(sec Secrets, args *components.RocketChatHAArgs) error {
 	var errs []error
-	if c.ClusterName != "" && !isDNSLabel(c.ClusterName) {
+	if c.ClusterName != "" && !check.DNSLabel(c.ClusterName) {
 		errs = append(errs, fmt.Errorf("clusterName: %q is not a DNS label", c.ClusterName))
 	}
 	if err := checkRootURL(c.RootURL); err != nil {
@@ -184,8 +186,8 @@ func (c Config) Validate(sec Secrets) error {
 			errs = append(errs, errors.New("dockerTls: caMaterial, certMaterial and keyMaterial are all required"))
 		}
 	}
-	if err := c.Args(sec).Validate(); err != nil {
-		errs = append(errs, err)
+	if err := args.WithDefaults().Validate(); err != nil {
+		errs = append(errs, stackErrors(err))
 	}
 	return errors.Join(errs...)
 }
@@ -209,18 +211,6 @@ func checkRootURL(s string) error {
 		return fmt.Errorf("%q must not carry user info, a query or a fragment", s)
 	}
 	return nil
-}
-
-func isDNSLabel(s string) bool {
-	if len(s) == 0 || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for _, c := range s {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }
 
 func (c Config) rocketchatImage() string {

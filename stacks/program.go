@@ -19,16 +19,21 @@ const DefaultClusterName = "rocketchat"
 // component and exports url, mongoUrl (secret) and members. Bad config
 // fails before any resource is registered.
 func Program(ctx *pulumi.Context) error {
+	keys, err := configKeys(ctx)
+	if err != nil {
+		return fmt.Errorf("stack config: %w", err)
+	}
 	cfg, sec, err := Parse(ctx.GetConfig)
-	if err != nil {
+	if err := errors.Join(CheckKeys(keys), err); err != nil {
 		return fmt.Errorf("stack config:\n%w", err)
 	}
-	if err := errors.Join(cfg.CheckSecrets(sec, ctx.IsConfigSecret), cfg.Validate(sec)); err != nil {
+	args := cfg.Args(sec)
+	if err := errors.Join(cfg.CheckSecrets(sec, ctx.IsConfigSecret), cfg.Validate(sec, args)); err != nil {
 		return fmt.Errorf("stack config:\n%w", err)
 	}
-	ha, err := components.NewRocketChatHA(ctx, or(cfg.ClusterName, DefaultClusterName), cfg.Args(sec))
+	ha, err := components.NewRocketChatHA(ctx, or(cfg.ClusterName, DefaultClusterName), args)
 	if err != nil {
-		return err
+		return stackErrors(err)
 	}
 	ctx.Export("url", ha.URL)
 	ctx.Export("mongoUrl", ha.MongoURL)

@@ -157,7 +157,12 @@ func TestBadInput(t *testing.T) {
 		{"bad replica set name", map[string]string{"replicaSetName": "rs 0"}, "replicaSetName:"},
 		{"bad trusted proxy", map[string]string{"loadBalancer": `{"trustedProxies":["10.0.0.0/33"]}`}, `loadBalancer.trustedProxies[0]: "10.0.0.0/33" is neither`},
 		{"plain password", map[string]string{"rocketPassword": "plain"}, "rocketPassword: is a secret; set it with `pulumi config set --secret rocketPassword"},
-		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: port 27017"},
+		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: port 27017 on 0.0.0.0 is already used by nodes[0].ports.mongo"},
+		{"mistyped key", map[string]string{"replicaSetNme": "rs9"}, "replicaSetNme: unknown setting; did you mean replicaSetName?"},
+		{"unknown key", map[string]string{"colour": "blue"}, "colour: unknown setting (remove it with `pulumi config rm colour`)"},
+		{"lb on unix socket without address", map[string]string{"loadBalancer": `{"dockerHost":"unix:///var/run/docker.sock"}`}, "loadBalancer.address: is required with a unix:// loadBalancer.dockerHost"},
+		{"bad docker api version", map[string]string{"dockerApiVersion": "1.40"}, `dockerApiVersion: "1.40" is older than the oldest supported Docker Engine API, 1.41`},
+		{"ipv6 node address", map[string]string{"nodes": "[" + node("a", "fd00::1") + "]"}, `nodes[0].address: "fd00::1" is an IPv6 address`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
