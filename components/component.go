@@ -37,7 +37,7 @@ type builder struct {
 	args RocketChatHAArgs
 	comp *RocketChatHA
 
-	providers                           []pulumi.ProviderResource
+	nodes                               []*node
 	rootPassword, rocketPassword        pulumi.StringOutput
 	keyfile                             pulumi.StringOutput
 	mongoURL                            pulumi.StringOutput
@@ -95,14 +95,32 @@ func (b *builder) images() error {
 	return nil
 }
 
-// newProviders registers one Docker provider per node.
+// node is one node of the cluster as the builder uses it: its resolved
+// arguments, its Docker provider and the fixed names of its containers.
+type node struct {
+	Node
+	index      int
+	provider   pulumi.ProviderResource
+	mongoName  string
+	rocketName string
+}
+
+// String names the node in errors: Nodes[1] (rocket-2).
+func (n *node) String() string { return fmt.Sprintf("Nodes[%d] (%s)", n.index, n.Name) }
+
+// newProviders registers one Docker provider per node and records the
+// per-node data every later step uses.
 func (b *builder) newProviders() error {
 	for i, n := range b.args.Nodes {
 		p, err := newDockerProvider(b.ctx, fmt.Sprintf("%s-docker-%s", b.name, n.Name), n.DockerHost, n.DockerTLS, pulumi.Parent(b.comp))
 		if err != nil {
-			return fmt.Errorf("nodes[%d].dockerHost: %w", i, err)
+			return fmt.Errorf("Nodes[%d].DockerHost: %w", i, err)
 		}
-		b.providers = append(b.providers, p)
+		b.nodes = append(b.nodes, &node{
+			Node: n, index: i, provider: p,
+			mongoName:  fmt.Sprintf("%s-mongo-%s", b.name, n.Name),
+			rocketName: fmt.Sprintf("%s-rocketchat-%s", b.name, n.Name),
+		})
 	}
 	return nil
 }
@@ -167,8 +185,8 @@ func (b *builder) cluster() error {
 	}
 	var mongos []pulumi.Resource
 	var prev pulumi.Resource = prune
-	for i := range b.args.Nodes {
-		m, err := b.newMongo(i, prev)
+	for _, n := range b.nodes {
+		m, err := b.newMongo(n, prev)
 		if err != nil {
 			return err
 		}
@@ -182,8 +200,8 @@ func (b *builder) cluster() error {
 	var rockets []pulumi.Resource
 	prev = rs
 	secrets := b.rocketChatSecrets()
-	for i := range b.args.Nodes {
-		r, err := b.newRocketChat(i, prev, secrets)
+	for _, n := range b.nodes {
+		r, err := b.newRocketChat(n, prev, secrets)
 		if err != nil {
 			return err
 		}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -28,7 +29,7 @@ type lbHost struct {
 }
 
 // lbHost returns the Docker host the load balancer runs on: its own, or the
-// named node's.
+// named node's (Validate made sure it exists).
 func (b *builder) lbHost() (lbHost, error) {
 	lb := b.args.LoadBalancer
 	if lb.DockerHost != "" {
@@ -39,24 +40,26 @@ func (b *builder) lbHost() (lbHost, error) {
 		u, _ := url.Parse(lb.DockerHost)
 		return lbHost{p, u.Hostname(), lb.DockerHost, lb.DockerTLS}, nil
 	}
-	for i, n := range b.args.Nodes {
-		if n.Name == lb.Node {
-			return lbHost{b.providers[i], n.Address, n.DockerHost, n.DockerTLS}, nil
-		}
-	}
-	return lbHost{}, fmt.Errorf("loadBalancer.node: %q is not in nodes", lb.Node)
+	i := slices.IndexFunc(b.nodes, func(n *node) bool { return n.Name == lb.Node })
+	n := b.nodes[i]
+	return lbHost{n.provider, n.Address, n.DockerHost, n.DockerTLS}, nil
 }
 
-// nginxConfig is the load balancer's configuration for a root URL.
-func (b *builder) nginxConfig(rootURL string) NginxConfig {
-	lb := b.args.LoadBalancer
-	ups := make([]string, len(b.args.Nodes))
-	for i, n := range b.args.Nodes {
-		ups[i] = net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.RocketChat))
-	}
-	server := "_"
+// serverName is nginx's server_name for a root URL: its host, or "_".
+func serverName(rootURL string) string {
 	if u, err := url.Parse(rootURL); err == nil && u.Hostname() != "" {
-		server = u.Hostname()
+		return u.Hostname()
+	}
+	return "_"
+}
+
+// nginxConfig is the load balancer's configuration from the plain
+// arguments; ServerName, which comes from the root URL (an Input), is "_".
+func (b *builder) nginxConfig() NginxConfig {
+	lb := b.args.LoadBalancer
+	ups := make([]string, len(b.nodes))
+	for i, n := range b.nodes {
+		ups[i] = net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.RocketChat))
 	}
 	return NginxConfig{
 		Upstreams:         ups,
@@ -64,7 +67,7 @@ func (b *builder) nginxConfig(rootURL string) NginxConfig {
 		HTTPSPort:         lbHTTPSPort,
 		PublicHTTPSPort:   lb.HTTPSPort,
 		TLS:               lb.Certificate != nil,
-		ServerName:        server,
+		ServerName:        "_",
 		ClientMaxBodySize: lb.ClientMaxBodySize,
 		HTTP2On:           true,
 		TrustedProxies:    lb.TrustedProxies,
@@ -92,8 +95,11 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		return pulumi.StringOutput{}, fmt.Errorf("load balancer image: %w", err)
 	}
 
+	cfg := b.nginxConfig()
 	conf := b.args.RootURL.ToStringOutput().ApplyT(func(root string) (string, error) {
-		text, err := RenderNginx(b.nginxConfig(root))
+		c := cfg
+		c.ServerName = serverName(root)
+		text, err := RenderNginx(c)
 		if err != nil {
 			return "", fmt.Errorf("load balancer config: %w", err)
 		}
@@ -103,7 +109,6 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		File: pulumi.String(nginxConfPath), Content: conf.ToStringPtrOutput(), Permissions: pulumi.String(publicFileMode),
 	}}
 	published := map[int]int{lbHTTPPort: lb.HTTPPort}
-	cfg := b.nginxConfig("")
 	if cfg.TLS {
 		uploads = append(uploads,
 			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxCertFile), Content: secretPtr(lb.Certificate), Permissions: pulumi.String(secretFileMode)},

@@ -40,10 +40,9 @@ type mongoNode struct {
 // The container depends on prev (the previous node's mongod, or the
 // replica-set prune step for node 0), so that a change that replaces every
 // mongod rolls node by node, after departing members have left the set.
-func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
-	n := b.args.Nodes[i]
-	prefix := b.mongoContainerName(i)
-	nodeOpts := []pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(b.providers[i])}
+func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
+	prefix := n.mongoName
+	nodeOpts := []pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(n.provider)}
 
 	volOpts := append([]pulumi.ResourceOption{}, nodeOpts...)
 	volOpts = append(volOpts, pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy))
@@ -56,7 +55,7 @@ func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
 		},
 	}, volOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("nodes[%d] (%s): mongo volume: %w", i, n.Name, err)
+		return nil, fmt.Errorf("%s: mongo volume: %w", n, err)
 	}
 
 	img, err := docker.NewRemoteImage(b.ctx, prefix+"-image", &docker.RemoteImageArgs{
@@ -64,7 +63,7 @@ func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
 		KeepLocally: pulumi.Bool(true),
 	}, nodeOpts...)
 	if err != nil {
-		return nil, fmt.Errorf("nodes[%d] (%s): mongo image: %w", i, n.Name, err)
+		return nil, fmt.Errorf("%s: mongo image: %w", n, err)
 	}
 
 	port := strconv.Itoa(n.Ports.Mongo)
@@ -101,9 +100,9 @@ func (b *builder) newMongo(i int, prev pulumi.Resource) (*mongoNode, error) {
 	if prev != nil {
 		deps = append(deps, prev)
 	}
-	c, err := docker.NewContainer(b.ctx, prefix, args, containerOptions(b.providers[i], b.comp, deps)...)
+	c, err := docker.NewContainer(b.ctx, prefix, args, containerOptions(n.provider, b.comp, deps)...)
 	if err != nil {
-		return nil, fmt.Errorf("nodes[%d] (%s): mongo container: %w", i, n.Name, err)
+		return nil, fmt.Errorf("%s: mongo container: %w", n, err)
 	}
 	return &mongoNode{Volume: vol, Image: img, Container: c}, nil
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 )
 
 // NginxHealthPath is answered by nginx itself with 200 "ok", on plain HTTP even
@@ -148,7 +150,6 @@ func (c NginxConfig) WithDefaults() NginxConfig {
 }
 
 var (
-	nginxSizeRe     = regexp.MustCompile(`^[0-9]+[kKmMgG]?$`)
 	nginxHostnameRe = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9_-]{0,61}[A-Za-z0-9])?)*\.?$`)
 	nginxUserRe     = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_.-]{0,31}$`)
 )
@@ -223,7 +224,7 @@ func (c NginxConfig) Validate() error {
 	if c.ServerName != "_" && (strings.HasPrefix(c.ServerName, "-") || !nginxHostnameRe.MatchString(c.ServerName)) {
 		bad("ServerName %q is not a host name (use \"_\" when unknown)", c.ServerName)
 	}
-	if !nginxSizeRe.MatchString(c.ClientMaxBodySize) {
+	if !check.NginxSize(c.ClientMaxBodySize) {
 		bad("ClientMaxBodySize %q is not an nginx size such as 200M, 512k, 1g or 0 (no limit)", c.ClientMaxBodySize)
 	}
 	if !nginxUserRe.MatchString(c.User) {

@@ -91,7 +91,7 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 	desiredJSON := pulumi.ToSecret(state.ApplyT(func(v any) string { return v.(desired).JSON })).(pulumi.StringOutput)
 	hash := pulumi.Unsecret(state.ApplyT(func(v any) string { return v.(desired).Hash })).(pulumi.StringOutput)
 
-	n0 := b.args.Nodes[0]
+	n0 := b.nodes[0]
 	env := pulumi.StringMap{
 		reconcileEnvHash:         hash,
 		ReconcileEnvDesired:      desiredJSON,
@@ -101,7 +101,7 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 	if mname == ReconcileModeFull {
 		mname = "full"
 	}
-	env[stepEnvContainer] = pulumi.String(b.mongoContainerName(0))
+	env[stepEnvContainer] = pulumi.String(n0.mongoName)
 	env[stepEnvMode] = pulumi.String(mname)
 	env[stepEnvPrefix] = pulumi.String(ReconcileRootInEffectPrefix)
 	dockerCLIEnv(env, n0.DockerHost, n0.DockerTLS)
@@ -128,9 +128,4 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 		return nil, fmt.Errorf("replica-set step (%s): %w", name, err)
 	}
 	return cmd, nil
-}
-
-// mongoContainerName is the fixed container name of node i's mongod.
-func (b *builder) mongoContainerName(i int) string {
-	return fmt.Sprintf("%s-mongo-%s", b.name, b.args.Nodes[i].Name)
 }

@@ -14,6 +14,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 )
 
 // ReconcileScript is the mongosh script that brings the replica set to the
@@ -174,10 +176,8 @@ func Members(hosts []string) []DesiredMember {
 }
 
 var (
-	replicaSetNameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	hostNameRE       = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9.-]{0,251}[A-Za-z0-9])?$`)
-	userNameRE       = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
-	dbNameRE         = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
+	userNameRE = regexp.MustCompile(`^[A-Za-z0-9_.@-]{1,128}$`)
+	dbNameRE   = regexp.MustCompile(`^[A-Za-z0-9_-]{1,63}$`)
 )
 
 func validHostPort(hp string) error {
@@ -185,7 +185,7 @@ func validHostPort(hp string) error {
 	if err != nil {
 		return fmt.Errorf("%q is not host:port: %v", hp, err)
 	}
-	if !hostNameRE.MatchString(host) {
+	if !check.Host(host) {
 		return fmt.Errorf("%q has an invalid host name %q", hp, host)
 	}
 	p, err := strconv.Atoi(port)
@@ -198,7 +198,7 @@ func validHostPort(hp string) error {
 // Validate checks the desired state against MongoDB's rules and the
 // reconciler's assumptions, and names the offending field.
 func (d DesiredState) Validate() error {
-	if !replicaSetNameRE.MatchString(d.ReplicaSet) {
+	if !check.ReplicaSetName(d.ReplicaSet) {
 		return fmt.Errorf("desired state: replicaSet %q must be 1-64 letters, digits, '_' or '-'", d.ReplicaSet)
 	}
 	if err := validHostPort(d.Local); err != nil {

@@ -61,8 +61,7 @@ type rocketNode struct {
 
 // rocketChatEnv returns the plain environment of node i's Rocket.Chat. The
 // secret settings are in rocketChatSecrets.
-func (b *builder) rocketChatEnv(i int) pulumi.StringArray {
-	n := b.args.Nodes[i]
+func (b *builder) rocketChatEnv(n *node) pulumi.StringArray {
 	return pulumi.StringArray{
 		pulumi.String("PORT=" + strconv.Itoa(RocketChatPort)),
 		pulumi.Sprintf("ROOT_URL=%s", b.args.RootURL),
@@ -123,21 +122,20 @@ func (b *builder) forwardedCount() int {
 // node 0 boots alone on a fresh database (several servers started at once
 // on an empty database collide on a duplicate key before Rocket.Chat
 // 8.9.1), and a change that replaces every server rolls one node at a time.
-func (b *builder) newRocketChat(i int, prev pulumi.Resource, secrets pulumi.StringOutput) (*rocketNode, error) {
-	n := b.args.Nodes[i]
-	name := fmt.Sprintf("%s-rocketchat-%s", b.name, n.Name)
+func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.StringOutput) (*rocketNode, error) {
+	name := n.rocketName
 	img, err := docker.NewRemoteImage(b.ctx, name+"-image", &docker.RemoteImageArgs{
 		Name:        b.rocketImage,
 		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(b.comp), pulumi.Provider(b.providers[i]))
+	}, pulumi.Parent(b.comp), pulumi.Provider(n.provider))
 	if err != nil {
-		return nil, fmt.Errorf("nodes[%d] (%s): rocketchat image: %w", i, n.Name, err)
+		return nil, fmt.Errorf("%s: rocketchat image: %w", n, err)
 	}
 	entrypoint := []string{"/bin/sh", rocketChatEntrypointPath, RocketChatImageUser, rocketChatSecretsUpload, rocketChatSecretsCopy}
 	args := &docker.ContainerArgs{
 		Name:        pulumi.String(name),
 		Image:       img.ImageId,
-		Envs:        b.rocketChatEnv(i),
+		Envs:        b.rocketChatEnv(n),
 		Entrypoints: pulumi.ToStringArray(entrypoint),
 		Command:     pulumi.ToStringArray(rocketChatCommand),
 		// The wrapper starts as root to install the secrets for the
@@ -166,9 +164,9 @@ func (b *builder) newRocketChat(i int, prev pulumi.Resource, secrets pulumi.Stri
 		DestroyGraceSeconds: pulumi.Int(30),
 	}
 	hygiene(args, b.args.WaitSeconds)
-	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(b.providers[i], b.comp, []pulumi.Resource{prev})...)
+	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(n.provider, b.comp, []pulumi.Resource{prev})...)
 	if err != nil {
-		return nil, fmt.Errorf("nodes[%d] (%s): rocketchat container: %w", i, n.Name, err)
+		return nil, fmt.Errorf("%s: rocketchat container: %w", n, err)
 	}
 	return &rocketNode{Image: img, Container: c}, nil
 }
