@@ -12,6 +12,7 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
 )
 
 // Ports nginx listens on inside its container.
@@ -55,13 +56,13 @@ func serverName(rootURL string) string {
 
 // nginxConfig is the load balancer's configuration from the plain
 // arguments; ServerName, which comes from the root URL (an Input), is "_".
-func (b *builder) nginxConfig() NginxConfig {
+func (b *builder) nginxConfig() nginx.Config {
 	lb := b.args.LoadBalancer
 	ups := make([]string, len(b.nodes))
 	for i, n := range b.nodes {
 		ups[i] = net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.RocketChat))
 	}
-	return NginxConfig{
+	return nginx.Config{
 		Upstreams:         ups,
 		HTTPPort:          lbHTTPPort,
 		HTTPSPort:         lbHTTPSPort,
@@ -99,7 +100,7 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 	conf := b.args.RootURL.ToStringOutput().ApplyT(func(root string) (string, error) {
 		c := cfg
 		c.ServerName = serverName(root)
-		text, err := RenderNginx(c)
+		text, err := nginx.Render(c)
 		if err != nil {
 			return "", fmt.Errorf("load balancer config: %w", err)
 		}
@@ -111,8 +112,8 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 	published := map[int]int{lbHTTPPort: lb.HTTPPort}
 	if cfg.TLS {
 		uploads = append(uploads,
-			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxCertFile), Content: secretPtr(lb.Certificate), Permissions: pulumi.String(secretFileMode)},
-			docker.ContainerUploadArgs{File: pulumi.String(DefaultNginxKeyFile), Content: secretPtr(lb.PrivateKey), Permissions: pulumi.String(secretFileMode)},
+			docker.ContainerUploadArgs{File: pulumi.String(nginx.DefaultCertFile), Content: secretPtr(lb.Certificate), Permissions: pulumi.String(secretFileMode)},
+			docker.ContainerUploadArgs{File: pulumi.String(nginx.DefaultKeyFile), Content: secretPtr(lb.PrivateKey), Permissions: pulumi.String(secretFileMode)},
 		)
 		published[lbHTTPSPort] = lb.HTTPSPort
 	}
@@ -124,7 +125,7 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		Ports:   ports,
 		Labels:  labels(b.name, "", "loadbalancer"),
 		Healthcheck: b.healthcheck(health{
-			Test:     NginxHealthcheck(cfg),
+			Test:     nginx.Healthcheck(cfg),
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 5 * time.Second,
 		}),
 	}

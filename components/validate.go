@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
 )
 
 var apiVer = regexp.MustCompile(`^1\.([0-9]{1,3})$`)
@@ -76,7 +77,7 @@ func (lb LoadBalancer) WithDefaults(nodes []Node) LoadBalancer {
 		lb.HTTPSPort = DefaultHTTPSPort
 	}
 	if lb.ClientMaxBodySize == "" {
-		lb.ClientMaxBodySize = DefaultNginxClientMaxBodySize
+		lb.ClientMaxBodySize = nginx.DefaultClientMaxBodySize
 	}
 	return lb
 }

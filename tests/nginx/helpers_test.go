@@ -18,7 +18,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/nginx/standin"
 )
@@ -41,7 +41,7 @@ func nginxBin(t *testing.T) string {
 
 // startLB starts n backends and an nginx in front of them; edit may adjust the
 // config before it is rendered. Everything is stopped at cleanup.
-func startLB(t *testing.T, n int, edit func(*components.NginxConfig)) (*standin.Nginx, []*standin.Backend) {
+func startLB(t *testing.T, n int, edit func(*nginx.Config)) (*standin.Nginx, []*standin.Backend) {
 	t.Helper()
 	bin := nginxBin(t)
 	bs := standin.StartBackends(n)
@@ -50,7 +50,7 @@ func startLB(t *testing.T, n int, edit func(*components.NginxConfig)) (*standin.
 			b.Close()
 		}
 	})
-	c := components.NginxConfig{Upstreams: standin.Addrs(bs)}
+	c := nginx.Config{Upstreams: standin.Addrs(bs)}
 	if edit != nil {
 		edit(&c)
 	}

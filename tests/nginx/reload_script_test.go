@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/nginx/standin"
 )
 
@@ -83,7 +84,7 @@ func TestReloadScriptSwapsUpstreamsInPlace(t *testing.T) {
 	t.Cleanup(next.Close)
 	c := ng.Config
 	c.Upstreams = []string{next.Addr()}
-	conf, err := components.RenderNginx(c)
+	conf, err := nginx.Render(c)
 	must(t, err)
 	out, err := runReloadScript(t, ng.Bin, ng.Prefix, conf)
 	if err != nil {

@@ -17,7 +17,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
 )
 
 // Nginx is a real nginx master process run in the foreground under a
@@ -25,7 +25,7 @@ import (
 type Nginx struct {
 	Bin    string
 	Prefix string
-	Config components.NginxConfig // as rendered, with the prefix paths filled in
+	Config nginx.Config // as rendered, with the prefix paths filled in
 	cmd    *exec.Cmd
 	done   chan error
 	stderr bytes.Buffer
@@ -44,7 +44,7 @@ func FreePort() (int, error) {
 // PrefixConfig fills in what running nginx as the current user under prefix
 // needs: loopback listen address, free ports (when unset), pid/log/temp paths
 // inside prefix, and the current user as the worker user.
-func PrefixConfig(c components.NginxConfig, prefix string) (components.NginxConfig, error) {
+func PrefixConfig(c nginx.Config, prefix string) (nginx.Config, error) {
 	if c.ListenAddress == "" {
 		c.ListenAddress = "127.0.0.1"
 	}
@@ -77,8 +77,8 @@ func PrefixConfig(c components.NginxConfig, prefix string) (components.NginxConf
 }
 
 // WriteConfig renders c into prefix/nginx.conf (creating prefix/temp).
-func WriteConfig(c components.NginxConfig, prefix string) (string, error) {
-	text, err := components.RenderNginx(c)
+func WriteConfig(c nginx.Config, prefix string) (string, error) {
+	text, err := nginx.Render(c)
 	if err != nil {
 		return "", err
 	}
@@ -93,7 +93,7 @@ func WriteConfig(c components.NginxConfig, prefix string) (string, error) {
 }
 
 // TestConfig runs `nginx -t` on c under prefix and returns its output.
-func TestConfig(bin string, c components.NginxConfig, prefix string) (string, error) {
+func TestConfig(bin string, c nginx.Config, prefix string) (string, error) {
 	c, err := PrefixConfig(c, prefix)
 	if err != nil {
 		return "", err
@@ -111,7 +111,7 @@ func TestConfig(bin string, c components.NginxConfig, prefix string) (string, er
 
 // StartNginx renders c (see PrefixConfig) into prefix, starts nginx with
 // `daemon off;` and waits until it answers NginxHealthPath.
-func StartNginx(bin string, c components.NginxConfig, prefix string) (*Nginx, error) {
+func StartNginx(bin string, c nginx.Config, prefix string) (*Nginx, error) {
 	c, err := PrefixConfig(c, prefix)
 	if err != nil {
 		return nil, err
@@ -166,7 +166,7 @@ func (n *Nginx) waitHealthy(limit time.Duration) error {
 			return fmt.Errorf("nginx exited during start-up (%v): %s\nerror.log:\n%s", err, n.stderr.String(), n.ErrorLog())
 		default:
 		}
-		resp, err := client.Get(n.HTTPURL() + components.NginxHealthPath)
+		resp, err := client.Get(n.HTTPURL() + nginx.HealthPath)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -175,7 +175,7 @@ func (n *Nginx) waitHealthy(limit time.Duration) error {
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("nginx did not answer %s within %s (last error %v)\nerror.log:\n%s",
-				components.NginxHealthPath, limit, err, n.ErrorLog())
+				nginx.HealthPath, limit, err, n.ErrorLog())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -190,7 +190,7 @@ func (n *Nginx) ErrorLog() string {
 // Reload renders c (prefix paths and ports kept from the running config) over
 // nginx.conf and sends SIGHUP: new workers take the new config, old workers
 // finish their open connections (websockets included).
-func (n *Nginx) Reload(c components.NginxConfig) error {
+func (n *Nginx) Reload(c nginx.Config) error {
 	c.ListenAddress, c.HTTPPort, c.HTTPSPort = n.Config.ListenAddress, n.Config.HTTPPort, n.Config.HTTPSPort
 	c, err := PrefixConfig(c, n.Prefix)
 	if err != nil {

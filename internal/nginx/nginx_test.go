@@ -1,4 +1,4 @@
-package components
+package nginx
 
 import (
 	"regexp"
@@ -11,7 +11,7 @@ import (
 // Rendering and validation only; tests/nginx runs the output in a real nginx.
 
 func TestNginxRenderDefaults(t *testing.T) {
-	conf, err := RenderNginx(NginxConfig{Upstreams: []string{"10.0.0.1:3000", "node-b.example.com:3000", "[fd00::3]:3000"}})
+	conf, err := Render(Config{Upstreams: []string{"10.0.0.1:3000", "node-b.example.com:3000", "[fd00::3]:3000"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func TestNginxRenderDefaults(t *testing.T) {
 		"proxy_connect_timeout 5s;",
 		"proxy_next_upstream error timeout http_502 http_503 http_504;",
 		"listen 80 default_server;",
-		"location = " + NginxHealthPath + " {",
+		"location = " + HealthPath + " {",
 		`return 200 "ok";`,
 	} {
 		if !strings.Contains(conf, want) {
@@ -59,12 +59,12 @@ func TestNginxRenderDefaults(t *testing.T) {
 }
 
 func TestNginxRenderIsDeterministicAndKeepsNodeOrder(t *testing.T) {
-	c := NginxConfig{Upstreams: []string{"c:3000", "a:3000", "b:3000"}, TLS: true, TrustedProxies: []string{"10.0.0.0/8", "192.0.2.1"}}
-	a, err := RenderNginx(c)
+	c := Config{Upstreams: []string{"c:3000", "a:3000", "b:3000"}, TLS: true, TrustedProxies: []string{"10.0.0.0/8", "192.0.2.1"}}
+	a, err := Render(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := RenderNginx(c)
+	b, _ := Render(c)
 	if a != b {
 		t.Fatal("two renders of the same config differ")
 	}
@@ -79,14 +79,14 @@ func TestNginxRenderIsDeterministicAndKeepsNodeOrder(t *testing.T) {
 }
 
 func TestNginxRenderTLS(t *testing.T) {
-	conf, err := RenderNginx(NginxConfig{Upstreams: []string{"10.0.0.1:3000"}, TLS: true, ServerName: "chat.example.com"})
+	conf, err := Render(Config{Upstreams: []string{"10.0.0.1:3000"}, TLS: true, ServerName: "chat.example.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
 		"listen 443 ssl http2 default_server;",
-		"ssl_certificate " + DefaultNginxCertFile + ";",
-		"ssl_certificate_key " + DefaultNginxKeyFile + ";",
+		"ssl_certificate " + DefaultCertFile + ";",
+		"ssl_certificate_key " + DefaultKeyFile + ";",
 		"ssl_protocols TLSv1.2 TLSv1.3;",
 		"server_name chat.example.com;",
 		"return 301 https://$host$request_uri;",
@@ -96,7 +96,7 @@ func TestNginxRenderTLS(t *testing.T) {
 		}
 	}
 	// The health location is in both servers; the port-80 server proxies nothing.
-	if n := strings.Count(conf, "location = "+NginxHealthPath); n != 2 {
+	if n := strings.Count(conf, "location = "+HealthPath); n != 2 {
 		t.Errorf("health location appears %d times, want 2 (port 80 and 443)", n)
 	}
 	http := conf[strings.Index(conf, "listen 80 "):strings.Index(conf, "listen 443 ")]
@@ -108,7 +108,7 @@ func TestNginxRenderTLS(t *testing.T) {
 	}
 	checkBraces(t, conf)
 
-	conf, err = RenderNginx(NginxConfig{Upstreams: []string{"10.0.0.1:3000"}, TLS: true, HTTPSPort: 8443, PublicHTTPSPort: 443,
+	conf, err = Render(Config{Upstreams: []string{"10.0.0.1:3000"}, TLS: true, HTTPSPort: 8443, PublicHTTPSPort: 443,
 		HTTP2On: true, ListenAddress: "192.0.2.10", CertFile: "/c.pem", KeyFile: "/k.pem"})
 	if err != nil {
 		t.Fatal(err)
@@ -119,14 +119,14 @@ func TestNginxRenderTLS(t *testing.T) {
 			t.Errorf("TLS config with custom ports lacks %q", want)
 		}
 	}
-	conf, _ = RenderNginx(NginxConfig{Upstreams: []string{"10.0.0.1:3000"}, TLS: true, PublicHTTPSPort: 8443})
+	conf, _ = Render(Config{Upstreams: []string{"10.0.0.1:3000"}, TLS: true, PublicHTTPSPort: 8443})
 	if !strings.Contains(conf, "return 301 https://$host:8443$request_uri;") {
 		t.Error("redirect does not carry the public https port 8443")
 	}
 }
 
 func TestNginxRenderTrustedProxies(t *testing.T) {
-	conf, err := RenderNginx(NginxConfig{Upstreams: []string{"10.0.0.1:3000"}, TrustedProxies: []string{"10.1.0.0/16", "192.0.2.7"}})
+	conf, err := Render(Config{Upstreams: []string{"10.0.0.1:3000"}, TrustedProxies: []string{"10.1.0.0/16", "192.0.2.7"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +143,7 @@ func TestNginxRenderTrustedProxies(t *testing.T) {
 }
 
 func TestNginxRenderOverrides(t *testing.T) {
-	conf, err := RenderNginx(NginxConfig{
+	conf, err := Render(Config{
 		Upstreams: []string{"127.0.0.1:3000"}, ClientMaxBodySize: "0", PidFile: "/tmp/p/nginx.pid", ErrorLog: "/tmp/p/e.log",
 		AccessLog: "off", TempDir: "/tmp/p/temp", User: "root", WorkerProcesses: 2, MaxFails: 5, FailTimeout: 30 * time.Second,
 		Keepalive: 8, ProxyTimeout: 90 * time.Second, HTTPPort: 8080,
@@ -161,42 +161,42 @@ func TestNginxRenderOverrides(t *testing.T) {
 }
 
 func TestNginxValidateRejects(t *testing.T) {
-	ok := NginxConfig{Upstreams: []string{"10.0.0.1:3000"}}
+	ok := Config{Upstreams: []string{"10.0.0.1:3000"}}
 	cases := []struct {
 		name string
-		edit func(*NginxConfig)
+		edit func(*Config)
 		want string // part of the error
 	}{
-		{"no upstreams", func(c *NginxConfig) { c.Upstreams = nil }, "Upstreams is empty"},
-		{"upstream without port", func(c *NginxConfig) { c.Upstreams = []string{"10.0.0.1"} }, "Upstreams[0]"},
-		{"upstream port 0", func(c *NginxConfig) { c.Upstreams = []string{"10.0.0.1:0"} }, "1-65535"},
-		{"upstream port too big", func(c *NginxConfig) { c.Upstreams = []string{"a:70000"} }, "1-65535"},
-		{"upstream bad host", func(c *NginxConfig) { c.Upstreams = []string{"bad host;:3000"} }, "neither an IP address nor a host name"},
-		{"duplicate upstream", func(c *NginxConfig) { c.Upstreams = []string{"a:1", "b:2", "A:1"} }, "Upstreams[2] \"A:1\" repeats Upstreams[0]"},
-		{"negative http port", func(c *NginxConfig) { c.HTTPPort = -1 }, "HTTPPort -1"},
-		{"https port too big", func(c *NginxConfig) { c.TLS, c.HTTPSPort = true, 65536 }, "HTTPSPort 65536"},
-		{"same ports", func(c *NginxConfig) { c.TLS, c.HTTPPort, c.HTTPSPort = true, 8080, 8080 }, "both 8080"},
-		{"TLS with cert only", func(c *NginxConfig) { c.TLS, c.CertFile = true, "/c.pem" }, "KeyFile is empty"},
-		{"TLS with key only", func(c *NginxConfig) { c.TLS, c.KeyFile = true, "/k.pem" }, "CertFile is empty"},
-		{"cert without TLS", func(c *NginxConfig) { c.CertFile, c.KeyFile = "/c", "/k" }, "TLS is off"},
-		{"listen address", func(c *NginxConfig) { c.ListenAddress = "eth0" }, "ListenAddress"},
-		{"server name", func(c *NginxConfig) { c.ServerName = "chat.example.com; evil" }, "ServerName"},
-		{"body size", func(c *NginxConfig) { c.ClientMaxBodySize = "200MB" }, "ClientMaxBodySize"},
-		{"path injection", func(c *NginxConfig) { c.PidFile = "/x;y" }, "PidFile"},
-		{"temp dir with space", func(c *NginxConfig) { c.TempDir = "/a b" }, "TempDir"},
-		{"user", func(c *NginxConfig) { c.User = "a b" }, "User"},
-		{"timeout fraction", func(c *NginxConfig) { c.ProxyTimeout = 1500 * time.Millisecond }, "ProxyTimeout"},
-		{"negative keepalive", func(c *NginxConfig) { c.Keepalive = -1 }, "Keepalive"},
-		{"trusted proxy", func(c *NginxConfig) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "TrustedProxies[0]"},
+		{"no upstreams", func(c *Config) { c.Upstreams = nil }, "Upstreams is empty"},
+		{"upstream without port", func(c *Config) { c.Upstreams = []string{"10.0.0.1"} }, "Upstreams[0]"},
+		{"upstream port 0", func(c *Config) { c.Upstreams = []string{"10.0.0.1:0"} }, "1-65535"},
+		{"upstream port too big", func(c *Config) { c.Upstreams = []string{"a:70000"} }, "1-65535"},
+		{"upstream bad host", func(c *Config) { c.Upstreams = []string{"bad host;:3000"} }, "neither an IP address nor a host name"},
+		{"duplicate upstream", func(c *Config) { c.Upstreams = []string{"a:1", "b:2", "A:1"} }, "Upstreams[2] \"A:1\" repeats Upstreams[0]"},
+		{"negative http port", func(c *Config) { c.HTTPPort = -1 }, "HTTPPort -1"},
+		{"https port too big", func(c *Config) { c.TLS, c.HTTPSPort = true, 65536 }, "HTTPSPort 65536"},
+		{"same ports", func(c *Config) { c.TLS, c.HTTPPort, c.HTTPSPort = true, 8080, 8080 }, "both 8080"},
+		{"TLS with cert only", func(c *Config) { c.TLS, c.CertFile = true, "/c.pem" }, "KeyFile is empty"},
+		{"TLS with key only", func(c *Config) { c.TLS, c.KeyFile = true, "/k.pem" }, "CertFile is empty"},
+		{"cert without TLS", func(c *Config) { c.CertFile, c.KeyFile = "/c", "/k" }, "TLS is off"},
+		{"listen address", func(c *Config) { c.ListenAddress = "eth0" }, "ListenAddress"},
+		{"server name", func(c *Config) { c.ServerName = "chat.example.com; evil" }, "ServerName"},
+		{"body size", func(c *Config) { c.ClientMaxBodySize = "200MB" }, "ClientMaxBodySize"},
+		{"path injection", func(c *Config) { c.PidFile = "/x;y" }, "PidFile"},
+		{"temp dir with space", func(c *Config) { c.TempDir = "/a b" }, "TempDir"},
+		{"user", func(c *Config) { c.User = "a b" }, "User"},
+		{"timeout fraction", func(c *Config) { c.ProxyTimeout = 1500 * time.Millisecond }, "ProxyTimeout"},
+		{"negative keepalive", func(c *Config) { c.Keepalive = -1 }, "Keepalive"},
+		{"trusted proxy", func(c *Config) { c.TrustedProxies = []string{"10.0.0.0/33"} }, "TrustedProxies[0]"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			c := ok
 			c.Upstreams = slices.Clone(ok.Upstreams)
 			tc.edit(&c)
-			_, err := RenderNginx(c)
+			_, err := Render(c)
 			if err == nil {
-				t.Fatalf("RenderNginx accepted %+v", c)
+				t.Fatalf("Render accepted %+v", c)
 			}
 			if !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "nginx config:") {
 				t.Errorf("error %q does not contain %q", err, tc.want)
@@ -204,7 +204,7 @@ func TestNginxValidateRejects(t *testing.T) {
 		})
 	}
 	// All problems are reported at once.
-	err := NginxConfig{HTTPPort: 99999, ClientMaxBodySize: "x"}.Validate()
+	err := Config{HTTPPort: 99999, ClientMaxBodySize: "x"}.Validate()
 	for _, want := range []string{"Upstreams is empty", "HTTPPort 99999", "ClientMaxBodySize"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("combined error %v lacks %q", err, want)
@@ -213,37 +213,37 @@ func TestNginxValidateRejects(t *testing.T) {
 }
 
 func TestNginxWithDefaultsDoesNotAlias(t *testing.T) {
-	c := NginxConfig{Upstreams: []string{"a:1"}}
+	c := Config{Upstreams: []string{"a:1"}}
 	d := c.WithDefaults()
 	d.Upstreams[0] = "changed:1"
 	if c.Upstreams[0] != "a:1" {
 		t.Error("WithDefaults shares the Upstreams slice with its receiver")
 	}
-	if d.HTTPPort != 80 || d.HTTPSPort != 443 || d.ServerName != "_" || d.ClientMaxBodySize != DefaultNginxClientMaxBodySize {
+	if d.HTTPPort != 80 || d.HTTPSPort != 443 || d.ServerName != "_" || d.ClientMaxBodySize != DefaultClientMaxBodySize {
 		t.Errorf("defaults not applied: %+v", d)
 	}
 	if d.CertFile != "" {
 		t.Error("cert path defaulted without TLS")
 	}
-	if tl := (NginxConfig{TLS: true}).WithDefaults(); tl.CertFile != DefaultNginxCertFile || tl.KeyFile != DefaultNginxKeyFile {
+	if tl := (Config{TLS: true}).WithDefaults(); tl.CertFile != DefaultCertFile || tl.KeyFile != DefaultKeyFile {
 		t.Errorf("TLS cert defaults %q %q", tl.CertFile, tl.KeyFile)
 	}
 }
 
 func TestNginxHealthcheckCommand(t *testing.T) {
 	for _, tc := range []struct {
-		c    NginxConfig
+		c    Config
 		want string
 	}{
-		{NginxConfig{}, "http://127.0.0.1:80/nginx-health"},
-		{NginxConfig{HTTPPort: 8080, ListenAddress: "0.0.0.0"}, "http://127.0.0.1:8080/nginx-health"},
-		{NginxConfig{ListenAddress: "192.0.2.5"}, "http://192.0.2.5:80/nginx-health"},
-		{NginxConfig{ListenAddress: "::"}, "http://[::1]:80/nginx-health"},
+		{Config{}, "http://127.0.0.1:80/nginx-health"},
+		{Config{HTTPPort: 8080, ListenAddress: "0.0.0.0"}, "http://127.0.0.1:8080/nginx-health"},
+		{Config{ListenAddress: "192.0.2.5"}, "http://192.0.2.5:80/nginx-health"},
+		{Config{ListenAddress: "::"}, "http://[::1]:80/nginx-health"},
 	} {
-		got := NginxHealthcheck(tc.c)
+		got := Healthcheck(tc.c)
 		want := []string{"CMD", "wget", "-q", "-T", "3", "-O", "/dev/null", tc.want}
 		if !slices.Equal(got, want) {
-			t.Errorf("NginxHealthcheck(%+v) = %q, want %q", tc.c, got, want)
+			t.Errorf("Healthcheck(%+v) = %q, want %q", tc.c, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package components
+package nginx
 
 import (
 	_ "embed"
@@ -15,38 +15,38 @@ import (
 	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 )
 
-// NginxHealthPath is answered by nginx itself with 200 "ok", on plain HTTP even
+// HealthPath is answered by nginx itself with 200 "ok", on plain HTTP even
 // when TLS is on and everything else on port 80 redirects to https. It serves the
 // load balancer container's healthcheck and external load balancers.
-const NginxHealthPath = "/nginx-health"
+const HealthPath = "/nginx-health"
 
-// Defaults applied by NginxConfig.WithDefaults. They fit the official nginx
+// Defaults applied by Config.WithDefaults. They fit the official nginx
 // alpine image, with the certificate and key uploaded to /etc/nginx/tls/.
 const (
-	DefaultNginxCertFile          = "/etc/nginx/tls/tls.crt"
-	DefaultNginxKeyFile           = "/etc/nginx/tls/tls.key"
-	DefaultNginxClientMaxBodySize = "200M" // Rocket.Chat's multi-instance nginx example
-	DefaultNginxPidFile           = "/var/run/nginx.pid"
-	DefaultNginxErrorLog          = "/var/log/nginx/error.log"  // the image links it to stderr
-	DefaultNginxAccessLog         = "/var/log/nginx/access.log" // the image links it to stdout
-	DefaultNginxTempDir           = "/var/cache/nginx"
-	DefaultNginxUser              = "nginx"
-	DefaultNginxMaxFails          = 3
-	DefaultNginxFailTimeout       = 10 * time.Second
-	DefaultNginxKeepalive         = 32
-	DefaultNginxProxyTimeout      = time.Hour
-	DefaultNginxConnectTimeout    = 5 * time.Second
+	DefaultCertFile          = "/etc/nginx/tls/tls.crt"
+	DefaultKeyFile           = "/etc/nginx/tls/tls.key"
+	DefaultClientMaxBodySize = "200M" // Rocket.Chat's multi-instance nginx example
+	DefaultPidFile           = "/var/run/nginx.pid"
+	DefaultErrorLog          = "/var/log/nginx/error.log"  // the image links it to stderr
+	DefaultAccessLog         = "/var/log/nginx/access.log" // the image links it to stdout
+	DefaultTempDir           = "/var/cache/nginx"
+	DefaultUser              = "nginx"
+	DefaultMaxFails          = 3
+	DefaultFailTimeout       = 10 * time.Second
+	DefaultKeepalive         = 32
+	DefaultProxyTimeout      = time.Hour
+	DefaultConnectTimeout    = 5 * time.Second
 )
 
-// NginxConfig describes the load balancer in front of the Rocket.Chat instances.
+// Config describes the load balancer in front of the Rocket.Chat instances.
 // The zero value of every optional field means "use the default" (see WithDefaults).
-type NginxConfig struct {
+type Config struct {
 	Upstreams     []string // "host:port" of each Rocket.Chat node, in node order
 	ListenAddress string   // inside the container: "" = all interfaces
 	HTTPPort      int      // 80 in the container
 	HTTPSPort     int      // 443 in the container; used only when TLS
 	TLS           bool
-	// CertFile and KeyFile default to DefaultNginxCertFile and DefaultNginxKeyFile
+	// CertFile and KeyFile default to DefaultCertFile and DefaultKeyFile
 	// when TLS is on and both are empty. Setting them without TLS is an error.
 	CertFile, KeyFile string
 	ServerName        string // from rootUrl host, "_" when unknown
@@ -92,7 +92,7 @@ var nginxTemplate = template.Must(template.New("nginx.conf").Parse(nginxTemplate
 
 // WithDefaults returns a copy of c with every empty optional field set to its
 // default. It does not validate.
-func (c NginxConfig) WithDefaults() NginxConfig {
+func (c Config) WithDefaults() Config {
 	c.Upstreams = append([]string(nil), c.Upstreams...)
 	c.TrustedProxies = append([]string(nil), c.TrustedProxies...)
 	if c.HTTPPort == 0 {
@@ -105,46 +105,46 @@ func (c NginxConfig) WithDefaults() NginxConfig {
 		c.PublicHTTPSPort = c.HTTPSPort
 	}
 	if c.TLS && c.CertFile == "" && c.KeyFile == "" {
-		c.CertFile, c.KeyFile = DefaultNginxCertFile, DefaultNginxKeyFile
+		c.CertFile, c.KeyFile = DefaultCertFile, DefaultKeyFile
 	}
 	if c.ServerName == "" {
 		c.ServerName = "_"
 	}
 	if c.ClientMaxBodySize == "" {
-		c.ClientMaxBodySize = DefaultNginxClientMaxBodySize
+		c.ClientMaxBodySize = DefaultClientMaxBodySize
 	}
 	if c.PidFile == "" {
-		c.PidFile = DefaultNginxPidFile
+		c.PidFile = DefaultPidFile
 	}
 	if c.ErrorLog == "" {
-		c.ErrorLog = DefaultNginxErrorLog
+		c.ErrorLog = DefaultErrorLog
 	}
 	if c.AccessLog == "" {
-		c.AccessLog = DefaultNginxAccessLog
+		c.AccessLog = DefaultAccessLog
 	}
 	if c.TempDir == "" {
-		c.TempDir = DefaultNginxTempDir
+		c.TempDir = DefaultTempDir
 	}
 	if c.User == "" {
-		c.User = DefaultNginxUser
+		c.User = DefaultUser
 	}
 	if c.WorkerConnections == 0 {
 		c.WorkerConnections = 4096
 	}
 	if c.MaxFails == 0 {
-		c.MaxFails = DefaultNginxMaxFails
+		c.MaxFails = DefaultMaxFails
 	}
 	if c.FailTimeout == 0 {
-		c.FailTimeout = DefaultNginxFailTimeout
+		c.FailTimeout = DefaultFailTimeout
 	}
 	if c.Keepalive == 0 {
-		c.Keepalive = DefaultNginxKeepalive
+		c.Keepalive = DefaultKeepalive
 	}
 	if c.ProxyTimeout == 0 {
-		c.ProxyTimeout = DefaultNginxProxyTimeout
+		c.ProxyTimeout = DefaultProxyTimeout
 	}
 	if c.ConnectTimeout == 0 {
-		c.ConnectTimeout = DefaultNginxConnectTimeout
+		c.ConnectTimeout = DefaultConnectTimeout
 	}
 	return c
 }
@@ -156,7 +156,7 @@ var (
 
 // Validate reports every problem of c (after defaults), joined into one error
 // whose lines each name the field at fault.
-func (c NginxConfig) Validate() error {
+func (c Config) Validate() error {
 	c = c.WithDefaults()
 	var errs []error
 	bad := func(format string, a ...any) {
@@ -197,11 +197,11 @@ func (c NginxConfig) Validate() error {
 		}
 		if c.CertFile == "" {
 			bad("TLS is on but CertFile is empty while KeyFile is %q; give both or neither (defaults %s, %s)",
-				c.KeyFile, DefaultNginxCertFile, DefaultNginxKeyFile)
+				c.KeyFile, DefaultCertFile, DefaultKeyFile)
 		}
 		if c.KeyFile == "" {
 			bad("TLS is on but KeyFile is empty while CertFile is %q; give both or neither (defaults %s, %s)",
-				c.CertFile, DefaultNginxCertFile, DefaultNginxKeyFile)
+				c.CertFile, DefaultCertFile, DefaultKeyFile)
 		}
 	} else if c.CertFile != "" || c.KeyFile != "" {
 		bad("CertFile/KeyFile are set (%q, %q) but TLS is off; set TLS or leave them empty", c.CertFile, c.KeyFile)
@@ -292,7 +292,7 @@ func checkNginxPath(p string) error {
 
 // nginxView is what the template sees: every value already in nginx syntax.
 type nginxView struct {
-	NginxConfig
+	Config
 	HTTPListen, HTTPSListen string
 	RedirectPort            string
 	HealthPath              string
@@ -313,20 +313,20 @@ func nginxListen(addr string, port int) string {
 	return net.JoinHostPort(addr, strconv.Itoa(port))
 }
 
-// RenderNginx validates c and returns a complete nginx.conf for it. The file
+// Render validates c and returns a complete nginx.conf for it. The file
 // needs no include files; it suits the official nginx alpine image and, with
 // PidFile, ErrorLog, AccessLog and TempDir pointed at a prefix, Debian's nginx
 // started as `nginx -p <prefix> -c <prefix>/nginx.conf`.
-func RenderNginx(c NginxConfig) (string, error) {
+func Render(c Config) (string, error) {
 	if err := c.Validate(); err != nil {
 		return "", err
 	}
 	c = c.WithDefaults()
 	v := nginxView{
-		NginxConfig:         c,
+		Config:              c,
 		HTTPListen:          nginxListen(c.ListenAddress, c.HTTPPort),
 		HTTPSListen:         nginxListen(c.ListenAddress, c.HTTPSPort),
-		HealthPath:          NginxHealthPath,
+		HealthPath:          HealthPath,
 		WorkerProcesses:     "auto",
 		FailTimeout:         nginxSeconds(c.FailTimeout),
 		ProxyTimeout:        nginxSeconds(c.ProxyTimeout),
@@ -350,10 +350,10 @@ func RenderNginx(c NginxConfig) (string, error) {
 	return b.String(), nil
 }
 
-// NginxHealthcheck returns the Docker healthcheck test for the load balancer
+// Healthcheck returns the Docker healthcheck test for the load balancer
 // container: busybox wget (present in the nginx alpine image) fetching
-// NginxHealthPath over plain HTTP inside the container.
-func NginxHealthcheck(c NginxConfig) []string {
+// HealthPath over plain HTTP inside the container.
+func Healthcheck(c Config) []string {
 	c = c.WithDefaults()
 	host := "127.0.0.1"
 	if c.ListenAddress != "" {
@@ -364,6 +364,6 @@ func NginxHealthcheck(c NginxConfig) []string {
 			host = "::1"
 		}
 	}
-	url := "http://" + net.JoinHostPort(host, strconv.Itoa(c.HTTPPort)) + NginxHealthPath
+	url := "http://" + net.JoinHostPort(host, strconv.Itoa(c.HTTPPort)) + HealthPath
 	return []string{"CMD", "wget", "-q", "-T", "3", "-O", "/dev/null", url}
 }
