@@ -12,6 +12,8 @@ import (
 
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/connstring"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -163,12 +165,12 @@ func (b *builder) connectionStrings() error {
 	hosts := memberHosts(b.args.Nodes)
 	rs := b.args.ReplicaSetName
 	b.mongoURL = secret(b.rocketPassword.ApplyT(func(pwd string) (string, error) {
-		return MongoURL{User: RocketUser, Password: pwd, Hosts: hosts, Database: RocketChatDB,
+		return connstring.MongoURL{User: RocketUser, Password: pwd, Hosts: hosts, Database: RocketChatDB,
 			AuthSource: "admin", ReplicaSet: rs, Majority: true}.String()
 	}).(pulumi.StringOutput))
 	if b.args.OplogPassword != nil {
 		b.oplogURL = secret(b.args.OplogPassword.ToStringOutput().ApplyT(func(pwd string) (string, error) {
-			return MongoURL{User: OplogUser, Password: pwd, Hosts: hosts, Database: "local",
+			return connstring.MongoURL{User: OplogUser, Password: pwd, Hosts: hosts, Database: "local",
 				AuthSource: "admin", ReplicaSet: rs}.String()
 		}).(pulumi.StringOutput))
 	}

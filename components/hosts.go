@@ -163,3 +163,13 @@ func containerOptions(provider pulumi.ProviderResource, parent pulumi.Resource, 
 	}
 	return opts
 }
+
+// memberHosts returns the replica-set member host of each node:
+// <name>:<mongo port>.
+func memberHosts(nodes []Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = MemberHost(n.Name, n.Ports.Mongo)
+	}
+	return out
+}

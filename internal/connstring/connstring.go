@@ -1,4 +1,6 @@
-package components
+// Package connstring builds and checks the MongoDB connection strings of
+// the cluster (MONGO_URL, MONGO_OPLOG_URL), escaping users and passwords.
+package connstring
 
 import (
 	"fmt"
@@ -94,14 +96,4 @@ func redactErr(err error, secret string) error {
 		msg = strings.ReplaceAll(msg, s, "[secret]")
 	}
 	return fmt.Errorf("%s", msg)
-}
-
-// memberHosts returns the replica-set member host of each node:
-// <name>:<mongo port>.
-func memberHosts(nodes []Node) []string {
-	out := make([]string, len(nodes))
-	for i, n := range nodes {
-		out[i] = MemberHost(n.Name, n.Ports.Mongo)
-	}
-	return out
 }
