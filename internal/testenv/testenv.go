@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	_ "embed"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -75,4 +76,17 @@ func PulumiCLI() (path, why string) {
 		return p, ""
 	}
 	return "", "the Pulumi CLI is not built (run tools/build-pulumi.sh, or set RCHA_PULUMI_BIN)"
+}
+
+//go:embed fakedocker.sh
+var fakeDocker []byte
+
+// InstallFakeDocker writes the stand-in docker CLI (fakedocker.sh) as
+// dir/docker. Put dir first on PATH; set RCHA_FAKE_DOCKER_LOG (and
+// RCHA_FAKE_CONTAINERS for inspect).
+func InstallFakeDocker(t testing.TB, dir string) {
+	t.Helper()
+	if err := os.WriteFile(filepath.Join(dir, "docker"), fakeDocker, 0o755); err != nil {
+		t.Fatal(err)
+	}
 }

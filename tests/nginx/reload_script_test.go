@@ -12,27 +12,9 @@ import (
 
 	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/nginx/standin"
 )
-
-// fakeDocker stands in for `docker exec -i -e NAME... CONTAINER cmd...`: it
-// records the container name and runs cmd on this machine, where a stand-in
-// `nginx` points the real binary at the test's prefix. Everything else the
-// script does (writing files, nginx -t, rollback, nginx -s reload) is real.
-const fakeDocker = `#!/bin/sh
-[ "$1" = exec ] || { echo "fake docker: only exec is supported" >&2; exit 2; }
-shift
-while [ $# -gt 0 ]; do
-  case "$1" in
-    -i) shift ;;
-    -e) shift 2 ;;
-    *) break ;;
-  esac
-done
-echo "$1" >>"$RCHA_FAKE_DOCKER_LOG"
-shift
-exec "$@"
-`
 
 // runReloadScript runs the component's config-step script against the
 // nginx under prefix with conf as RCHA_NGINX_CONF.
@@ -40,7 +22,7 @@ func runReloadScript(t *testing.T, bin, prefix, conf string) (string, error) {
 	t.Helper()
 	fake := t.TempDir()
 	log := filepath.Join(fake, "docker.log")
-	must(t, os.WriteFile(filepath.Join(fake, "docker"), []byte(fakeDocker), 0o755))
+	testenv.InstallFakeDocker(t, fake)
 	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -p %s -c %s/nginx.conf -e %s/error.log \"$@\"\n", bin, prefix, prefix, prefix)
 	must(t, os.WriteFile(filepath.Join(fake, "nginx"), []byte(wrapper), 0o755))
 	cmd := exec.Command("/bin/sh", "-c", components.LoadBalancerReloadScript())

@@ -29,27 +29,6 @@ import (
 
 const tCommand = "command:local:Command"
 
-// fakeDocker implements the two docker CLI calls the steps make:
-// `docker inspect --type container NAME` (succeeds when NAME is listed in
-// $RCHA_FAKE_CONTAINERS) and `docker exec -i -e NAME... CONTAINER cmd...`
-// (runs cmd here, and records the container).
-const fakeDocker = `#!/bin/sh
-case "$1" in
-inspect)
-  for c in $RCHA_FAKE_CONTAINERS; do [ "$c" = "$4" ] && exit 0; done
-  echo "Error: No such container: $4" >&2; exit 1 ;;
-exec)
-  shift
-  while [ $# -gt 0 ]; do
-    case "$1" in -i) shift ;; -e) shift 2 ;; *) break ;; esac
-  done
-  echo "$1" >>"$RCHA_FAKE_DOCKER_LOG"
-  shift
-  exec "$@" ;;
-esac
-echo "fake docker: unsupported: $*" >&2; exit 2
-`
-
 // step is one replica-set command as the program registered it.
 type step struct {
 	script, stdin string
@@ -118,7 +97,7 @@ func newWorld(t *testing.T) *world {
 	dir := t.TempDir()
 	w := &world{t: t, bin: filepath.Join(dir, "bin"), state: filepath.Join(dir, "sim.json"), dlog: filepath.Join(dir, "docker.log")}
 	must(t, os.MkdirAll(w.bin, 0o755))
-	must(t, os.WriteFile(filepath.Join(w.bin, "docker"), []byte(fakeDocker), 0o755))
+	testenv.InstallFakeDocker(t, w.bin)
 	// The steps run `mongosh --nodb --quiet --norc FILE`; load the
 	// simulation first, as tests/mongosh does.
 	wrapper := fmt.Sprintf("#!/bin/sh\nexport HOME=%q\nexec %q --nodb --quiet --norc %q \"$4\"\n", dir, mongosh, sim)
