@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
-	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
@@ -71,7 +70,13 @@ Common flags:
   --pulumi PATH        Pulumi CLI binary (default: $RCHA_PULUMI_BIN, else pulumi on PATH)
   --json               print one JSON summary on stdout instead of the human summary
   --diff               print the detailed diff (preview, up, refresh, destroy)
+  --refresh=false      preview, up: do not refresh the state from the real world first (default: refresh)
+  --debug              also print the providers' debug logs: they may contain secrets (preview, up, refresh, destroy)
   --cancel-grace DUR   on Ctrl-C/SIGTERM, how long the engine may take to stop cleanly (default 2m)
+
+Every secret rcha knows (secret config, secret outputs, secrets in the
+state) and every mongodb:// URL password is replaced by [secret] in what
+it prints; "outputs --show-secrets" alone prints secret outputs in clear.
 
 State backend: $PULUMI_BACKEND_URL, else backend.url in Pulumi.yaml, else the
 local file backend in <work-dir>/.pulumi-state. Secrets need
@@ -89,19 +94,28 @@ type options struct {
 	pulumiPath      string
 	jsonOut         bool
 	diff            bool
+	refresh         bool
+	debug           bool
 	expectNoChanges bool
 	showSecrets     bool
 	cancelGrace     time.Duration
 	verify          verifyOptions
 }
 
-type usageError struct{ msg string }
+// usageError is a bad command line. flagUsage, when set, is the command's
+// own flag list, printed instead of the general usage.
+type usageError struct {
+	msg       string
+	flagUsage string
+}
 
 func (e usageError) Error() string { return e.msg }
 
-func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*options, error) {
+// parseArgs parses the command line. On -h it returns flag.ErrHelp and,
+// for a command's -h, the options with the command's usage in helpText.
+func parseArgs(args []string, getenv func(string) string, helpText *string) (*options, error) {
 	if len(args) == 0 {
-		return nil, usageError{"no command given"}
+		return nil, usageError{msg: "no command given"}
 	}
 	o := &options{command: args[0]}
 	switch o.command {
@@ -109,10 +123,13 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*op
 	case "help", "-h", "--help":
 		return nil, flag.ErrHelp
 	default:
-		return nil, usageError{fmt.Sprintf("unknown command %q", o.command)}
+		return nil, usageError{msg: fmt.Sprintf("unknown command %q", o.command)}
 	}
 	fs := flag.NewFlagSet("rcha "+o.command, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	// The flag package would print the error and the usage itself; rcha
+	// prints them once, from Main.
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
 	fs.StringVar(&o.stack, "stack", "", "stack name; its config file is Pulumi.<stack>.yaml (required)")
 	fs.StringVar(&o.workDir, "work-dir", ".", "project directory holding Pulumi.yaml")
 	fs.StringVar(&o.pulumiPath, "pulumi", getenv("RCHA_PULUMI_BIN"), "Pulumi CLI binary (env RCHA_PULUMI_BIN; default pulumi on PATH)")
@@ -121,6 +138,11 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*op
 	switch o.command {
 	case "preview", "up", "refresh", "destroy":
 		fs.BoolVar(&o.diff, "diff", false, "print a detailed diff")
+		fs.BoolVar(&o.debug, "debug", false, "also print the providers' debug logs (they may contain secrets)")
+	}
+	switch o.command {
+	case "preview", "up":
+		fs.BoolVar(&o.refresh, "refresh", true, "refresh the state from the real world first, so that drift (a removed container) is repaired")
 	}
 	switch o.command {
 	case "preview", "refresh":
@@ -130,44 +152,87 @@ func parseArgs(args []string, getenv func(string) string, stderr io.Writer) (*op
 	case "verify":
 		o.verify.register(fs, getenv)
 	}
+	flagUsage := func() string {
+		var b strings.Builder
+		fmt.Fprintf(&b, "Usage: rcha %s --stack NAME [flags]\n\nFlags:\n", o.command)
+		fs.SetOutput(&b)
+		fs.PrintDefaults()
+		fs.SetOutput(io.Discard)
+		return b.String()
+	}
 	if err := fs.Parse(args[1:]); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
+			if helpText != nil {
+				*helpText = flagUsage()
+			}
 			return o, err
 		}
-		return nil, usageError{err.Error()}
+		return nil, usageError{msg: err.Error(), flagUsage: flagUsage()}
 	}
 	if fs.NArg() > 0 {
-		return nil, usageError{fmt.Sprintf("unexpected argument %q", fs.Arg(0))}
+		return nil, usageError{msg: fmt.Sprintf("unexpected argument %q", fs.Arg(0)), flagUsage: flagUsage()}
 	}
 	if o.stack == "" {
-		return nil, usageError{"--stack is required"}
+		return nil, usageError{msg: "--stack is required", flagUsage: flagUsage()}
 	}
 	return o, nil
 }
 
-// Main runs rcha with args (without the program name) and returns the exit code.
+// Main runs rcha with args (without the program name) and returns the exit
+// code. Everything it prints passes through a Redactor (see Redactor).
 func Main(args []string, env Env) int {
 	if env.Getenv == nil {
 		env.Getenv = os.Getenv
 	}
-	o, err := parseArgs(args, env.Getenv, env.Stderr)
+	var help string
+	o, err := parseArgs(args, env.Getenv, &help)
 	if errors.Is(err, flag.ErrHelp) {
 		if o == nil {
 			fmt.Fprint(env.Stdout, usageText)
+		} else {
+			fmt.Fprint(env.Stdout, help)
 		}
 		return ExitOK
 	}
 	if err != nil {
-		fmt.Fprintf(env.Stderr, "rcha: %v\n\n%s", err, usageText)
+		var ue usageError
+		if errors.As(err, &ue) && ue.flagUsage != "" {
+			fmt.Fprintf(env.Stderr, "rcha %s: %v\n\n%s\nRun \"rcha help\" for the commands, exit codes and environment.\n", o.commandOr(args), err, ue.flagUsage)
+		} else {
+			fmt.Fprintf(env.Stderr, "rcha: %v\n\n%s", err, usageText)
+		}
 		return ExitUsage
 	}
-	r := &runner{o: o, env: env, start: time.Now()}
+	red := NewRedactor()
+	stdout, stderr := NewRedactWriter(env.Stdout, red), NewRedactWriter(env.Stderr, red)
+	defer func() { _ = stdout.Flush(); _ = stderr.Flush() }()
+	r := &runner{o: o, rawStdout: env.Stdout, env: env, start: time.Now(), redactor: red}
+	r.env.Stdout, r.env.Stderr = stdout, stderr
+	if o.command == "outputs" && o.showSecrets {
+		// Asked for in so many words: secret outputs in clear, on stdout only.
+		r.env.Stdout = env.Stdout
+	}
 	return r.run()
 }
 
+// commandOr is the command of o, or the first argument when o is nil.
+func (o *options) commandOr(args []string) string {
+	if o != nil {
+		return o.command
+	}
+	if len(args) > 0 {
+		return args[0]
+	}
+	return ""
+}
+
 type runner struct {
-	o       *options
-	env     Env
+	o   *options
+	env Env // Stdout and Stderr redact secrets
+	// rawStdout is the caller's stdout, for the JSON summary, which is
+	// redacted value by value before it is encoded.
+	rawStdout io.Writer
+	redactor  *Redactor
 	start   time.Time
 	project string
 	workDir string
@@ -218,6 +283,15 @@ func (r *runner) run() int {
 	if sum.Result == "" {
 		sum.Result = map[int]string{ExitOK: ResultSucceeded, ExitChanges: ResultChanges, ExitFailed: ResultFailed,
 			ExitVerify: ResultVerificationFailed, ExitInterrupted: ResultInterrupted, ExitSetup: ResultSetupFailed, ExitUsage: ResultSetupFailed}[code]
+	}
+	if r.o.command == "verify" && sum.Verification == nil {
+		// verify never got to check the cluster: say why, in the same shape.
+		msg := "verification did not run"
+		if len(sum.Errors) > 0 {
+			msg = sum.Errors[0]
+		}
+		jr := verify.Report{Findings: []verify.Finding{{Check: "stack", Target: r.o.stack, Status: verify.StatusFail, Message: msg}}}.JSON()
+		sum.Verification = &jr
 	}
 	r.report(sum)
 	return code
@@ -287,13 +361,20 @@ func (r *runner) prepare(sum *Summary) int {
 	if err != nil {
 		return r.setupErr(sum, ExitSetup, fmt.Errorf("select stack %q in backend %s: %s", r.o.stack, sum.Backend, cliErr(err)))
 	}
+	if err := r.learnSecrets(ctx); err != nil {
+		return r.setupErr(sum, ExitSetup, err)
+	}
 	r.progressf("rcha %s: stack %s, project dir %s, backend %s, pulumi %s", r.o.command, r.o.stack, wd, sum.Backend, sum.PulumiVersion)
+	if r.o.debug {
+		r.progressf("rcha %s: warning: --debug prints the providers' debug logs; they hold raw API dumps (docker inspect with container environments, MONGO_URL included). rcha redacts the secrets it knows, but secrets it does not know can show: keep this output out of shared CI logs.", r.o.command)
+	}
 	return ExitOK
 }
 
 func (r *runner) setupErr(sum *Summary, code int, err error) int {
-	sum.Errors = append(sum.Errors, err.Error())
-	fmt.Fprintf(r.env.Stderr, "rcha %s: %v\n", r.o.command, err)
+	msg := trimErrorPrefix(err.Error())
+	sum.Errors = append(sum.Errors, msg)
+	fmt.Fprintf(r.env.Stderr, "rcha %s: error: %s\n", r.o.command, msg)
 	return code
 }
 
@@ -359,12 +440,14 @@ func (r *runner) dispatch(sum *Summary) int {
 	case "verify":
 		return r.verify(sum)
 	}
+	if (r.o.command == "preview" || r.o.command == "up") && !r.o.refresh {
+		r.cli.AddArgs(r.o.command, "--refresh=false")
+	}
 	ctx, stop := r.withInterrupts()
 	defer stop()
-	ch := make(chan events.EngineEvent)
-	done := make(chan struct{})
 	prog := newProgress(r.env.Stderr, r.start, r.o.command == "preview")
-	go prog.consume(ch, done)
+	prog.debug = r.o.debug
+	stream := prog.stream()
 
 	diffOut := r.env.Stdout
 	if r.o.jsonOut {
@@ -374,13 +457,19 @@ func (r *runner) dispatch(sum *Summary) int {
 	var outs auto.OutputMap
 	switch r.o.command {
 	case "preview":
-		opts := []optpreview.Option{optpreview.EventStreams(ch), optpreview.Color("never")}
+		opts := []optpreview.Option{optpreview.EventStreams(stream.ch), optpreview.Color("never")}
+		if r.o.refresh {
+			opts = append(opts, optpreview.Refresh())
+		}
 		if r.o.diff {
 			opts = append(opts, optpreview.Diff(), optpreview.ProgressStreams(diffOut))
 		}
 		_, opErr = r.stack.Preview(ctx, opts...)
 	case "up":
-		opts := []optup.Option{optup.EventStreams(ch), optup.Color("never")}
+		opts := []optup.Option{optup.EventStreams(stream.ch), optup.Color("never")}
+		if r.o.refresh {
+			opts = append(opts, optup.Refresh())
+		}
 		if r.o.diff {
 			opts = append(opts, optup.Diff(), optup.ProgressStreams(diffOut))
 		}
@@ -388,20 +477,37 @@ func (r *runner) dispatch(sum *Summary) int {
 		res, opErr = r.stack.Up(ctx, opts...)
 		outs = res.Outputs
 	case "refresh":
-		opts := []optrefresh.Option{optrefresh.EventStreams(ch), optrefresh.Color("never")}
+		opts := []optrefresh.Option{optrefresh.EventStreams(stream.ch), optrefresh.Color("never")}
 		if r.o.diff {
 			opts = append(opts, optrefresh.Diff(), optrefresh.ProgressStreams(diffOut))
 		}
 		_, opErr = r.stack.Refresh(ctx, opts...)
 	case "destroy":
-		opts := []optdestroy.Option{optdestroy.EventStreams(ch), optdestroy.Color("never")}
+		opts := []optdestroy.Option{optdestroy.EventStreams(stream.ch), optdestroy.Color("never")}
 		if r.o.diff {
 			opts = append(opts, optdestroy.Diff(), optdestroy.ProgressStreams(diffOut))
 		}
 		_, opErr = r.stack.Destroy(ctx, opts...)
 	}
-	waitEvents(ch, done)
-	sum.Changes = prog.changes()
+	stream.wait()
+	// Learn the secrets the operation created (a first up generates the
+	// passwords) before printing anything about its result.
+	lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	if err := r.learnSecrets(lctx); err != nil {
+		r.progressf("rcha %s: warning: %v; what follows is redacted with the secrets known before the operation", r.o.command, err)
+	}
+	lcancel()
+
+	failed := r.interrupted || opErr != nil
+	switch {
+	case !failed:
+		sum.Changes = prog.changes()
+	case r.o.command == "preview":
+		// A failed preview applied nothing, and its plan is incomplete.
+		sum.Changes = map[string]int{}
+	default:
+		sum.Changes = prog.applied()
+	}
 	sum.ChangeCount = countChanges(sum.Changes)
 	sum.Errors = append(sum.Errors, prog.errors()...)
 
@@ -411,8 +517,17 @@ func (r *runner) dispatch(sum *Summary) int {
 		return ExitInterrupted
 	}
 	if opErr != nil {
-		sum.Errors = append(sum.Errors, firstLine(cliErr(opErr)))
-		fmt.Fprintf(r.env.Stderr, "rcha %s: pulumi %s failed:\n%s\n", r.o.command, r.o.command, strings.TrimSpace(cliErr(opErr)))
+		if prog.received == 0 {
+			// The engine never started: the CLI refused before it (wrong
+			// or missing passphrase, unreadable backend, a lock).
+			return r.setupErr(sum, ExitSetup, fmt.Errorf("pulumi %s did not start: %s", r.o.command, cliMessage(opErr)))
+		}
+		if len(prog.errors()) == 0 {
+			// The engine reported no error of its own: the CLI's is the news.
+			msg := cliMessage(opErr)
+			sum.Errors = append(sum.Errors, firstLine(msg))
+			fmt.Fprintf(r.env.Stderr, "rcha %s: error: %s\n", r.o.command, msg)
+		}
 		return ExitFailed
 	}
 	if outs == nil && r.o.command != "destroy" {
@@ -428,30 +543,20 @@ func (r *runner) dispatch(sum *Summary) int {
 	return ExitOK
 }
 
-// waitEvents waits for the event consumer. The SDK closes the channel when
-// the operation ends; an operation that failed before starting its event log
-// never does, so close it ourselves then.
-func waitEvents(ch chan events.EngineEvent, done chan struct{}) {
-	select {
-	case <-done:
-		return
-	case <-time.After(5 * time.Second):
-	}
-	defer func() { _ = recover() }() // already closed by the SDK meanwhile
-	close(ch)
-	<-done
-}
-
 func (r *runner) outputs(sum *Summary) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	outs, err := r.stack.Outputs(ctx)
 	if err != nil {
-		sum.Errors = append(sum.Errors, firstLine(cliErr(err)))
-		fmt.Fprintf(r.env.Stderr, "rcha outputs: %s\n", cliErr(err))
+		msg := cliMessage(err)
+		sum.Errors = append(sum.Errors, firstLine(msg))
+		fmt.Fprintf(r.env.Stderr, "rcha outputs: error: %s\n", msg)
 		return ExitFailed
 	}
 	sum.Outputs = redactOutputs(outs, r.o.showSecrets)
+	if len(outs) == 0 && !r.o.jsonOut {
+		fmt.Fprintf(r.env.Stderr, "rcha outputs: stack %s has no outputs (run `rcha up` first)\n", r.o.stack)
+	}
 	return ExitOK
 }
 
@@ -472,7 +577,10 @@ func redactOutputs(outs auto.OutputMap, show bool) map[string]any {
 
 func (r *runner) report(sum *Summary) {
 	if r.o.jsonOut {
-		enc := json.NewEncoder(r.env.Stdout)
+		// Redact value by value, then encode: a secret replaced inside the
+		// encoded text could break the JSON (a secret that is a number).
+		r.redactSummary(sum)
+		enc := json.NewEncoder(r.rawStdout)
 		enc.SetIndent("", "  ")
 		_ = enc.Encode(sum)
 		return
@@ -504,8 +612,38 @@ func (r *runner) report(sum *Summary) {
 		fmt.Fprintln(w, "outputs:")
 		writeOutputs(w, sum.Outputs)
 	}
-	for _, e := range sum.Errors {
-		fmt.Fprintf(w, "error: %s\n", e)
+	if n := len(sum.Errors); n > 0 {
+		// Each error was printed on stderr as it happened; count them only.
+		fmt.Fprintf(w, "%d error(s), printed on stderr above\n", n)
+	}
+}
+
+// redactSummary redacts every string of the summary that can hold a
+// secret. Secret outputs are already "[secret]" (redactOutputs); the other
+// outputs are redacted too unless outputs --show-secrets asked for clear text.
+func (r *runner) redactSummary(sum *Summary) {
+	red := r.redactor
+	sum.Backend = red.String(sum.Backend)
+	for i, e := range sum.Errors {
+		sum.Errors[i] = red.String(e)
+	}
+	if !(r.o.command == "outputs" && r.o.showSecrets) {
+		for k, v := range sum.Outputs {
+			sum.Outputs[k] = red.Value(v)
+		}
+	}
+	if v := sum.Verification; v != nil {
+		c := *v
+		redactFindings := func(fs []verify.Finding) []verify.Finding {
+			out := make([]verify.Finding, len(fs))
+			for i, f := range fs {
+				f.Target, f.Message = red.String(f.Target), red.String(f.Message)
+				out[i] = f
+			}
+			return out
+		}
+		c.Findings, c.Problems = redactFindings(v.Findings), redactFindings(v.Problems)
+		sum.Verification = &c
 	}
 }
 
@@ -541,6 +679,27 @@ func cliErr(err error) string {
 		}
 	}
 	return msg
+}
+
+// cliMessage is cliErr without the Automation API's framing: the
+// "failed to run update: exit status 1" line and "code:", "stdout:",
+// "stderr:" headers say nothing the exit code does not.
+func cliMessage(err error) string {
+	var keep []string
+	for _, l := range strings.Split(cliErr(err), "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case t == "", strings.HasPrefix(t, "code: "), t == "stdout:", t == "stderr:":
+			continue
+		case strings.HasPrefix(t, "failed to run ") && strings.Contains(t, ": exit status "):
+			continue
+		}
+		keep = append(keep, trimErrorPrefix(l))
+	}
+	if len(keep) == 0 {
+		return trimErrorPrefix(strings.TrimSpace(err.Error()))
+	}
+	return strings.Join(keep, "\n")
 }
 
 func firstLine(s string) string {

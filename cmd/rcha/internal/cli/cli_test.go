@@ -15,17 +15,16 @@ import (
 func noEnv(string) string { return "" }
 
 func TestParseArgs(t *testing.T) {
-	var stderr bytes.Buffer
-	o, err := parseArgs([]string{"preview", "--stack", "prod", "--diff", "--expect-no-changes", "--json", "--work-dir", "/x"}, noEnv, &stderr)
+	o, err := parseArgs([]string{"preview", "--stack", "prod", "--diff", "--expect-no-changes", "--json", "--work-dir", "/x"}, noEnv, nil)
 	require.NoError(t, err)
-	assert.Equal(t, &options{command: "preview", stack: "prod", workDir: "/x", diff: true, expectNoChanges: true, jsonOut: true, cancelGrace: 2 * time.Minute}, o)
+	assert.Equal(t, &options{command: "preview", stack: "prod", workDir: "/x", diff: true, expectNoChanges: true, jsonOut: true, refresh: true, cancelGrace: 2 * time.Minute}, o)
 
 	o, err = parseArgs([]string{"up", "--stack", "s"}, func(k string) string {
 		if k == "RCHA_PULUMI_BIN" {
 			return "/opt/pulumi"
 		}
 		return ""
-	}, &stderr)
+	}, nil)
 	require.NoError(t, err)
 	assert.Equal(t, "/opt/pulumi", o.pulumiPath, "RCHA_PULUMI_BIN is the --pulumi default")
 
@@ -35,7 +34,7 @@ func TestParseArgs(t *testing.T) {
 		{"outputs", "--stack", "s", "--diff"},
 		{"verify", "--stack", "s", "--show-secrets"},
 	} {
-		_, err := parseArgs(bad, noEnv, &stderr)
+		_, err := parseArgs(bad, noEnv, nil)
 		var ue usageError
 		assert.ErrorAs(t, err, &ue, "%v", bad)
 	}
@@ -145,7 +144,7 @@ func TestProgressLines(t *testing.T) {
 	assert.Contains(t, out, "!  docker:index/container:Container rc-mongo-a: replace failed")
 	assert.NotContains(t, out, "<{%")
 	assert.Equal(t, map[string]int{"replace": 1, "same": 4}, p.changes())
-	assert.Equal(t, []string{"rc-mongo-a: container exited", "docker:index/container:Container rc-mongo-a: replace failed"}, p.errors())
+	assert.Equal(t, []string{"rc-mongo-a: container exited"}, p.errors(), "each error once: the failed step of a resource whose error was reported is not repeated")
 
 	buf.Reset()
 	pv := newProgress(&buf, time.Now(), true)

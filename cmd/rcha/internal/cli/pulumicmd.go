@@ -30,6 +30,10 @@ type pulumiCLI struct {
 	version semver.Version
 	grace   time.Duration
 
+	// extraArgs are added to every run of a CLI command, keyed by the
+	// command ("up", "preview"): flags the Automation API has no option for.
+	extraArgs map[string][]string
+
 	mu       sync.Mutex
 	killed   bool // a run was killed after the grace period or by force
 	forceAll chan struct{}
@@ -83,6 +87,20 @@ func newPulumiCLI(path string, grace time.Duration) (*pulumiCLI, error) {
 	return &pulumiCLI{path: abs, version: cmd.Version(), grace: grace, forceAll: make(chan struct{})}, nil
 }
 
+// AddArgs makes every later run of the CLI command cmd (its first
+// argument, e.g. "up") carry args right after the command name. rcha uses it
+// for --refresh=false, which auto's options cannot express: optup.Refresh
+// only adds --refresh, and without a flag the CLI follows Pulumi.yaml's
+// options.refresh, which is "always" in this project.
+func (p *pulumiCLI) AddArgs(cmd string, args ...string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.extraArgs == nil {
+		p.extraArgs = map[string][]string{}
+	}
+	p.extraArgs[cmd] = append(p.extraArgs[cmd], args...)
+}
+
 // Version is the validated CLI version.
 func (p *pulumiCLI) Version() semver.Version { return p.version }
 
@@ -109,6 +127,11 @@ func (p *pulumiCLI) Killed() bool {
 func (p *pulumiCLI) Run(ctx context.Context, workdir string, stdin io.Reader,
 	additionalOutput []io.Writer, additionalErrorOutput []io.Writer, additionalEnv []string, args ...string,
 ) (string, string, int, error) {
+	p.mu.Lock()
+	if extra := p.extraArgs[firstArg(args)]; len(extra) > 0 {
+		args = slices.Concat(args[:1], extra, args[1:])
+	}
+	p.mu.Unlock()
 	head := args
 	if i := slices.Index(args, "--"); i >= 0 {
 		head = args[:i]
@@ -157,6 +180,13 @@ func (p *pulumiCLI) Run(ctx context.Context, workdir string, stdin io.Reader,
 		code = 0
 	}
 	return stdout.String(), stderr.String(), code, err
+}
+
+func firstArg(args []string) string {
+	if len(args) == 0 {
+		return ""
+	}
+	return args[0]
 }
 
 func (p *pulumiCLI) kill(cmd *exec.Cmd) {
