@@ -15,7 +15,9 @@ func (v version) less(o version) bool {
 	return v.major < o.major || v.major == o.major && v.minor < o.minor
 }
 
-// compatRow is one line of the Rocket.Chat/MongoDB matrix (FIELD-NOTES §1).
+// compatRow is one line of the Rocket.Chat/MongoDB matrix: each release's
+// "Engine versions" in its notes, and compatibleMongoVersions at
+// https://releases.rocket.chat/<version>/info (see docs/facts.md).
 type compatRow struct {
 	from, to version   // Rocket.Chat versions, inclusive; to.major<0: no upper bound
 	mongo    []version // accepted MongoDB versions; nil with minMongo
