@@ -13,8 +13,10 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/events"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optdestroy"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optpreview"
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optrefresh"
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/config"
@@ -54,6 +56,53 @@ type opResult struct {
 	all     []providers.Event
 	log     string
 	changes map[string]int
+	// diags are the diagnostic events of the engine's event stream
+	// (what the Automation API hands to rcha), debug ones included.
+	diags []apitype.DiagnosticEvent
+}
+
+// eventSink collects the diagnostic events of one operation.
+type eventSink struct {
+	ch    chan events.EngineEvent
+	done  chan struct{}
+	diags []apitype.DiagnosticEvent
+}
+
+func newEventSink() *eventSink {
+	s := &eventSink{ch: make(chan events.EngineEvent), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for e := range s.ch {
+			if e.DiagnosticEvent != nil {
+				s.diags = append(s.diags, *e.DiagnosticEvent)
+			}
+		}
+	}()
+	return s
+}
+
+// save writes the diagnostics next to the operation's trace, as JSON
+// lines (only under RCHA_LAB_KEEP is that directory kept).
+func saveDiags(tracePath string, diags []apitype.DiagnosticEvent) {
+	var b bytes.Buffer
+	for _, d := range diags {
+		line, _ := json.Marshal(d)
+		b.Write(line)
+		b.WriteByte('\n')
+	}
+	_ = os.WriteFile(strings.TrimSuffix(tracePath, ".jsonl")+".diags.jsonl", b.Bytes(), 0o600)
+}
+
+// wait returns the diagnostics once the Automation API closed the channel
+// (it does when the operation's event log ends; an operation that failed
+// before it started may never open it).
+func (s *eventSink) wait() []apitype.DiagnosticEvent {
+	select {
+	case <-s.done:
+		return s.diags
+	case <-time.After(20 * time.Second):
+		return nil
+	}
 }
 
 // repoProject is the project file of the program under test; the lab uses
@@ -63,6 +112,13 @@ const repoProject = "../../Pulumi.yaml"
 // newLab creates a stack running program. projectFile names the Pulumi.yaml
 // to use ("" for a bare project named rocketchat-ha).
 func newLab(t *testing.T, stackName string, program pulumi.RunFunc, projectFile string) *lab {
+	t.Helper()
+	return newLabWith(t, stackName, program, projectFile, nil)
+}
+
+// newLabWith is newLab with a hook that may change the project before the
+// stack is created (for example to drop `options: refresh: always`).
+func newLabWith(t *testing.T, stackName string, program pulumi.RunFunc, projectFile string, edit func(*workspace.Project)) *lab {
 	t.Helper()
 	if pulumiBin == "" {
 		testenv.Missing(t, pulumiWhy)
@@ -113,6 +169,9 @@ func newLab(t *testing.T, stackName string, program pulumi.RunFunc, projectFile 
 		}
 	}
 	proj.Backend = &workspace.ProjectBackend{URL: backend}
+	if edit != nil {
+		edit(proj)
+	}
 	stack, err := auto.UpsertStackInlineSource(ctx, stackName, project, program,
 		auto.Project(*proj),
 		auto.WorkDir(filepath.Join(dir, "work")),
@@ -181,8 +240,12 @@ func (l *lab) tryUp(name string) (opResult, error) {
 	l.t.Helper()
 	path := l.begin(name)
 	var log bytes.Buffer
-	_, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log))
-	return l.finish(name, path, &log, nil), err
+	sink := newEventSink()
+	_, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
+	res := l.finish(name, path, &log, nil)
+	res.diags = sink.wait()
+	saveDiags(path, res.diags)
+	return res, err
 }
 
 func (l *lab) finish(name, tracePath string, log *bytes.Buffer, err error) opResult {
@@ -206,15 +269,50 @@ func (l *lab) finish(name, tracePath string, log *bytes.Buffer, err error) opRes
 	return res
 }
 
-func (l *lab) up(name string) opResult {
+func (l *lab) up(name string, opts ...optup.Option) opResult {
 	l.t.Helper()
 	path := l.begin(name)
 	var log bytes.Buffer
-	r, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log))
+	sink := newEventSink()
+	opts = append(opts, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
+	r, err := l.stack.Up(l.ctx, opts...)
+	diags := sink.wait()
 	res := l.finish(name, path, &log, err)
+	res.diags = diags
+	saveDiags(path, diags)
 	if err != nil {
 		return res
 	}
+	if r.Summary.ResourceChanges != nil {
+		res.changes = *r.Summary.ResourceChanges
+	}
+	l.checkSecrets(res)
+	return res
+}
+
+// refresh runs `pulumi refresh`; with expectNoChanges it fails the test
+// when the refresh changed anything (--expect-no-changes, the README's CI
+// drift check).
+func (l *lab) refresh(name string, expectNoChanges bool) opResult {
+	l.t.Helper()
+	path := l.begin(name)
+	var log bytes.Buffer
+	sink := newEventSink()
+	opts := []optrefresh.Option{optrefresh.ProgressStreams(&log), optrefresh.ErrorProgressStreams(&log), optrefresh.EventStreams(sink.ch)}
+	if expectNoChanges {
+		opts = append(opts, optrefresh.ExpectNoChanges())
+	}
+	r, err := l.stack.Refresh(l.ctx, opts...)
+	diags := sink.wait()
+	if err != nil {
+		res := l.finish(name, path, &log, nil)
+		saveDiags(path, diags)
+		l.t.Errorf("%s failed: %v\n--- engine output (tail) ---\n%s", name, err, tail(res.log, 40))
+		return res
+	}
+	res := l.finish(name, path, &log, nil)
+	res.diags = diags
+	saveDiags(path, diags)
 	if r.Summary.ResourceChanges != nil {
 		res.changes = *r.Summary.ResourceChanges
 	}
@@ -226,8 +324,12 @@ func (l *lab) preview(name string) opResult {
 	l.t.Helper()
 	path := l.begin(name)
 	var log bytes.Buffer
-	r, err := l.stack.Preview(l.ctx, optpreview.ProgressStreams(&log), optpreview.ErrorProgressStreams(&log))
+	sink := newEventSink()
+	r, err := l.stack.Preview(l.ctx, optpreview.ProgressStreams(&log), optpreview.ErrorProgressStreams(&log), optpreview.EventStreams(sink.ch))
+	diags := sink.wait()
 	res := l.finish(name, path, &log, err)
+	res.diags = diags
+	saveDiags(path, diags)
 	res.changes = map[string]int{}
 	for op, n := range r.ChangeSummary {
 		res.changes[string(op)] = n
@@ -241,8 +343,12 @@ func (l *lab) destroy(name string) opResult {
 	l.learnSecrets()
 	path := l.begin(name)
 	var log bytes.Buffer
-	r, err := l.stack.Destroy(l.ctx, optdestroy.ProgressStreams(&log), optdestroy.ErrorProgressStreams(&log))
+	sink := newEventSink()
+	r, err := l.stack.Destroy(l.ctx, optdestroy.ProgressStreams(&log), optdestroy.ErrorProgressStreams(&log), optdestroy.EventStreams(sink.ch))
+	diags := sink.wait()
 	res := l.finish(name, path, &log, err)
+	res.diags = diags
+	saveDiags(path, diags)
 	if r.Summary.ResourceChanges != nil {
 		res.changes = *r.Summary.ResourceChanges
 	}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
+
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
 
@@ -217,6 +220,20 @@ func noChanges(t *testing.T, res opResult) {
 	}
 }
 
+// converged is the check after every scenario: a second `up` does
+// nothing, and `refresh --expect-no-changes` (the README's CI drift check)
+// finds the state exactly as the simulated daemon reports it.
+func (l *lab) converged(what string) {
+	l.t.Helper()
+	noChanges(l.t, l.up(what+"-second-up"))
+	res := l.refresh(what+"-refresh", true)
+	for i, e := range res.events {
+		if e.Op == providers.OpRead && e.Gone {
+			l.t.Errorf("%s: refresh dropped %s", res.name, describe(res.events, i))
+		}
+	}
+}
+
 // TestLifecycle runs scenarios 1-7 on one stack, in order, checking the
 // secrets of scenario 8 after every operation.
 func TestLifecycle(t *testing.T) {
@@ -274,6 +291,7 @@ func TestLifecycle(t *testing.T) {
 		checkHA(t, res, cluster, nodes)
 		checkResolvable(t, res, cluster, nodes, nil)
 		l.checkStateMatchesWorld(res, cluster, 3)
+		l.converged("after-up-n3")
 	})
 	if cluster == "" {
 		t.Fatal("scenario 1 failed; the rest depends on it")
@@ -283,6 +301,7 @@ func TestLifecycle(t *testing.T) {
 		l.t = t
 		noChanges(t, l.preview("preview-unchanged"))
 		noChanges(t, l.up("up-unchanged"))
+		l.refresh("refresh-unchanged", true)
 	})
 
 	t.Run("3-scale-3-to-5", func(t *testing.T) {
@@ -313,6 +332,7 @@ func TestLifecycle(t *testing.T) {
 		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
 		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
 		l.checkStateMatchesWorld(res, cluster, 5)
+		l.converged("after-up-n5")
 	})
 
 	t.Run("4-image-upgrades", func(t *testing.T) {
@@ -330,6 +350,7 @@ func TestLifecycle(t *testing.T) {
 		untouched(t, res, cluster, roleRocket, nodeNames(5))
 		checkHA(t, res, cluster, nodeNames(5))
 		l.checkStateMatchesWorld(res, cluster, 5)
+		l.converged("after-upgrades")
 	})
 
 	t.Run("5-password-rotation", func(t *testing.T) {
@@ -360,6 +381,7 @@ func TestLifecycle(t *testing.T) {
 		}
 		checkHA(t, res, cluster, nodeNames(5))
 		l.checkStateMatchesWorld(res, cluster, 5)
+		l.converged("after-rotation")
 	})
 
 	t.Run("6-scale-5-to-3", func(t *testing.T) {
@@ -426,6 +448,7 @@ func TestLifecycle(t *testing.T) {
 		checkResolvable(t, res, cluster, nodeNames(3), memberHosts(5))
 		checkLBFollows(t, res, cluster, nodeNames(3), nil, []string{"n4", "n5"})
 		l.checkStateMatchesWorld(res, cluster, 3)
+		l.converged("after-n3-again")
 	})
 
 	t.Run("6b-scale-out-again-adopts-retained-volumes", func(t *testing.T) {
@@ -445,6 +468,37 @@ func TestLifecycle(t *testing.T) {
 		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
 		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
 		l.checkStateMatchesWorld(res, cluster, 5)
+		l.converged("after-n5-again")
+	})
+
+	t.Run("6c-crashed-rocketchat-repaired-by-up", func(t *testing.T) {
+		l.t = t
+		// Pulumi.yaml sets `options: refresh: always`, so a plain
+		// `pulumi up` reads the containers back first: the killed one
+		// is found stopped (mustRun) and the removed one gone, and both
+		// are recreated. TestPlainUpLeavesCrashedContainer shows what
+		// happens without that option.
+		killed, removed := cluster+"-rocketchat-n2", cluster+"-rocketchat-n4"
+		if err := providers.KillContainer(l.world, labDockerHost, killed); err != nil {
+			t.Fatal(err)
+		}
+		if err := providers.RemoveContainer(l.world, labDockerHost, removed); err != nil {
+			t.Fatal(err)
+		}
+		res := l.up("up-after-crash")
+		for _, n := range []string{"n2", "n4"} {
+			c := first(res.events, container(cluster, roleRocket, n, providers.OpCreate))
+			h := last(res.events, container(cluster, roleRocket, n, providers.OpHealthy))
+			if c < 0 || h < c {
+				t.Errorf("a plain up (project option refresh: always) did not recreate the crashed Rocket.Chat on %s (create %s, healthy %s)\n%s",
+					n, describe(res.events, c), describe(res.events, h), traceSummary(res.events))
+			}
+		}
+		untouched(t, res, cluster, roleMongo, nodeNames(5))
+		untouched(t, res, cluster, roleRocket, []string{"n1", "n3", "n5"})
+		checkHA(t, res, cluster, nodeNames(5))
+		l.checkStateMatchesWorld(res, cluster, 5)
+		l.converged("after-crash")
 	})
 
 	t.Run("7-destroy-retains-data", func(t *testing.T) {
@@ -516,4 +570,97 @@ func TestDestroyDeletesDataWhenAsked(t *testing.T) {
 			t.Errorf("volume %s still exists after destroy", vol)
 		}
 	}
+}
+
+// TestPlainUpLeavesCrashedContainer shows the provider behaviour behind
+// issue 9's item 4, with the project's `refresh: always` option removed: a
+// plain `up` never reads the containers back, so a Rocket.Chat container
+// killed (`docker kill`: stopped, still there) or removed (`docker rm -f`)
+// behind Pulumi's back stays down; `up --refresh` finds it (stopped with
+// mustRun, or gone), drops it from the state and recreates it.
+func TestPlainUpLeavesCrashedContainer(t *testing.T) {
+	l := newLabWith(t, "crash", labProgram, repoProject, func(p *workspace.Project) {
+		if p.Options != nil {
+			p.Options.Refresh = ""
+		}
+	})
+	root, rocket := password("root-pw-"), password("rocket-pw-")
+	l.setConfig(devConfig(3, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+	cluster := clusterOf(t, l.up("up-n3").events)
+	for _, c := range []struct{ how, node string }{{"kill", "n2"}, {"rm -f", "n3"}} {
+		name := cluster + "-rocketchat-" + c.node
+		var err error
+		if c.how == "kill" {
+			err = providers.KillContainer(l.world, labDockerHost, name)
+		} else {
+			err = providers.RemoveContainer(l.world, labDockerHost, name)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := l.up("plain-up-after-" + strings.ReplaceAll(c.how, " ", ""))
+		noChanges(t, res)
+		running := false
+		for _, ci := range providers.Containers(l.world, labDockerHost) {
+			running = running || (ci.Name == name && ci.Running)
+		}
+		if running {
+			t.Errorf("after docker %s of %s, the simulated host runs it again without any create", c.how, name)
+		}
+		res = l.up("up-refresh-after-"+strings.ReplaceAll(c.how, " ", ""), optup.Refresh())
+		cr := first(res.events, container(cluster, roleRocket, c.node, providers.OpCreate))
+		h := last(res.events, container(cluster, roleRocket, c.node, providers.OpHealthy))
+		if cr < 0 || h < cr {
+			t.Errorf("up --refresh did not recreate %s after docker %s (create %s, healthy %s)\n%s",
+				name, c.how, describe(res.events, cr), describe(res.events, h), traceSummary(res.events))
+		}
+		untouched(t, res, cluster, roleMongo, nodeNames(3))
+		checkHA(t, res, cluster, nodeNames(3))
+		l.checkStateMatchesWorld(res, cluster, 3)
+	}
+	l.converged("after-crashes")
+}
+
+// TestDockerAPIVersionGate: a field the simulated Docker 20.10 daemon (API
+// 1.41) does not know is refused with the Docker client's own error, and
+// the same stack deploys once the daemon is new enough. dockerApiVersion
+// 1.44 makes the component use healthcheck startInterval. The passwords
+// are generated (RandomPassword): the engine masks config secrets in
+// diagnostics, but not values a provider generated, so this stack is the
+// one where a secret in a container's environment reaches the event
+// stream in clear, as in the dev stack's real run.
+func TestDockerAPIVersionGate(t *testing.T) {
+	l := newLab(t, "api", labProgram, repoProject)
+	cfg := devConfig(1, rocketImageV1, mongoImageV1, false)
+	cfg["dockerApiVersion"] = "1.44"
+	l.setConfig(cfg, nil)
+	res, err := l.tryUp("up-api-1.44-on-1.41")
+	want := "1 error occurred:\n\t* Unable to create container: \"specify health-check start interval\" requires API version 1.44, " +
+		"but the Docker daemon API version is 1.41"
+	if err == nil {
+		t.Fatalf("dockerApiVersion 1.44 against a 1.41 daemon succeeded; the simulated daemon should refuse startInterval\n%s", traceSummary(res.events))
+	}
+	i := first(res.events, func(e providers.Event) bool {
+		return e.Type == providers.ContainerType && e.Op == providers.OpCreate && e.Error != ""
+	})
+	if i < 0 || !strings.Contains(res.events[i].Error, want) {
+		t.Errorf("the failed create does not carry the real error %q: %v\n%s", want, err, traceSummary(res.events))
+	}
+	if !strings.Contains(res.log, "requires API version 1.44, but the Docker daemon API version is 1.41") {
+		t.Errorf("the engine output does not show the daemon's refusal:\n%s", tail(res.log, 30))
+	}
+	d, _ := l.export()
+	for _, r := range d.Resources {
+		if string(r.Type) == providers.ContainerType {
+			t.Errorf("a refused container create left %s in the state (the provider sets no ID on that error)", r.URN)
+		}
+	}
+	if err := providers.SetDockerAPIVersion(l.world, labDockerHost, "1.44"); err != nil {
+		t.Fatal(err)
+	}
+	res = l.up("up-api-1.44-on-1.44")
+	if first(res.events, container(clusterOf(t, res.events), roleRocket, "n1", providers.OpHealthy)) < 0 {
+		t.Errorf("Rocket.Chat did not come up on the 1.44 daemon\n%s", traceSummary(res.events))
+	}
+	l.converged("after-api-1.44")
 }

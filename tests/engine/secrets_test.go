@@ -35,7 +35,12 @@ func (l *lab) learnSecrets() {
 				return
 			}
 			if i := strings.Index(s, "mongodb://"); i >= 0 {
-				if u, err := url.Parse(s[i:]); err == nil && u.User != nil {
+				// The URL may sit inside a larger text (an env file).
+				raw := s[i:]
+				if j := strings.IndexAny(raw, " \t\r\n'\""); j >= 0 {
+					raw = raw[:j]
+				}
+				if u, err := url.Parse(raw); err == nil && u.User != nil {
 					if pwd, ok := u.User.Password(); ok && pwd != "" {
 						l.known["mongodb url password in "+urn] = pwd
 					}
@@ -139,6 +144,8 @@ func (l *lab) checkSecrets(res opResult) {
 			}
 		}
 	}
+	l.checkDiagnostics(res)
+	l.checkDockerHost(res)
 	for _, r := range l.exportShowingSecrets().Resources {
 		if !strings.HasPrefix(string(r.Type), "command:") {
 			continue
@@ -156,6 +163,67 @@ func (l *lab) checkSecrets(res opResult) {
 				if len(secret) >= 6 && strings.Contains(text, secret) {
 					l.t.Errorf("%s: %s appears in the %s text of %s", res.name, what, k, r.URN)
 				}
+			}
+		}
+	}
+}
+
+// inspectPrefix starts the docker provider's inspect dump diagnostic.
+const inspectPrefix = "[DEBUG] Docker container inspect: {"
+
+// checkDiagnostics: no known secret appears in any diagnostic event of the
+// engine's event stream, debug severity included. That stream is what the
+// Automation API gives rcha (and any program embedding the component); the
+// docker provider writes whole `docker inspect` dumps into it, so a secret
+// in a container's environment lands there. The check also asserts that
+// the fake's dump reached the stream, so that it is not vacuous.
+func (l *lab) checkDiagnostics(res opResult) {
+	l.t.Helper()
+	containerReads := count(res.events, func(e providers.Event) bool {
+		return e.Type == providers.ContainerType && (e.Op == providers.OpRead && !e.Gone || e.Op == providers.OpCreate && e.Error == "")
+	})
+	dumps := 0
+	leaked := map[string]string{}
+	for _, d := range res.diags {
+		if strings.HasPrefix(d.Message, inspectPrefix) {
+			dumps++
+		}
+		for what, secret := range l.known {
+			if len(secret) >= 6 && strings.Contains(d.Message, secret) {
+				if _, seen := leaked[what]; !seen {
+					leaked[what] = fmt.Sprintf("%s diagnostic of %s: %.120q", d.Severity, shortURN(d.URN), d.Message)
+				}
+			}
+		}
+	}
+	for what, where := range leaked {
+		l.t.Errorf("%s: %s appears in the engine's event stream (%s)", res.name, what, where)
+	}
+	if containerReads > 0 && dumps == 0 {
+		l.t.Errorf("%s: %d container creates/reads but no %q diagnostic in the event stream: the fake's debug output is not reaching the engine",
+			res.name, containerReads, inspectPrefix)
+	}
+}
+
+// checkDockerHost: on the simulated docker host, no container's
+// environment (what `docker inspect` shows to anyone with access to the
+// Docker socket) holds a known secret, and no uploaded file whose content
+// is secret has group or world permission bits.
+func (l *lab) checkDockerHost(res opResult) {
+	l.t.Helper()
+	for _, c := range providers.Containers(l.world, labDockerHost) {
+		for _, e := range c.Env {
+			for what, secret := range l.known {
+				if len(secret) >= 6 && strings.Contains(e, secret) {
+					name, _, _ := strings.Cut(e, "=")
+					l.t.Errorf("%s: %s is in the environment of container %s (%s): docker inspect shows it", res.name, what, c.Name, name)
+				}
+			}
+		}
+		for _, u := range c.Uploads {
+			if u.Secret && u.GroupOrWorldBits() {
+				l.t.Errorf("%s: container %s: uploaded secret file %s has mode %s (owner %d:%d); it must have no group or world bits",
+					res.name, c.Name, u.Path, u.Mode, u.UID, u.GID)
 			}
 		}
 	}

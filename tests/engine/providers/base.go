@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/blang/semver"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
@@ -16,6 +17,42 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/util/rpcutil"
 	pulumirpc "github.com/pulumi/pulumi/sdk/v3/proto/go"
 )
+
+// hostLog sends one diagnostic line to the engine (the provider host's Log
+// RPC). Serve sets it when the engine gave its address; tests may replace
+// it to capture lines.
+var hostLog func(ctx context.Context, urn resource.URN, line string)
+
+// debug logs msg at debug severity through the engine the way
+// pulumi-terraform-bridge forwards a Terraform provider's log output: one
+// Log call per line, attributed to the resource.
+func (b *base) debug(ctx context.Context, urn resource.URN, msg string) {
+	if hostLog == nil {
+		return
+	}
+	for _, line := range strings.Split(msg, "\n") {
+		hostLog(ctx, urn, line)
+	}
+}
+
+// connectHost dials the engine's host service (what the SDK's
+// provider.NewHostClient does; that package's dependencies are not in
+// this module's go.sum).
+func connectHost(engine string) error {
+	conn, err := grpc.NewClient(engine, grpc.WithTransportCredentials(insecure.NewCredentials()), rpcutil.GrpcChannelOptions())
+	if err != nil {
+		return err
+	}
+	client := pulumirpc.NewEngineClient(conn)
+	hostLog = func(ctx context.Context, urn resource.URN, line string) {
+		_, err := client.Log(ctx, &pulumirpc.LogRequest{Severity: pulumirpc.LogSeverity_DEBUG,
+			Message: strings.ToValidUTF8(line, "\uFFFD"), Urn: string(urn)})
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "engine lab: log to engine: %v\n", err)
+		}
+	}
+	return nil
+}
 
 // Versions the fakes report; they match what the project's SDKs request.
 const (
@@ -146,6 +183,9 @@ func Serve(pkg string, args []string) error {
 		defer cancel()
 		if err := rpcutil.Healthcheck(ctx, engine, 5*time.Minute, cancel); err != nil {
 			return fmt.Errorf("health check of engine %s: %w", engine, err)
+		}
+		if err := connectHost(engine); err != nil {
+			return fmt.Errorf("connect to engine %s: %w", engine, err)
 		}
 	}
 	done := make(chan bool)

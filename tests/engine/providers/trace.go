@@ -76,8 +76,12 @@ type Event struct {
 	PreviousStdout bool `json:"previousStdout,omitempty"`
 	// Reused is true when a volume create found the volume already there
 	// (a retained data volume being adopted again).
-	Reused bool   `json:"reused,omitempty"`
-	Error  string `json:"error,omitempty"`
+	Reused bool `json:"reused,omitempty"`
+	// Gone is true when a read found the object gone from the docker host
+	// (or found a stopped mustRun container and removed it): the
+	// resource leaves the state.
+	Gone  bool   `json:"gone,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // tracer appends events to the file named by RCHA_LAB_TRACE.

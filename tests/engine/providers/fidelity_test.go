@@ -1,0 +1,296 @@
+package providers
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/tokens"
+)
+
+// These tests pin the docker fake's behaviour to what pulumi-docker 4.11.2
+// (terraform-provider-docker v3.9.0, pulumi-terraform-bridge v3.125.0)
+// does against a Docker 20.10 daemon; docs/engine-lab.md lists the sources.
+
+const labHost = "unix:///var/run/docker.sock"
+
+// fakeDocker is a docker fake on a fresh world, with its debug lines
+// captured.
+func fakeDocker(t *testing.T) (*dockerProvider, *[]string) {
+	t.Helper()
+	t.Setenv("RCHA_LAB_TRACE", "")
+	t.Setenv("RCHA_LAB_WORLD", t.TempDir())
+	t.Setenv("RCHA_LAB_HEALTH_DELAY", "0s")
+	t.Setenv("RCHA_LAB_DOCKER_API_VERSION", "")
+	var lines []string
+	old := hostLog
+	hostLog = func(_ context.Context, _ resource.URN, line string) { lines = append(lines, line) }
+	t.Cleanup(func() { hostLog = old })
+	return newDocker(), &lines
+}
+
+func rocketProps(hc map[string]any) resource.PropertyMap {
+	m := props(map[string]any{
+		"name": "rc-n1", "image": "registry.rocket.chat/rocketchat/rocket.chat:7.10.0", "networkMode": "bridge",
+		"wait": true, "healthcheck": hc,
+		"ports": []any{
+			map[string]any{"internal": 3100.0, "external": 3100.0, "ip": "172.17.0.1"},
+			map[string]any{"internal": 3000.0, "external": 3000.0, "ip": "172.17.0.1"},
+		},
+		"hosts": []any{map[string]any{"host": "n1", "ip": "172.17.0.1"}},
+	})
+	m["envs"] = resource.NewProperty([]resource.PropertyValue{
+		resource.NewProperty("ROOT_URL=https://chat.example.test"),
+		resource.MakeSecret(resource.NewProperty("MONGO_URL=mongodb://rocket:s3cret-pw@n1:27017/rocketchat")),
+	})
+	return m
+}
+
+func create(t *testing.T, p *dockerProvider, in resource.PropertyMap) (plugin.CreateResponse, error) {
+	t.Helper()
+	return p.Create(context.Background(), plugin.CreateRequest{URN: urn(ContainerType, "c"), Type: ContainerType, Properties: in})
+}
+
+func mustCreate(t *testing.T, p *dockerProvider, in resource.PropertyMap) plugin.CreateResponse {
+	t.Helper()
+	r, err := create(t, p, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func diffState(t *testing.T, p *dockerProvider, oldIn, state, news resource.PropertyMap) plugin.DiffResult {
+	t.Helper()
+	d, err := p.Diff(context.Background(), plugin.DiffRequest{URN: urn(ContainerType, "c"), Type: ContainerType,
+		OldInputs: oldIn, OldOutputs: state, NewInputs: news})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+func read(t *testing.T, p *dockerProvider, id resource.ID, in, state resource.PropertyMap) plugin.ReadResponse {
+	t.Helper()
+	r, err := p.Read(context.Background(), plugin.ReadRequest{URN: urn(ContainerType, "c"), Type: ContainerType,
+		ID: id, Inputs: in, State: state})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestDurationsAreStoredAsReadBack(t *testing.T) {
+	p, _ := fakeDocker(t)
+	in := rocketProps(map[string]any{"tests": []any{"CMD", "true"}, "interval": "1m", "timeout": "5s", "startPeriod": "180s", "retries": 3.0})
+	r := mustCreate(t, p, in)
+	hc := r.Properties["healthcheck"].ObjectValue()
+	for k, want := range map[string]string{"interval": "1m0s", "timeout": "5s", "startPeriod": "3m0s", "startInterval": "0s"} {
+		if got := hc[resource.PropertyKey(k)].StringValue(); got != want {
+			t.Errorf("state healthcheck.%s = %q, want %q (time.Duration.String())", k, got, want)
+		}
+	}
+	// The same program again: "180s" vs the state's "3m0s" is a diff,
+	// in place (the program's ReplaceOnChanges turns it into a replace).
+	d := diffState(t, p, in, r.Properties, in)
+	if keys(d.ChangedKeys) != "healthcheck" || len(d.ReplaceKeys) != 0 {
+		t.Errorf("re-run with \"180s\": changes %q replaces %q, want an in-place healthcheck change", keys(d.ChangedKeys), keys(d.ReplaceKeys))
+	}
+	// Written in read-back form, nothing changes.
+	canon := rocketProps(map[string]any{"tests": []any{"CMD", "true"}, "interval": "1m0s", "timeout": "5s", "startPeriod": "3m0s", "retries": 3.0})
+	if d := diffState(t, p, canon, r.Properties, canon); d.Changes != plugin.DiffNone {
+		t.Errorf("canonical durations still diff: %q", keys(d.ChangedKeys))
+	}
+	// Update does not re-read: the state holds the written "180s", so
+	// the next run is clean, until a refresh normalizes it again.
+	u, err := p.Update(context.Background(), plugin.UpdateRequest{URN: urn(ContainerType, "c"), Type: ContainerType,
+		ID: r.ID, OldInputs: in, OldOutputs: r.Properties, NewInputs: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := u.Properties["healthcheck"].ObjectValue()["startPeriod"].StringValue(); got != "180s" {
+		t.Errorf("state after Update has startPeriod %q, want the written 180s", got)
+	}
+	if d := diffState(t, p, in, u.Properties, in); d.Changes != plugin.DiffNone {
+		t.Errorf("third run after an Update diffs: %q", keys(d.ChangedKeys))
+	}
+	rr := read(t, p, r.ID, in, u.Properties)
+	if got := rr.Outputs["healthcheck"].ObjectValue()["startPeriod"].StringValue(); got != "3m0s" {
+		t.Errorf("refresh left startPeriod %q, want 3m0s", got)
+	}
+}
+
+func TestReadBackPortsHostsUser(t *testing.T) {
+	p, _ := fakeDocker(t)
+	in := rocketProps(map[string]any{"tests": []any{"CMD", "true"}})
+	r := mustCreate(t, p, in)
+	ports := r.Properties["ports"].ArrayValue()
+	if ports[0].ObjectValue()["internal"].NumberValue() != 3000 || ports[0].ObjectValue()["protocol"].StringValue() != "tcp" {
+		t.Errorf("ports not read back sorted by internal with protocol tcp: %v", ports)
+	}
+	if d := diffState(t, p, in, r.Properties, in); d.Changes != plugin.DiffNone {
+		t.Errorf("port order / protocol default diffs: %q", keys(d.ChangedKeys))
+	}
+	if got := r.Properties["user"].StringValue(); got != "rocketchat" {
+		t.Errorf("unset user reads back as %q, want the image's rocketchat", got)
+	}
+	withUser := in.Copy()
+	withUser["user"] = resource.NewProperty("root")
+	if d := diffState(t, p, in, r.Properties, withUser); keys(d.ReplaceKeys) != "user" {
+		t.Errorf("user root vs image user: replaces %q, want user", keys(d.ReplaceKeys))
+	}
+	// IPv6 extra hosts come back cut at the first ":": a perpetual diff.
+	v6 := in.Copy()
+	v6["name"] = resource.NewProperty("rc-v6")
+	v6["ports"] = resource.NewProperty([]resource.PropertyValue{})
+	v6["hosts"] = resource.NewPropertyValue([]any{map[string]any{"host": "n1", "ip": "fd00::1"}})
+	r6 := mustCreate(t, p, v6)
+	if ip := r6.Properties["hosts"].ArrayValue()[0].ObjectValue()["ip"].StringValue(); ip != "fd00" {
+		t.Errorf("IPv6 host entry reads back with ip %q, want the mangled fd00", ip)
+	}
+	if d := diffState(t, p, v6, r6.Properties, v6); keys(d.ReplaceKeys) != "hosts" {
+		t.Errorf("IPv6 hosts: replaces %q, want hosts (every run)", keys(d.ReplaceKeys))
+	}
+}
+
+func TestAPIVersionGates(t *testing.T) {
+	p, _ := fakeDocker(t)
+	in := rocketProps(map[string]any{"tests": []any{"CMD", "true"}, "startInterval": "5s"})
+	_, err := create(t, p, in)
+	want := "1 error occurred:\n\t* Unable to create container: \"specify health-check start interval\" requires API version 1.44, but the Docker daemon API version is 1.41"
+	if err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Fatalf("startInterval on 1.41: %v, want %q", err, want)
+	}
+	if ContainerExists(p.world.dir, labHost, "rc-n1") {
+		t.Errorf("a refused create left a container behind")
+	}
+	zero := rocketProps(map[string]any{"tests": []any{"CMD", "true"}, "startInterval": "0s"})
+	if _, err := create(t, p, zero); err != nil {
+		t.Errorf("startInterval 0s is not sent, so 1.41 accepts it: %v", err)
+	}
+	if err := SetDockerAPIVersion(p.world.dir, labHost, "1.44"); err != nil {
+		t.Fatal(err)
+	}
+	in["name"] = resource.NewProperty("rc-n2")
+	in["ports"] = resource.NewProperty([]resource.PropertyValue{})
+	if _, err := create(t, p, in); err != nil {
+		t.Errorf("startInterval on 1.44: %v", err)
+	}
+	sub := props(map[string]any{"name": "m", "image": "mongo:7.0.16", "networkMode": "bridge",
+		"mounts": []any{map[string]any{"target": "/x", "type": "volume", "volumeOptions": map[string]any{"subpath": "a"}}}})
+	if _, err := create(t, p, sub); err == nil || !strings.Contains(err.Error(), "Setting VolumeOptions.Subpath requires docker version 1.45 or higher") {
+		t.Errorf("volume subpath on 1.44: %v", err)
+	}
+}
+
+func TestUploadPermissions(t *testing.T) {
+	p, _ := fakeDocker(t)
+	in := props(map[string]any{"name": "m", "image": "mongo:7.0.16", "networkMode": "bridge",
+		"uploads": []any{map[string]any{"file": "/k", "content": "x", "permissions": "400"}}})
+	r, err := p.Check(context.Background(), plugin.CheckRequest{URN: urn(ContainerType, "m"), Type: ContainerType, News: in})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(r.Failures) != 1 || r.Failures[0].Reason != "'400' doesn't match the pattern '^0[0-7]{3}$'" {
+		t.Errorf("permissions 400: failures %v", r.Failures)
+	}
+	ups := []resource.PropertyValue{
+		resource.NewProperty(resource.PropertyMap{"file": resource.NewProperty("/etc/keyfile"),
+			"content": resource.MakeSecret(resource.NewProperty("k3y")), "permissions": resource.NewProperty("0400")}),
+		resource.NewProperty(resource.PropertyMap{"file": resource.NewProperty("/etc/leaky"),
+			"content": resource.MakeSecret(resource.NewProperty("k3y"))}),
+		resource.NewProperty(resource.PropertyMap{"file": resource.NewProperty("/bin/run"),
+			"content": resource.NewProperty("#!/bin/sh"), "executable": resource.NewProperty(true)}),
+	}
+	in = props(map[string]any{"name": "m", "image": "mongo:7.0.16", "networkMode": "bridge"})
+	in["uploads"] = resource.NewProperty(ups)
+	mustCreate(t, p, in)
+	got := map[string]UploadedFile{}
+	for _, c := range Containers(p.world.dir, labHost) {
+		for _, u := range c.Uploads {
+			got[u.Path] = u
+		}
+	}
+	if u := got["/etc/keyfile"]; u.Mode != "0400" || !u.Secret || u.GroupOrWorldBits() || u.UID != 0 {
+		t.Errorf("keyfile upload %+v", u)
+	}
+	if u := got["/etc/leaky"]; u.Mode != "0644" || !u.GroupOrWorldBits() {
+		t.Errorf("upload without permissions %+v, want 0644 (world-readable)", u)
+	}
+	if u := got["/bin/run"]; u.Mode != "0744" || u.Secret {
+		t.Errorf("executable upload %+v", u)
+	}
+}
+
+func TestInspectDiagnostics(t *testing.T) {
+	p, lines := fakeDocker(t)
+	in := rocketProps(map[string]any{"tests": []any{"CMD", "true"}, "interval": "10s"})
+	mustCreate(t, p, in)
+	text := strings.Join(*lines, "\n")
+	if (*lines)[0] != "[DEBUG] Docker container inspect: {" {
+		t.Errorf("first line %q", (*lines)[0])
+	}
+	for _, want := range []string{"\t\t\"Env\": [", "\t\t\t\"MONGO_URL=mongodb://rocket:s3cret-pw@n1:27017/rocketchat\"",
+		"\t\t\t\"NODE_ENV=production\",", "\t\"Name\": \"/rc-n1\",", "\t\t\t\"Interval\": 10000000000",
+		"[DEBUG] Docker container inspect from stateFunc: {"} {
+		if !strings.Contains(text, want) {
+			t.Errorf("inspect diagnostics lack %q", want)
+		}
+	}
+	if !strings.Contains(text, "[DEBUG] Container ") || !strings.Contains(text, " is running: true") {
+		t.Errorf("no 'Container ... is running' line")
+	}
+	// The dump is the real document shape.
+	dump := text[len("[DEBUG] Docker container inspect: "):strings.Index(text, "\n[DEBUG] Container")]
+	var doc map[string]json.RawMessage
+	if err := json.Unmarshal([]byte(dump), &doc); err != nil {
+		t.Fatalf("dump is not JSON: %v", err)
+	}
+	for _, k := range []string{"Id", "Created", "Path", "Args", "State", "Image", "Name", "HostConfig", "GraphDriver", "Mounts", "Config", "NetworkSettings"} {
+		if _, ok := doc[k]; !ok {
+			t.Errorf("dump lacks top-level %s", k)
+		}
+	}
+}
+
+func TestDriftBehindPulumisBack(t *testing.T) {
+	p, _ := fakeDocker(t)
+	in := rocketProps(map[string]any{"tests": []any{"CMD", "true"}})
+	r := mustCreate(t, p, in)
+	dir := p.world.dir
+	// docker kill: stopped, still there; Read with mustRun removes it
+	// and drops the resource.
+	if err := KillContainer(dir, labHost, "rc-n1"); err != nil {
+		t.Fatal(err)
+	}
+	if rr := read(t, p, r.ID, in, r.Properties); rr.ID != "" || rr.Outputs != nil {
+		t.Errorf("read of a killed mustRun container kept it: %v", rr.ID)
+	}
+	if ContainerExists(dir, labHost, "rc-n1") {
+		t.Errorf("read of a killed mustRun container did not remove it")
+	}
+	r = mustCreate(t, p, in)
+	// A leftover container of the same name blocks a create.
+	_, err := create(t, p, in)
+	want := "Unable to create container: Error response from daemon: Conflict. The container name \"/rc-n1\" is already in use by container \"" +
+		string(r.ID) + "\". You have to remove (or rename) that container to be able to reuse that name."
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("create over a leftover: %v\nwant %q", err, want)
+	}
+	// docker rm -f: Read drops it; Delete without a refresh fails.
+	if err := RemoveContainer(dir, labHost, "rc-n1"); err != nil {
+		t.Fatal(err)
+	}
+	if rr := read(t, p, r.ID, in, r.Properties); rr.ID != "" {
+		t.Errorf("read of a removed container kept it")
+	}
+	_, err = p.Delete(context.Background(), plugin.DeleteRequest{URN: urn(ContainerType, "c"), Type: tokens.Type(ContainerType),
+		ID: r.ID, Inputs: in, Outputs: r.Properties})
+	want = "Error stopping container " + string(r.ID) + ": Error response from daemon: No such container: " + string(r.ID)
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("delete of a removed container: %v, want %q", err, want)
+	}
+}
