@@ -142,7 +142,9 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		env["RCHA_TLS_KEY"] = secret(lb.PrivateKey)
 	}
 	dockerCLIEnv(env, host.dockerHost, host.tls)
-	script := LoadBalancerReloadScript()
+	// It runs on the machine running pulumi, with the docker CLI, and reads
+	// RCHA_CONTAINER, RCHA_NGINX_CONF (and RCHA_TLS_CERT, RCHA_TLS_KEY).
+	script := stepScript(loadBalancerReload)
 	if _, err := local.NewCommand(b.ctx, name+"-config", &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
@@ -161,12 +163,6 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 //
 //go:embed loadbalancer-reload.sh
 var loadBalancerReload string
-
-// LoadBalancerReloadScript is the shell script of the load balancer's config
-// step. It runs on the machine running pulumi, with the docker CLI, and
-// reads RCHA_CONTAINER, RCHA_NGINX_CONF (and RCHA_TLS_CERT, RCHA_TLS_KEY)
-// from its environment.
-func LoadBalancerReloadScript() string { return stepScript(loadBalancerReload) }
 
 // nginxConfPath is where the official image reads its configuration.
 const nginxConfPath = "/etc/nginx/nginx.conf"

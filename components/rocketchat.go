@@ -38,15 +38,11 @@ const (
 	publicFileMode = "0644"
 )
 
-// RocketChatEntrypoint is the wrapper that starts Rocket.Chat as the
+// rocketChatEntrypoint is the wrapper that starts Rocket.Chat as the
 // image's user with the secret settings exported (rocketchat-entrypoint.sh).
 //
 //go:embed rocketchat-entrypoint.sh
 var rocketChatEntrypoint string
-
-// RocketChatEntrypoint returns the wrapper script every Rocket.Chat
-// container starts with.
-func RocketChatEntrypoint() string { return rocketChatEntrypoint }
 
 // rocketChatCommand is the official image's command (it has no
 // entrypoint); setting an entrypoint resets the image's command, so it is
@@ -92,13 +88,13 @@ func (b *builder) rocketChatSecrets() pulumi.StringOutput {
 		for i, v := range vs {
 			vars[i] = [2]string{names[i], v.(string)}
 		}
-		return EnvFile(vars)
+		return envFile(vars)
 	}).(pulumi.StringOutput))
 }
 
-// EnvFile renders NAME='value' lines that sh reads back exactly with `.`:
+// envFile renders NAME='value' lines that sh reads back exactly with `.`:
 // every value is single-quoted, and a single quote inside becomes '\”.
-func EnvFile(vars [][2]string) string {
+func envFile(vars [][2]string) string {
 	var sb strings.Builder
 	for _, v := range vars {
 		sb.WriteString(v[0] + "='" + strings.ReplaceAll(v[1], "'", `'\''`) + "'\n")

@@ -10,26 +10,52 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/nginx/standin"
 )
 
+// reloadStep returns the load balancer's config step exactly as the
+// component registers it (script text and environment), from a run under
+// mocks.
+func reloadStep(t *testing.T) (script string, env map[string]string) {
+	t.Helper()
+	rec, err := mocktest.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		_, err := components.NewRocketChatHA(ctx, "chat", &components.RocketChatHAArgs{
+			Nodes:   []components.Node{{Name: "rocket-1", Address: "10.250.250.11"}},
+			RootURL: pulumi.String("https://chat.example.test"),
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := rec.Named(t, "command:local:Command", "chat-lb-config")
+	env = map[string]string{}
+	for k, v := range mocktest.Unwrap(step.Inputs["environment"]).ObjectValue() {
+		env[string(k)] = mocktest.Unwrap(v).StringValue()
+	}
+	return step.String("create"), env
+}
+
 // runReloadScript runs the component's config-step script against the
 // nginx under prefix with conf as RCHA_NGINX_CONF.
 func runReloadScript(t *testing.T, bin, prefix, conf string) (string, error) {
 	t.Helper()
+	script, env := reloadStep(t)
 	fake := t.TempDir()
 	log := filepath.Join(fake, "docker.log")
 	testenv.InstallFakeDocker(t, fake)
 	wrapper := fmt.Sprintf("#!/bin/sh\nexec %s -p %s -c %s/nginx.conf -e %s/error.log \"$@\"\n", bin, prefix, prefix, prefix)
 	must(t, os.WriteFile(filepath.Join(fake, "nginx"), []byte(wrapper), 0o755))
-	cmd := exec.Command("/bin/sh", "-c", components.LoadBalancerReloadScript())
+	cmd := exec.Command("/bin/sh", "-c", script)
 	cmd.Env = append(os.Environ(),
 		"PATH="+fake+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"DOCKER_HOST=unix:///nonexistent/docker.sock",
-		"RCHA_CONTAINER=chat-lb",
+		"RCHA_CONTAINER="+env["RCHA_CONTAINER"],
 		"RCHA_NGINX_CONF="+conf,
 		"RCHA_NGINX_DIR="+prefix,
 		"RCHA_FAKE_DOCKER_LOG="+log,
