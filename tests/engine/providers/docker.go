@@ -45,7 +45,7 @@ var VolumeReplaceFields = setOf("name driver driverOpts labels")
 var containerComputed = setOf(`healthcheck user workingDir entrypoints command hostname domainname logDriver
 	ipcMode runtime shmSize stopSignal stopTimeout networkDatas bridge containerLogs exitCode init securityOpts
 	dns dnsOpts dnsSearches groupAdds sysctls tmpfs storageOpts cgroupnsMode pidMode usernsMode ulimits
-	capabilities devices mounts cpuSet memorySwap maxRetryCount restart`)
+	capabilities devices mounts cpuSet memorySwap maxRetryCount`)
 
 // containerDefaults are the schema defaults the bridge fills in for unset
 // Container inputs; a missing value and its default are the same.
