@@ -204,6 +204,15 @@ func Main(args []string, env Env) int {
 		return ExitUsage
 	}
 	red := NewRedactor()
+	// Secrets rcha is given through its environment.
+	for _, k := range []string{"PULUMI_CONFIG_PASSPHRASE", "PULUMI_ACCESS_TOKEN", "RCHA_SSH_KEY_PASSPHRASE"} {
+		red.Add(env.Getenv(k))
+	}
+	if f := env.Getenv("PULUMI_CONFIG_PASSPHRASE_FILE"); f != "" {
+		if b, err := os.ReadFile(f); err == nil {
+			red.Add(strings.TrimRight(string(b), "\r\n"))
+		}
+	}
 	stdout, stderr := NewRedactWriter(env.Stdout, red), NewRedactWriter(env.Stderr, red)
 	defer func() { _ = stdout.Flush(); _ = stderr.Flush() }()
 	r := &runner{o: o, rawStdout: env.Stdout, env: env, start: time.Now(), redactor: red}
@@ -233,12 +242,12 @@ type runner struct {
 	// redacted value by value before it is encoded.
 	rawStdout io.Writer
 	redactor  *Redactor
-	start   time.Time
-	project string
-	workDir string
-	backend string
-	cli     *pulumiCLI
-	stack   auto.Stack
+	start     time.Time
+	project   string
+	workDir   string
+	backend   string
+	cli       *pulumiCLI
+	stack     auto.Stack
 
 	interrupted bool
 }

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,21 @@ func TestParseArgs(t *testing.T) {
 	assert.Contains(t, errOut.String(), "--stack is required")
 	assert.Equal(t, ExitOK, Main([]string{"help"}, Env{Stdout: &out, Stderr: &errOut, Getenv: noEnv}))
 	assert.Contains(t, out.String(), "Exit codes: 0 ok")
+}
+
+func TestUsagePrintedOnce(t *testing.T) {
+	var out, errOut bytes.Buffer
+	assert.Equal(t, ExitUsage, Main([]string{"up", "--stack", "s", "--no-such-flag"}, Env{Stdout: &out, Stderr: &errOut, Getenv: noEnv}))
+	assert.Equal(t, 1, strings.Count(errOut.String(), "Usage:"), errOut.String())
+	assert.Equal(t, 1, strings.Count(errOut.String(), "flag provided but not defined: -no-such-flag"), errOut.String())
+	assert.Contains(t, errOut.String(), "-refresh")
+	assert.Empty(t, out.String())
+
+	out.Reset()
+	errOut.Reset()
+	assert.Equal(t, ExitOK, Main([]string{"up", "-h"}, Env{Stdout: &out, Stderr: &errOut, Getenv: noEnv}))
+	assert.Equal(t, 1, strings.Count(out.String(), "Usage: rcha up"), out.String())
+	assert.Empty(t, errOut.String())
 }
 
 func TestParseStackFacts(t *testing.T) {

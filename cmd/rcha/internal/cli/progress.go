@@ -29,7 +29,7 @@ type progress struct {
 	received  int // events read, shown or not
 	started   map[string]time.Time
 	summary   *apitype.SummaryEvent
-	completed map[string]int // logical steps that finished, by op (replacements apart)
+	completed map[string]int  // logical steps that finished, by op (replacements apart)
 	replaced  map[string]bool // URNs whose replacement was created
 	deletedRe map[string]bool // URNs whose replaced resource was deleted
 	failures  []failure

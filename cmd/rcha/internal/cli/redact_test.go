@@ -67,7 +67,7 @@ func TestRedactorMongoPattern(t *testing.T) {
 	r := NewRedactor() // knows no secret: the pattern alone
 	for in, want := range map[string]string{
 		"MONGO_URL=mongodb://rocket:unknown%2Fpw@h1:27017,h2/db?replicaSet=rs0": "MONGO_URL=mongodb://rocket:[secret]@h1:27017,h2/db?replicaSet=rs0",
-		`"mongodb+srv://u:p@cluster.example.com/x"`:                           `"mongodb+srv://u:[secret]@cluster.example.com/x"`,
+		`"mongodb+srv://u:p@cluster.example.com/x"`:                             `"mongodb+srv://u:[secret]@cluster.example.com/x"`,
 		"MONGODB://a:b@h":                   "MONGODB://a:[secret]@h",
 		"mongodb://nopassword@h:27017":      "mongodb://nopassword@h:27017",
 		"mongodb://h1:27017,h2:27017/?a=b":  "mongodb://h1:27017,h2:27017/?a=b",
