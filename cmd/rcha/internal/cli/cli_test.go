@@ -81,8 +81,8 @@ func TestParseStackFacts(t *testing.T) {
 	require.Len(t, f.Nodes, 2)
 	assert.Equal(t, "ssh://root@10.0.0.1", f.Nodes[0].DockerHost)
 	assert.Equal(t, 27017, f.Nodes[0].Ports.Mongo)
-	assert.Equal(t, 3000, f.Nodes[0].Ports.Rocketchat)
-	assert.Equal(t, 3005, f.Nodes[1].Ports.Rocketchat)
+	assert.Equal(t, 3000, f.Nodes[0].Ports.RocketChat)
+	assert.Equal(t, 3005, f.Nodes[1].Ports.RocketChat)
 
 	_, err = ParseStackFacts(auto.OutputMap{}, cfg)
 	assert.ErrorContains(t, err, "mongoUrl, url, members are missing")

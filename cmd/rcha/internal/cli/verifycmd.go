@@ -63,7 +63,7 @@ type StackFacts struct {
 	URL           string
 	MongoURL      string
 	Members       []string
-	Nodes         []stacks.NodeConfig
+	Nodes         []components.Node // with the component's defaults
 	ReplicaSet    string
 	OplogPassword string
 }
@@ -71,8 +71,9 @@ type StackFacts struct {
 // ParseStackFacts extracts verify's inputs from the stack outputs and the
 // stack config as auto.Stack.GetAllConfig returns it (keys
 // "rocketchat-ha:<key>", structured values as JSON text). The config is
-// parsed by stacks.Parse, the program's own parser, and the component's
-// defaults fill unset ports and docker hosts.
+// parsed by stacks.Parse, the program's own parser, into the component's
+// arguments, and the component's own defaults (WithDefaults) fill in what
+// the config leaves unset.
 func ParseStackFacts(outs auto.OutputMap, cfg auto.ConfigMap) (StackFacts, error) {
 	var f StackFacts
 	var missing []string
@@ -117,24 +118,10 @@ func ParseStackFacts(outs auto.OutputMap, cfg auto.ConfigMap) (StackFacts, error
 		if n.Name == "" || n.Address == "" {
 			return f, fmt.Errorf("stack config %s:nodes[%d] needs name and address", stacks.Namespace, i)
 		}
-		if n.DockerHost == "" {
-			n.DockerHost = "ssh://root@" + n.Address
-		}
-		if n.Ports.Mongo == 0 {
-			n.Ports.Mongo = components.DefaultMongoPort
-		}
-		if n.Ports.Rocketchat == 0 {
-			n.Ports.Rocketchat = components.DefaultRocketChatPort
-		}
-		if n.Ports.Instance == 0 {
-			n.Ports.Instance = components.DefaultInstancePort
-		}
-		f.Nodes = append(f.Nodes, n)
 	}
-	f.ReplicaSet = c.ReplicaSetName
-	if f.ReplicaSet == "" {
-		f.ReplicaSet = components.DefaultReplicaSetName
-	}
+	args := c.Args(sec).WithDefaults()
+	f.Nodes = args.Nodes
+	f.ReplicaSet = args.ReplicaSetName
 	f.OplogPassword = sec.OplogPassword
 	return f, nil
 }
@@ -278,7 +265,7 @@ func (v verifyOptions) plan(f StackFacts) (verify.Plan, func(), error) {
 		for _, n := range f.Nodes {
 			plan.Endpoints = append(plan.Endpoints, verify.Endpoint{
 				Name:    "node " + n.Name,
-				BaseURL: "http://" + net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.Rocketchat)),
+				BaseURL: "http://" + net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.RocketChat)),
 				Client:  httpClient(d, nil),
 			})
 		}
@@ -306,7 +293,7 @@ func httpClient(d *verify.Dialer, tlsConfig *tls.Config) *http.Client {
 
 // nodeSSHEndpoint is the SSH server of a node: its dockerHost when that is
 // ssh://, else user@address:22.
-func nodeSSHEndpoint(n stacks.NodeConfig, user string) (verify.SSHEndpoint, error) {
+func nodeSSHEndpoint(n components.Node, user string) (verify.SSHEndpoint, error) {
 	if strings.HasPrefix(n.DockerHost, "ssh://") {
 		ep, err := verify.ParseSSHEndpoint(n.DockerHost, user)
 		if err != nil {
