@@ -25,8 +25,8 @@ busybox:
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq busybox-static >/dev/null; fi
 
 nginx:
-	@if command -v nginx >/dev/null && command -v wrk >/dev/null && command -v wget >/dev/null; then echo "nginx: $$(nginx -v 2>&1)"; \
-	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx wrk wget >/dev/null; fi
+	@if command -v nginx >/dev/null && command -v wrk >/dev/null && command -v haproxy >/dev/null && command -v wget >/dev/null; then echo "nginx: $$(nginx -v 2>&1)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx haproxy wrk wget >/dev/null; fi
 
 mongosh:
 	@if [ -x $(MONGOSH_BIN) ] && [ "$$($(MONGOSH_BIN) --version)" = "2.12.0" ]; then echo "mongosh: 2.12.0"; \

@@ -13,11 +13,13 @@ import (
 	"flag"
 	"fmt"
 	"log"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -37,30 +39,56 @@ type result struct {
 
 func (r result) rps() float64 { return float64(r.requests) / r.duration.Seconds() }
 
+// notesMarker starts the hand-written part of the -out file, which a run keeps.
+const notesMarker = "<!-- notes: written by hand, kept by the next run -->"
+
+type target struct {
+	name, url string
+	runs      []result
+	requests  []int64 // answered by each backend during the measured runs
+	conns     []int64 // TCP connections each backend accepted during them
+}
+
 func main() {
 	var (
 		duration    = flag.Duration("duration", 10*time.Second, "wrk duration of each measured run")
 		warmup      = flag.Duration("warmup", 2*time.Second, "wrk duration of each warm-up run (not reported)")
+		rounds      = flag.Int("rounds", 3, "measured runs per target, interleaved (direct, nginx, haproxy, direct, ...)")
 		connections = flag.Int("connections", 64, "wrk connections")
 		threads     = flag.Int("threads", 2, "wrk threads")
-		backends    = flag.Int("backends", 3, "stand-in backends behind nginx")
-		workers     = flag.Int("workers", runtime.NumCPU(), "nginx worker processes")
+		backends    = flag.Int("backends", 3, "stand-in backends behind the load balancers")
+		workers     = flag.Int("workers", runtime.NumCPU(), "nginx worker processes and haproxy threads")
+		keepalive   = flag.Int("keepalive", 0, "idle upstream connections per nginx worker (HAProxy: x threads per server); 0 = the renderer's default")
+		accessLog   = flag.String("access-log", "file", `"file" (as deployed) or "off" for both proxies`)
 		out         = flag.String("out", "", "write the Markdown report here (default: stdout only)")
 		nginxBin    = flag.String("nginx", firstNonEmpty(os.Getenv("RCHA_NGINX_BIN"), "nginx"), "nginx binary")
+		haproxyBin  = flag.String("haproxy", firstNonEmpty(os.Getenv("RCHA_HAPROXY_BIN"), "haproxy"), "haproxy binary")
 		wrkBin      = flag.String("wrk", firstNonEmpty(os.Getenv("RCHA_WRK_BIN"), "wrk"), "wrk binary")
 		scriptPath  = flag.String("script", "bench/nginx/report.lua", "wrk Lua script that prints the RESULT line")
 	)
 	flag.Parse()
-	if *duration > time.Minute {
-		log.Fatalf("-duration %s: keep the load bounded (at most 1m)", *duration)
+	if *duration > time.Minute || *duration < time.Second {
+		log.Fatalf("-duration %s: keep the load bounded (1s to 1m)", *duration)
 	}
-	for _, b := range []*string{nginxBin, wrkBin} {
+	if *warmup > 10*time.Second {
+		log.Fatalf("-warmup %s: at most 10s", *warmup)
+	}
+	if *rounds < 1 || *rounds > 5 {
+		log.Fatalf("-rounds %d: 1 to 5", *rounds)
+	}
+	if *connections < 1 || *connections > 1024 || *threads < 1 || *threads > *connections {
+		log.Fatalf("-connections %d -threads %d: 1 <= threads <= connections <= 1024", *connections, *threads)
+	}
+	if *accessLog != "file" && *accessLog != "off" {
+		log.Fatalf("-access-log %q: file or off", *accessLog)
+	}
+	for _, b := range []*string{nginxBin, haproxyBin, wrkBin} {
 		p, err := exec.LookPath(*b)
 		if err != nil && !strings.Contains(*b, "/") {
 			p, err = exec.LookPath(filepath.Join("/usr/sbin", *b)) // not on a non-root PATH
 		}
 		if err != nil {
-			log.Fatalf("%s not found (apt-get install -y nginx wrk): %v", *b, err)
+			log.Fatalf("%s not found (apt-get install -y nginx haproxy wrk): %v", *b, err)
 		}
 		*b = p
 	}
@@ -83,47 +111,120 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(prefix)
-	ng, err := standin.StartNginx(*nginxBin, nginx.Config{Upstreams: standin.Addrs(bs), WorkerProcesses: *workers}, prefix)
+	cfg := nginx.Config{Upstreams: standin.Addrs(bs), WorkerProcesses: *workers, Keepalive: *keepalive}
+	if *accessLog == "off" {
+		cfg.AccessLog = "off"
+	}
+	ng, err := standin.StartNginx(*nginxBin, cfg, filepath.Join(prefix, "nginx"))
 	if err != nil {
 		log.Fatal(err)
 	}
 	defer ng.Stop()
-
-	// Send the direct load to the backend that nginx picks for wrk's address, so
-	// both runs end on the same backend process.
-	target, err := pickedBackend(ng.HTTPURL()+"/bench", bs)
+	hp, err := startHAProxy(*haproxyBin, cfg, *workers, *accessLog == "off", filepath.Join(prefix, "haproxy"))
 	if err != nil {
+		ng.Stop()
 		log.Fatal(err)
 	}
-	direct := "http://" + target.Addr() + "/bench"
-	viaNginx := ng.HTTPURL() + "/bench"
+	defer hp.Stop()
+	fail := func(format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		logs := "nginx error.log:\n" + ng.ErrorLog() + "\nhaproxy stderr:\n" + hp.Stderr()
+		hp.Stop()
+		ng.Stop()
+		log.Fatalf("%s\n%s", msg, logs)
+	}
+
+	// Both proxies must pass a websocket (greeting, echo) before they are measured.
+	for _, p := range []struct{ name, addr string }{{"nginx", ng.HTTPAddr()}, {"haproxy", hp.Addr}} {
+		if err := websocketCheck(p.addr); err != nil {
+			fail("websocket through %s: %v", p.name, err)
+		}
+	}
+	// Send the direct load to the backend that nginx picks for wrk's address, so
+	// the direct and nginx runs end on the same backend process.
+	picked, err := pickedBackend(ng.HTTPURL()+"/bench", bs)
+	if err != nil {
+		fail("%v", err)
+	}
+	hpPicked, err := pickedBackend(hp.URL()+"/bench", bs)
+	if err != nil {
+		fail("%v", err)
+	}
+	targets := []*target{
+		{name: "direct to one backend", url: "http://" + picked.Addr() + "/bench"},
+		{name: "through nginx (rendered config)", url: ng.HTTPURL() + "/bench"},
+		{name: "through HAProxy (equivalent config)", url: hp.URL() + "/bench"},
+	}
 	run := func(name, url string, d time.Duration) result {
 		r, err := wrk(*wrkBin, script, name, url, d, *connections, *threads)
 		if err != nil {
-			ng.Stop()
-			log.Fatalf("%v\nnginx error.log:\n%s", err, ng.ErrorLog())
+			fail("%v", err)
 		}
 		return r
 	}
-	run("warm-up direct", direct, *warmup)
-	run("warm-up nginx", viaNginx, *warmup)
-	before := backendRequests(bs)
-	d := run("direct to one backend", direct, *duration)
-	n := run("through nginx", viaNginx, *duration)
-	after := backendRequests(bs)
+	for _, t := range targets {
+		run("warm-up "+t.name, t.url, *warmup)
+		time.Sleep(300 * time.Millisecond)
+		t.requests, t.conns = make([]int64, len(bs)), make([]int64, len(bs))
+	}
+	for round := 1; round <= *rounds; round++ {
+		for _, t := range targets {
+			r0, c0 := backendRequests(bs), backendConns(bs)
+			r := run(t.name, t.url, *duration)
+			time.Sleep(300 * time.Millisecond) // requests still in flight when wrk stopped land in this run's counts
+			t.runs = append(t.runs, r)
+			t.requests = add(t.requests, diff(backendRequests(bs), r0))
+			t.conns = add(t.conns, diff(backendConns(bs), c0))
+			log.Printf("round %d %-36s %8.0f req/s  p50 %s ms  p99 %s ms  errors %d/%d",
+				round, t.name, r.rps(), ms(r.p50), ms(r.p99), r.socketErrors, r.non2xx)
+		}
+	}
 
-	report := render(d, n, reportParams{
-		duration: *duration, connections: *connections, threads: *threads, backends: *backends, workers: *workers,
-		nginxVersion: commandOutput(*nginxBin, "-v"), wrkVersion: firstLine(commandOutput(*wrkBin, "-v")),
-		perBackend: diff(after, before), args: os.Args[1:],
+	report := render(targets, reportParams{
+		duration: *duration, warmup: *warmup, rounds: *rounds, connections: *connections, threads: *threads,
+		backends: *backends, workers: *workers, accessLog: *accessLog,
+		nginxVersion: commandOutput(*nginxBin, "-v"), haproxyVersion: firstLine(commandOutput(*haproxyBin, "-v")),
+		wrkVersion: firstLine(commandOutput(*wrkBin, "-v")),
+		picked:     picked.Name, hpPicked: hpPicked.Name, args: os.Args[1:],
 	})
 	fmt.Print(report)
 	if *out != "" {
+		// Hand-written analysis below the notes marker survives a new run.
+		if old, err := os.ReadFile(*out); err == nil {
+			if i := strings.Index(string(old), notesMarker); i >= 0 {
+				report += "\n" + string(old[i:])
+			}
+		}
 		if err := os.WriteFile(*out, []byte(report), 0o644); err != nil {
 			log.Fatal(err)
 		}
 		log.Printf("wrote %s", *out)
 	}
+}
+
+// websocketCheck opens a websocket through the proxy at addr and checks the
+// backend's greeting and one echo.
+func websocketCheck(addr string) error {
+	conn, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	if err != nil {
+		return err
+	}
+	ws, err := standin.DialWebSocket(conn, "chat.example.test", "/websocket")
+	if err != nil {
+		conn.Close()
+		return err
+	}
+	defer ws.Close()
+	if op, p, err := ws.Receive(5 * time.Second); err != nil || op != standin.OpText || !strings.HasPrefix(string(p), "hello from ") {
+		return fmt.Errorf("greeting: opcode %d %q, %v", op, p, err)
+	}
+	if err := ws.Send(standin.OpText, []byte("ping")); err != nil {
+		return err
+	}
+	if op, p, err := ws.Receive(5 * time.Second); err != nil || op != standin.OpText || string(p) != "ping" {
+		return fmt.Errorf("echo: opcode %d %q, %v", op, p, err)
+	}
+	return nil
 }
 
 func wrk(bin, script, name, url string, d time.Duration, connections, threads int) (result, error) {
@@ -182,39 +283,126 @@ func wrk(bin, script, name, url string, d time.Duration, connections, threads in
 }
 
 type reportParams struct {
-	duration                       time.Duration
-	connections, threads, backends int
-	workers                        int
-	nginxVersion, wrkVersion       string
-	perBackend                     []int64
-	args                           []string
+	duration, warmup                       time.Duration
+	rounds, connections, threads, backends int
+	workers                                int
+	accessLog                              string
+	nginxVersion, haproxyVersion           string
+	wrkVersion                             string
+	picked, hpPicked                       string
+	args                                   []string
 }
 
-func render(direct, nginx result, p reportParams) string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "# nginx load balancer benchmark\n\n")
-	fmt.Fprintf(&b, "Generated by `go run ./bench/nginx %s` (what `bench/nginx/run.sh` runs) on %s.\n\n", strings.Join(p.args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
-	fmt.Fprintf(&b, "- Machine: %d CPUs (%s/%s), %s; wrk, nginx and the Go backends share them, all on loopback.\n",
-		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kernel())
-	fmt.Fprintf(&b, "- %s, %s, %s.\n", strings.TrimSpace(p.nginxVersion), strings.TrimSpace(p.wrkVersion), runtime.Version())
-	fmt.Fprintf(&b, "- Load: wrk `-t %d -c %d -d %s` per run, GET of a %d-byte JSON body; one warm-up run per target first.\n",
-		p.threads, p.connections, p.duration, len(`{"version":"7.0.0","success":true}`))
-	fmt.Fprintf(&b, "- nginx: the config from `nginx.Render` (defaults, access log to a file), %d workers, %d stand-in backends.\n\n",
-		p.workers, p.backends)
-	fmt.Fprintf(&b, "| Target | Requests/s | p50 | p90 | p99 | p99.9 | max | socket errors | non-2xx |\n")
-	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range []result{direct, nginx} {
-		fmt.Fprintf(&b, "| %s | %.0f | %s | %s | %s | %s | %s | %d | %d |\n", r.name, r.rps(),
-			ms(r.p50), ms(r.p90), ms(r.p99), ms(r.p999), ms(r.max), r.socketErrors, r.non2xx)
+// summary folds a target's rounds into one row: requests/s over all of them,
+// latency percentiles the median of the rounds' (the higher one with two rounds),
+// errors summed.
+func summary(t *target) result {
+	s := result{name: t.name}
+	var p50, p90, p99, p999, mx []time.Duration
+	for _, r := range t.runs {
+		s.requests += r.requests
+		s.duration += r.duration
+		s.socketErrors += r.socketErrors
+		s.non2xx += r.non2xx
+		p50, p90, p99, p999, mx = append(p50, r.p50), append(p90, r.p90), append(p99, r.p99), append(p999, r.p999), append(mx, r.max)
 	}
-	fmt.Fprintf(&b, "\n**Ratio (through nginx / direct): %.2f** of the direct requests/s; p99 latency %.2fx.\n\n",
-		nginx.rps()/direct.rps(), float64(nginx.p99)/float64(direct.p99))
-	fmt.Fprintf(&b, "Requests each backend answered during the two measured runs: %v.\n", p.perBackend)
-	fmt.Fprintf(&b, "wrk connects from one address (127.0.0.1), so `hash $remote_addr consistent` sends all of it to\n"+
-		"one backend: the comparison is the cost nginx adds per request, not the gain of spreading load, which\n"+
-		"real clients (many addresses) get. Latencies are in milliseconds. On a machine this small the\n"+
-		"processes compete for CPU, so treat the ratio as a lower bound for a dedicated load balancer host.\n")
+	s.p50, s.p90, s.p99, s.p999 = median(p50), median(p90), median(p99), median(p999)
+	s.max = slices.Max(mx)
+	return s
+}
+
+func median(ds []time.Duration) time.Duration {
+	ds = slices.Clone(ds)
+	slices.Sort(ds)
+	return ds[len(ds)/2]
+}
+
+func render(targets []*target, p reportParams) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# nginx load balancer benchmark: direct, nginx, HAProxy\n\n")
+	fmt.Fprintf(&b, "Generated by `go run ./bench/nginx %s` (what `bench/nginx/run.sh` and `make bench` run) on %s.\n\n",
+		strings.Join(p.args, " "), time.Now().UTC().Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(&b, "- Machine: %d CPUs (%s/%s), %s; wrk, the proxy under test and the Go backends share them, all on loopback (127.0.0.1).\n",
+		runtime.NumCPU(), runtime.GOOS, runtime.GOARCH, kernel())
+	fmt.Fprintf(&b, "- %s; %s; %s; %s.\n", strings.TrimSpace(p.nginxVersion), strings.TrimSpace(p.haproxyVersion),
+		strings.TrimSpace(p.wrkVersion), runtime.Version())
+	fmt.Fprintf(&b, "- Load: the same wrk `-t %d -c %d -d %s` for every target, GET of a %d-byte JSON body; one %s warm-up per target, "+
+		"then %d measured round(s), the targets interleaved in each round.\n",
+		p.threads, p.connections, p.duration, len(`{"version":"7.0.0","success":true}`), p.warmup, p.rounds)
+	fmt.Fprintf(&b, "- nginx: the config from `nginx.Render` (defaults, access log %s), %d workers, %d stand-in backends.\n",
+		map[string]string{"file": "to a file", "off": "off"}[p.accessLog], p.workers, p.backends)
+	fmt.Fprintf(&b, "- HAProxy: the equivalent config in `bench/nginx/haproxy.go` (`balance source` + `hash-type consistent`, "+
+		"`http-reuse always`, `timeout tunnel` = proxy_read_timeout, the same timeouts, headers, body limit and health answer, "+
+		"access log %s), %d threads, the same backends.\n\n",
+		map[string]string{"file": "to a file (stdout redirected)", "off": "off"}[p.accessLog], p.workers)
+	fmt.Fprintf(&b, "| Target | Requests/s | x direct | p50 | x direct | p90 | p99 | x direct | p99.9 | max | socket errors | non-2xx | backend connections |\n")
+	fmt.Fprintf(&b, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	sums := make([]result, len(targets))
+	for i, t := range targets {
+		sums[i] = summary(t)
+	}
+	d := sums[0]
+	for i, r := range sums {
+		fmt.Fprintf(&b, "| %s | %.0f | %.2f | %s | %.2f | %s | %s | %.2f | %s | %s | %d | %d | %d |\n", r.name,
+			r.rps(), r.rps()/d.rps(), ms(r.p50), ratio(r.p50, d.p50), ms(r.p90), ms(r.p99), ratio(r.p99, d.p99),
+			ms(r.p999), ms(r.max), r.socketErrors, r.non2xx, sum(targets[i].conns))
+	}
+	n, h := sums[1], sums[2]
+	fmt.Fprintf(&b, "\n**Requests/s as a fraction of direct: nginx %.2f, HAProxy %.2f** (nginx / HAProxy %.2f). "+
+		"p99 latency: nginx %.2fx, HAProxy %.2fx of direct.\n\n",
+		n.rps()/d.rps(), h.rps()/d.rps(), n.rps()/h.rps(), ratio(n.p99, d.p99), ratio(h.p99, d.p99))
+	fmt.Fprintf(&b, "Requests/s of each round:\n\n")
+	for _, t := range targets {
+		var rs []string
+		for _, r := range t.runs {
+			rs = append(rs, fmt.Sprintf("%.0f", r.rps()))
+		}
+		fmt.Fprintf(&b, "- %s: %s\n", t.name, strings.Join(rs, ", "))
+	}
+	fmt.Fprintf(&b, "\nRequests each backend (b0..b%d) answered / TCP connections it accepted during the measured runs:\n\n", p.backends-1)
+	for _, t := range targets {
+		fmt.Fprintf(&b, "- %s: %v / %v\n", t.name, t.requests, t.conns)
+	}
+	fmt.Fprintf(&b, "\nwrk connects from one address (127.0.0.1), so the source hash sends all of it to one backend "+
+		"(nginx picks %s, HAProxy %s; the direct runs go to %s): the comparison is the cost each proxy adds per request, "+
+		"not the gain of spreading load, which real clients (many addresses) get. \"backend connections\" counts the TCP "+
+		"connections the backends accepted during a target's runs: with working keepalive it stays near the number of "+
+		"concurrent requests, not the number of requests. Latencies are in milliseconds; \"x direct\" is the ratio to the "+
+		"direct row. Requests/s is over all rounds; latency percentiles are the median of the rounds (with two rounds, the "+
+		"higher one); max is the highest. On a machine this small the processes compete for CPU, so treat the ratios as lower "+
+		"bounds for a dedicated load balancer host.\n", p.picked, p.hpPicked, p.picked)
 	return b.String()
+}
+
+func ratio(a, b time.Duration) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func sum(xs []int64) int64 {
+	var s int64
+	for _, x := range xs {
+		s += x
+	}
+	return s
+}
+
+func add(a, b []int64) []int64 {
+	out := make([]int64, len(a))
+	for i := range a {
+		out[i] = a[i] + b[i]
+	}
+	return out
+}
+
+func backendConns(bs []*standin.Backend) []int64 {
+	out := make([]int64, len(bs))
+	for i, b := range bs {
+		out[i] = b.Connections()
+	}
+	return out
 }
 
 func pickedBackend(url string, bs []*standin.Backend) (*standin.Backend, error) {
