@@ -16,6 +16,15 @@ const (
 	DefaultRocketChatImage = "registry.rocket.chat/rocketchat/rocket.chat:7.10.0"
 	DefaultMongoImage      = "mongo:7.0.16"
 	DefaultNginxImage      = "nginx:1.27.3-alpine"
+	// DefaultKeepalivedImage runs keepalived for the virtual IP (Alpine,
+	// keepalived 2.0.20, busybox wget for the track script).
+	DefaultKeepalivedImage = "osixia/keepalived:2.0.20"
+	// DefaultLoadBalancerCount is how many nodes run a load balancer when
+	// LoadBalancer.Nodes is empty: the first three, or every node.
+	DefaultLoadBalancerCount = 3
+	// DefaultVirtualIPPrefix is the prefix length of a virtual IP given
+	// without one.
+	DefaultVirtualIPPrefix = 24
 	// DefaultDockerAPIVersion is the oldest Docker Engine API the component
 	// supports: Docker Engine 20.10 (Debian 12's docker.io) speaks 1.41.
 	DefaultDockerAPIVersion = "1.41"
@@ -60,12 +69,19 @@ type DockerTLS struct {
 	Key  pulumi.StringInput
 }
 
-// LoadBalancer places and configures the nginx load balancer.
+// LoadBalancer places and configures the nginx load balancers.
 type LoadBalancer struct {
-	// Node names the node whose Docker host runs the load balancer. Empty
-	// means the first node, unless DockerHost is set.
+	// Nodes names the nodes whose Docker hosts each run an nginx load
+	// balancer. Every load balancer proxies to every Rocket.Chat server with
+	// the same consistent hash, so a client reaches the same server through
+	// any of them. Empty means the first three nodes (or every node when
+	// there are fewer), unless Node or DockerHost is set.
+	Nodes []string
+	// Node is the older spelling of a one-element Nodes. One load balancer
+	// is a single point of failure.
 	Node string
-	// DockerHost runs the load balancer on its own Docker host instead.
+	// DockerHost runs one load balancer on its own Docker host instead (a
+	// single point of failure unless something else fronts it).
 	DockerHost string
 	// DockerTLS is the TLS material for a tcp:// DockerHost.
 	DockerTLS *DockerTLS
@@ -88,6 +104,23 @@ type LoadBalancer struct {
 	// scheme from their X-Forwarded-For and X-Forwarded-Proto, and
 	// Rocket.Chat counts two proxies (HTTP_FORWARDED_COUNT=2).
 	TrustedProxies []string
+	// VirtualIP, when set, is an IPv4 address (optionally with /prefix, 24
+	// by default) that keepalived (VRRP, unicast) keeps on exactly one
+	// load-balancer node with a working nginx. It needs at least two
+	// load-balancer nodes with IPv4 addresses in its network.
+	VirtualIP string
+	// Interface is the host interface that carries VirtualIP (required
+	// with it), the same name on every load-balancer node.
+	Interface string
+	// VirtualRouterID is VRRP's router id, 1..255. Zero derives one from
+	// the component's name; set it when two clusters share a network.
+	VirtualRouterID int
+	// VRRPPassword is VRRP's shared secret (1 to 8 letters or digits). When
+	// nil, one is generated once and kept in state.
+	VRRPPassword pulumi.StringInput
+	// KeepalivedImage is the pinned keepalived image
+	// (DefaultKeepalivedImage when nil).
+	KeepalivedImage pulumi.StringInput
 }
 
 // RocketChatHAArgs are the inputs of the RocketChatHA component.

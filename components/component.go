@@ -26,6 +26,9 @@ type RocketChatHA struct {
 
 	// URL is where the load balancer answers.
 	URL pulumi.StringOutput `pulumi:"url"`
+	// LoadBalancers lists every load balancer as host:port (the HTTPS port
+	// with TLS), for an outer load balancer or DNS in front of them.
+	LoadBalancers pulumi.StringArrayOutput `pulumi:"loadBalancers"`
 	// MongoURL is Rocket.Chat's MONGO_URL (secret).
 	MongoURL pulumi.StringOutput `pulumi:"mongoUrl"`
 	// Members lists the replica-set members as host:port.
@@ -210,16 +213,18 @@ func (b *builder) cluster() error {
 		rockets = append(rockets, r.Container)
 		prev = r.Container
 	}
-	url, err := b.newLoadBalancer(rockets)
+	lbs, err := b.newLoadBalancers(rockets)
 	if err != nil {
 		return err
 	}
-	b.comp.URL = url
+	b.comp.URL = lbs.url
+	b.comp.LoadBalancers = pulumi.ToStringArray(lbs.endpoints).ToStringArrayOutput()
 	b.comp.MongoURL = b.mongoURL
 	b.comp.Members = pulumi.ToStringArray(memberHosts(b.args.Nodes)).ToStringArrayOutput()
 	return b.ctx.RegisterResourceOutputs(b.comp, pulumi.Map{
-		"url":      b.comp.URL,
-		"mongoUrl": b.comp.MongoURL,
-		"members":  b.comp.Members,
+		"url":           b.comp.URL,
+		"loadBalancers": b.comp.LoadBalancers,
+		"mongoUrl":      b.comp.MongoURL,
+		"members":       b.comp.Members,
 	})
 }

@@ -53,9 +53,10 @@ func TestGraphForManyN(t *testing.T) {
 	for n := 1; n <= 9; n++ {
 		t.Run(fmt.Sprint(n), func(t *testing.T) {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(n), RootURL: pulumi.String("https://chat.example.com")})
+			lbs := min(n, 3) // a load balancer on each of the first three nodes
 			want := map[string]int{
-				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + 1,
-				tContainer: 2*n + 1, tCommand: 3, tRandom: 3,
+				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + lbs,
+				tContainer: 2*n + lbs, tCommand: 2 + lbs, tRandom: 3,
 			}
 			got := rec.Counts()
 			for typ, c := range want {
@@ -66,7 +67,15 @@ func TestGraphForManyN(t *testing.T) {
 			if len(got) != len(want) {
 				t.Errorf("unexpected resource types: %v", got)
 			}
-			conf := mocktest.Unwrap(rec.Named(t, tContainer, "chat-lb").Objects("uploads")[0]["content"]).StringValue()
+			conf := mocktest.Unwrap(rec.Named(t, tContainer, lbName(n, 1)).Objects("uploads")[0]["content"]).StringValue()
+			// Every load balancer has the same config: the same upstream
+			// list and consistent hash, so a client reaches the same
+			// Rocket.Chat server through any of them.
+			for i := 2; i <= lbs; i++ {
+				if other := mocktest.Unwrap(rec.Named(t, tContainer, lbName(n, i)).Objects("uploads")[0]["content"]).StringValue(); other != conf {
+					t.Errorf("%s's nginx config differs from %s's", lbName(n, i), lbName(n, 1))
+				}
+			}
 			if got := strings.Count(conf, ":3000 max_fails="); got != n {
 				t.Errorf("nginx upstream has %d servers, want %d", got, n)
 			}
@@ -110,10 +119,22 @@ func checkParentsAndProviders(t *testing.T, rec *mocktest.Recorder, n int) {
 			t.Errorf("%s: docker host %q", node, h)
 		}
 	}
-	lbProv := rec.URNOf(t, tProvider, "chat-docker-rocket-1")
-	if p := rec.Named(t, tContainer, "chat-lb").Req.GetProvider(); !strings.HasPrefix(p, lbProv+"::") {
-		t.Errorf("load balancer provider %q, want the first node's", p)
+	for i := 1; i <= min(n, 3); i++ {
+		lbProv := rec.URNOf(t, tProvider, fmt.Sprintf("chat-docker-rocket-%d", i))
+		if p := rec.Named(t, tContainer, lbName(n, i)).Req.GetProvider(); !strings.HasPrefix(p, lbProv+"::") {
+			t.Errorf("load balancer %d provider %q, want node %d's", i, p, i)
+		}
 	}
+}
+
+// lbName is the name of the i-th (1-based) load balancer of a cluster
+// named chat with n nodes and the default placement: chat-lb alone, or
+// chat-lb-<node> on each of the first three nodes.
+func lbName(n, i int) string {
+	if n == 1 {
+		return "chat-lb"
+	}
+	return fmt.Sprintf("chat-lb-rocket-%d", i)
 }
 
 func findAny(t *testing.T, rec *mocktest.Recorder, name string) mocktest.Resource {
@@ -188,14 +209,24 @@ func checkRollingChains(t *testing.T, rec *mocktest.Recorder, n int) {
 			}
 		}
 	}
-	lb := rec.Named(t, tContainer, "chat-lb")
-	for _, u := range rockets {
-		if !slices.Contains(lb.Req.GetDependencies(), u) {
-			t.Errorf("load balancer does not depend on %s", u)
+	// The load balancers: each after every Rocket.Chat server and after
+	// the previous load balancer's config step, so they roll one at a time.
+	for i := 1; i <= min(n, 3); i++ {
+		lb := rec.Named(t, tContainer, lbName(n, i))
+		for _, u := range rockets {
+			if !slices.Contains(lb.Req.GetDependencies(), u) {
+				t.Errorf("%s does not depend on %s", lb.Name, u)
+			}
 		}
-	}
-	if !lb.Req.GetDeleteBeforeReplace() {
-		t.Error("load balancer is not delete-before-replace")
+		if i > 1 {
+			prevStep := rec.URNOf(t, tCommand, lbName(n, i-1)+"-config")
+			if !slices.Contains(lb.Req.GetDependencies(), prevStep) {
+				t.Errorf("%s does not wait for %s-config", lb.Name, lbName(n, i-1))
+			}
+		}
+		if !lb.Req.GetDeleteBeforeReplace() {
+			t.Errorf("%s is not delete-before-replace", lb.Name)
+		}
 	}
 }
 
@@ -245,7 +276,7 @@ func TestMongodKeyfileAndExposure(t *testing.T) {
 	}
 	for _, c := range rec.ByType(tContainer) {
 		for _, p := range c.Objects("ports") {
-			if ip := p["ip"].StringValue(); ip == "0.0.0.0" && c.Name != "chat-lb" {
+			if ip := p["ip"].StringValue(); ip == "0.0.0.0" && !strings.HasPrefix(c.Name, "chat-lb") {
 				t.Errorf("%s publishes on 0.0.0.0", c.Name)
 			}
 		}
@@ -413,7 +444,7 @@ func TestTrustedProxiesCountTwoForwarders(t *testing.T) {
 	if env := rec.Named(t, tContainer, "chat-rocketchat-rocket-2").Strings("envs"); !slices.Contains(env, "HTTP_FORWARDED_COUNT=2") {
 		t.Errorf("envs %v lack HTTP_FORWARDED_COUNT=2", env)
 	}
-	conf := mocktest.Unwrap(rec.Named(t, tContainer, "chat-lb").Objects("uploads")[0]["content"]).StringValue()
+	conf := mocktest.Unwrap(rec.Named(t, tContainer, "chat-lb-rocket-1").Objects("uploads")[0]["content"]).StringValue()
 	if !strings.Contains(conf, "192.0.2.0/24") {
 		t.Error("nginx config does not trust the given proxy")
 	}
@@ -523,7 +554,7 @@ func TestDockerHostSchemes(t *testing.T) {
 		t.Error("a unix:// provider got TLS material")
 	}
 	// The command steps reach node 1's tcp:// host with the same material.
-	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset", "chat-lb-config"} {
+	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset", "chat-lb-rocket-1-config"} {
 		env := mocktest.Unwrap(rec.Named(t, tCommand, name).Inputs["environment"]).ObjectValue()
 		if h := mocktest.Unwrap(env["DOCKER_HOST"]).StringValue(); h != "tcp://10.250.250.11:2376" {
 			t.Errorf("%s: DOCKER_HOST %q", name, h)

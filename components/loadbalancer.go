@@ -3,9 +3,9 @@ package components
 import (
 	_ "embed"
 	"fmt"
+	"hash/fnv"
 	"net"
 	"net/url"
-	"slices"
 	"strconv"
 	"time"
 
@@ -21,29 +21,60 @@ const (
 	lbHTTPSPort = 443
 )
 
-// lbHost is where the load balancer runs.
-type lbHost struct {
+// lbSite is one load balancer: where it runs and the names of its resources.
+type lbSite struct {
+	// name prefixes its resources and names its containers: <cluster>-lb
+	// for a single load balancer, <cluster>-lb-<node> for several.
+	name       string
+	node       *node // nil on a separate LoadBalancer.DockerHost
 	provider   pulumi.ProviderResource
-	address    string // the host's address, for the url output
+	address    string // the host's address: url, endpoints, VRRP peers
 	dockerHost string
 	tls        *DockerTLS
+	// formerly lists the names this site's resources had in the other
+	// layout (one load balancer <-> several), so that switching layouts
+	// replaces them in place instead of adding new ones beside orphans.
+	formerly string
 }
 
-// lbHost returns the Docker host the load balancer runs on: its own, or the
-// named node's (Validate made sure it exists).
-func (b *builder) lbHost() (lbHost, error) {
+// aliases are the resource options that carry a site's former name.
+func (s lbSite) aliases(suffix string) []pulumi.ResourceOption {
+	if s.formerly == "" {
+		return nil
+	}
+	return []pulumi.ResourceOption{pulumi.Aliases([]pulumi.Alias{{Name: pulumi.String(s.formerly + suffix)}})}
+}
+
+// lbSites returns where the load balancers run: the separate Docker host,
+// or each of LoadBalancer.Nodes in order (Validate made sure they exist).
+func (b *builder) lbSites() ([]lbSite, error) {
 	lb := b.args.LoadBalancer
+	single := b.name + "-lb"
 	if lb.DockerHost != "" {
 		p, err := newDockerProvider(b.ctx, b.name+"-docker-lb", lb.DockerHost, lb.DockerTLS, pulumi.Parent(b.comp))
 		if err != nil {
-			return lbHost{}, err
+			return nil, err
 		}
 		u, _ := url.Parse(lb.DockerHost)
-		return lbHost{p, u.Hostname(), lb.DockerHost, lb.DockerTLS}, nil
+		return []lbSite{{name: single, provider: p, address: u.Hostname(), dockerHost: lb.DockerHost, tls: lb.DockerTLS}}, nil
 	}
-	i := slices.IndexFunc(b.nodes, func(n *node) bool { return n.Name == lb.Node })
-	n := b.nodes[i]
-	return lbHost{n.provider, n.Address, n.DockerHost, n.DockerTLS}, nil
+	byName := map[string]*node{}
+	for _, n := range b.nodes {
+		byName[n.Name] = n
+	}
+	var sites []lbSite
+	for i, name := range lb.Nodes {
+		n := byName[name]
+		s := lbSite{name: single + "-" + n.Name, node: n, provider: n.provider, address: n.Address, dockerHost: n.DockerHost, tls: n.DockerTLS}
+		switch {
+		case len(lb.Nodes) == 1:
+			s.name, s.formerly = single, single+"-"+n.Name
+		case i == 0:
+			s.formerly = single
+		}
+		sites = append(sites, s)
+	}
+	return sites, nil
 }
 
 // serverName is nginx's server_name for a root URL: its host, or "_".
@@ -54,8 +85,11 @@ func serverName(rootURL string) string {
 	return "_"
 }
 
-// nginxConfig is the load balancer's configuration from the plain
+// nginxConfig is the load balancers' configuration from the plain
 // arguments; ServerName, which comes from the root URL (an Input), is "_".
+// Every load balancer gets the same one: the same upstream list in node
+// order and the same consistent hash, so a client reaches the same
+// Rocket.Chat server whichever load balancer it lands on.
 func (b *builder) nginxConfig() nginx.Config {
 	lb := b.args.LoadBalancer
 	ups := make([]string, len(b.nodes))
@@ -75,27 +109,23 @@ func (b *builder) nginxConfig() nginx.Config {
 	}
 }
 
-// newLoadBalancer registers the nginx image, container and config step. The
-// container depends on every Rocket.Chat container, so it starts after its
-// upstreams exist. Its uploads give it a complete configuration when it is
-// created; later changes of the node list or the certificate do not replace
-// it: the config step writes them into the running container, checks them
-// with `nginx -t` and reloads nginx, which keeps open connections.
-func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutput, error) {
-	lb := b.args.LoadBalancer
-	host, err := b.lbHost()
-	if err != nil {
-		return pulumi.StringOutput{}, err
-	}
-	name := b.name + "-lb"
-	img, err := docker.NewRemoteImage(b.ctx, name+"-image", &docker.RemoteImageArgs{
-		Name:        b.nginxImage,
-		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(b.comp), pulumi.Provider(host.provider))
-	if err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("load balancer image: %w", err)
-	}
+// loadBalancers is what newLoadBalancers returns.
+type loadBalancers struct {
+	url       pulumi.StringOutput
+	endpoints []string // host:port of every load balancer
+}
 
+// newLoadBalancers registers every load balancer (and, with a virtual IP,
+// its keepalived). They form a chain: each one depends on every Rocket.Chat
+// container and on the previous load balancer's config step, so a change
+// that replaces them goes one load balancer at a time and the next starts
+// only after the previous one is healthy and configured.
+func (b *builder) newLoadBalancers(rockets []pulumi.Resource) (loadBalancers, error) {
+	lb := b.args.LoadBalancer
+	sites, err := b.lbSites()
+	if err != nil {
+		return loadBalancers{}, err
+	}
 	cfg := b.nginxConfig()
 	conf := b.args.RootURL.ToStringOutput().ApplyT(func(root string) (string, error) {
 		c := cfg
@@ -106,6 +136,52 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		}
 		return text, nil
 	}).(pulumi.StringOutput)
+
+	var vrrp *vrrpGroup // with a virtual IP
+	if lb.VirtualIP != "" {
+		if vrrp, err = b.newVRRPGroup(sites); err != nil {
+			return loadBalancers{}, err
+		}
+	}
+	out := loadBalancers{}
+	prev := rockets
+	var prevKeepalived pulumi.Resource
+	for _, s := range sites {
+		step, err := b.newLoadBalancer(s, cfg, conf, prev)
+		if err != nil {
+			return loadBalancers{}, fmt.Errorf("load balancer %s: %w", s.name, err)
+		}
+		prev = append(append([]pulumi.Resource{}, rockets...), step)
+		if vrrp != nil {
+			if prevKeepalived, err = b.newKeepalived(s, sites, vrrp, step, prevKeepalived); err != nil {
+				return loadBalancers{}, fmt.Errorf("load balancer %s: keepalived: %w", s.name, err)
+			}
+		}
+		out.endpoints = append(out.endpoints, lbEndpoint(lb, s.address, cfg.TLS))
+	}
+	host := sites[0].address
+	if vrrp != nil {
+		host = vrrp.ip.Addr().String()
+	}
+	out.url = pulumi.String(lbURL(lb, host, cfg.TLS)).ToStringOutput()
+	return out, nil
+}
+
+// newLoadBalancer registers one site's nginx image, container and config
+// step, and returns the config step. Its uploads give a new container a
+// complete configuration; later changes of the node list or the certificate
+// do not replace it: the config step writes them into the running container,
+// checks them with `nginx -t` and reloads nginx, which keeps open
+// connections.
+func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.StringOutput, deps []pulumi.Resource) (*local.Command, error) {
+	lb := b.args.LoadBalancer
+	img, err := docker.NewRemoteImage(b.ctx, s.name+"-image", &docker.RemoteImageArgs{
+		Name:        b.nginxImage,
+		KeepLocally: pulumi.Bool(true),
+	}, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(s.provider)}, s.aliases("-image")...)...)
+	if err != nil {
+		return nil, fmt.Errorf("image: %w", err)
+	}
 	uploads := docker.ContainerUploadArray{docker.ContainerUploadArgs{
 		File: pulumi.String(nginxConfPath), Content: conf.ToStringPtrOutput(), Permissions: pulumi.String(publicFileMode),
 	}}
@@ -117,45 +193,49 @@ func (b *builder) newLoadBalancer(rockets []pulumi.Resource) (pulumi.StringOutpu
 		)
 		published[lbHTTPSPort] = lb.HTTPSPort
 	}
-	ports := publish(lb.BindAddress, published)
+	nodeName := ""
+	if s.node != nil {
+		nodeName = s.node.Name
+	}
 	args := &docker.ContainerArgs{
-		Name:    pulumi.String(name),
+		Name:    pulumi.String(s.name),
 		Image:   img.ImageId,
 		Uploads: uploads,
-		Ports:   ports,
-		Labels:  labels(b.name, "", "loadbalancer"),
+		Ports:   publish(lb.BindAddress, published),
+		Labels:  labels(b.name, nodeName, "loadbalancer"),
 		Healthcheck: b.healthcheck(health{
 			Test:     nginx.Healthcheck(cfg),
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 5 * time.Second,
 		}),
 	}
 	hygiene(args, b.args.WaitSeconds)
-	opts := append(containerOptions(host.provider, b.comp, rockets), pulumi.IgnoreChanges([]string{"uploads"}))
-	c, err := docker.NewContainer(b.ctx, name, args, opts...)
+	opts := append(containerOptions(s.provider, b.comp, deps), pulumi.IgnoreChanges([]string{"uploads"}))
+	c, err := docker.NewContainer(b.ctx, s.name, args, append(opts, s.aliases("")...)...)
 	if err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("load balancer container: %w", err)
+		return nil, fmt.Errorf("container: %w", err)
 	}
 
-	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf, stepEnvContainer: pulumi.String(name)}
+	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf, stepEnvContainer: pulumi.String(s.name)}
 	if cfg.TLS {
 		env["RCHA_TLS_CERT"] = secret(lb.Certificate)
 		env["RCHA_TLS_KEY"] = secret(lb.PrivateKey)
 	}
-	dockerCLIEnv(env, host.dockerHost, host.tls)
+	dockerCLIEnv(env, s.dockerHost, s.tls)
 	// It runs on the machine running pulumi, with the docker CLI, and reads
 	// RCHA_CONTAINER, RCHA_NGINX_CONF (and RCHA_TLS_CERT, RCHA_TLS_KEY).
 	script := stepScript(loadBalancerReload)
-	if _, err := local.NewCommand(b.ctx, name+"-config", &local.CommandArgs{
+	step, err := local.NewCommand(b.ctx, s.name+"-config", &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
 		Environment: env,
 		// A new container (replaced for any reason) gets the current config.
 		Triggers: pulumi.Array{c.ID()},
 		Logging:  local.LoggingStdoutAndStderr,
-	}, pulumi.Parent(b.comp), pulumi.DependsOn([]pulumi.Resource{c})); err != nil {
-		return pulumi.StringOutput{}, fmt.Errorf("load balancer config step: %w", err)
+	}, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.DependsOn(append(append([]pulumi.Resource{}, deps...), c))}, s.aliases("-config")...)...)
+	if err != nil {
+		return nil, fmt.Errorf("config step: %w", err)
 	}
-	return pulumi.String(lbURL(lb, host.address, cfg.TLS)).ToStringOutput(), nil
+	return step, nil
 }
 
 // loadBalancerReload is the load balancer's config step
@@ -167,14 +247,32 @@ var loadBalancerReload string
 // nginxConfPath is where the official image reads its configuration.
 const nginxConfPath = "/etc/nginx/nginx.conf"
 
-// lbURL is the URL the load balancer answers on.
-func lbURL(lb LoadBalancer, hostAddr string, tls bool) string {
-	host := lb.Address
-	if host == "" {
-		host = lb.BindAddress
-		if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
-			host = hostAddr
-		}
+// publicHost is the address a load balancer answers on at hostAddr: its
+// BindAddress, or hostAddr when it binds every interface.
+func publicHost(lb LoadBalancer, hostAddr string) string {
+	if lb.BindAddress != "" && !isUnspecified(lb.BindAddress) {
+		return lb.BindAddress
+	}
+	return hostAddr
+}
+
+// lbEndpoint is one load balancer's host:port for an outer load balancer
+// or DNS: its HTTPS port with TLS, else its HTTP port.
+func lbEndpoint(lb LoadBalancer, hostAddr string, tls bool) string {
+	port := lb.HTTPPort
+	if tls {
+		port = lb.HTTPSPort
+	}
+	return net.JoinHostPort(publicHost(lb, hostAddr), strconv.Itoa(port))
+}
+
+// lbURL is the URL clients use: LoadBalancer.Address when set, else host
+// (the virtual IP, or the first load balancer's address).
+func lbURL(lb LoadBalancer, host string, tls bool) string {
+	if lb.Address != "" {
+		host = lb.Address
+	} else {
+		host = publicHost(lb, host)
 	}
 	scheme, port, def := "http", lb.HTTPPort, DefaultHTTPPort
 	if tls {
@@ -192,4 +290,16 @@ func hostForURL(h string) string {
 		return "[" + h + "]"
 	}
 	return h
+}
+
+// virtualRouterID is LoadBalancer.VirtualRouterID, or one derived from the
+// component's name (1..255), so that clusters with different names on one
+// network usually differ.
+func (b *builder) virtualRouterID() int {
+	if id := b.args.LoadBalancer.VirtualRouterID; id != 0 {
+		return id
+	}
+	h := fnv.New32a()
+	h.Write([]byte(b.name))
+	return 1 + int(h.Sum32()%255)
 }

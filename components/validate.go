@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -61,11 +62,17 @@ func (p Ports) WithDefaults() Ports {
 }
 
 // WithDefaults returns a copy of lb with its defaults: the first of nodes
-// hosts it unless DockerHost is set, it binds 0.0.0.0 on ports 80 and 443,
-// and accepts bodies up to 200M.
+// three (or all) host one each unless Node or DockerHost says otherwise, they
+// bind 0.0.0.0 on ports 80 and 443, and accept bodies up to 200M.
 func (lb LoadBalancer) WithDefaults(nodes []Node) LoadBalancer {
-	if lb.Node == "" && lb.DockerHost == "" && len(nodes) > 0 {
-		lb.Node = nodes[0].Name
+	switch {
+	case len(lb.Nodes) > 0 || lb.DockerHost != "":
+	case lb.Node != "":
+		lb.Nodes = []string{lb.Node}
+	default:
+		for _, n := range nodes[:min(len(nodes), DefaultLoadBalancerCount)] {
+			lb.Nodes = append(lb.Nodes, n.Name)
+		}
 	}
 	if lb.BindAddress == "" {
 		lb.BindAddress = "0.0.0.0"
@@ -148,24 +155,51 @@ func (a RocketChatHAArgs) Validate() error {
 	}
 
 	lb := a.LoadBalancer
-	lbHost, lbAddr := lb.DockerHost, lb.BindAddress
+	// The Docker hosts that run a load balancer, for the port claims.
+	var lbHosts []string
 	if lb.DockerHost != "" {
+		lbHosts = []string{lb.DockerHost}
 		if err := checkDockerHost(lb.DockerHost, lb.DockerTLS); err != nil {
 			bad("LoadBalancer.DockerHost", "%v", err)
 		}
-		if lb.Node != "" {
-			bad("LoadBalancer", "set either Node or DockerHost, not both")
+		if lb.Node != "" || len(lb.Nodes) > 0 {
+			bad("LoadBalancer", "set either Nodes (or Node) or DockerHost, not both")
 		}
 		// A unix:// host has no host name for the url output.
 		if strings.HasPrefix(lb.DockerHost, "unix://") && lb.Address == "" && isUnspecified(lb.BindAddress) {
 			bad("LoadBalancer.Address", "is required with a unix:// LoadBalancer.DockerHost that binds %s: "+
 				"the host name or IP clients use for the url", lb.BindAddress)
 		}
-	} else if i, ok := names[lb.Node]; ok {
-		lbHost = a.Nodes[i].DockerHost
-	} else if len(a.Nodes) > 0 {
-		bad("LoadBalancer.Node", "%q is not the name of any entry in Nodes", lb.Node)
 	}
+	if lb.Node != "" && (len(lb.Nodes) != 1 || lb.Nodes[0] != lb.Node) {
+		bad("LoadBalancer", "set either Nodes or Node (the older spelling of one node), not both")
+	}
+	var lbNodes []Node
+	seenLB := map[string]int{}
+	for i, name := range lb.Nodes {
+		key := fmt.Sprintf("LoadBalancer.Nodes[%d]", i)
+		if lb.Node != "" {
+			key = "LoadBalancer.Node"
+		}
+		j, ok := names[name]
+		switch {
+		case !ok:
+			if len(a.Nodes) > 0 {
+				bad(key, "%q is not the name of any entry in Nodes", name)
+			}
+		case seenLB[name] > 0:
+			bad(key, "%q repeats LoadBalancer.Nodes[%d]", name, seenLB[name]-1)
+		default:
+			lbNodes = append(lbNodes, a.Nodes[j])
+			lbHosts = append(lbHosts, a.Nodes[j].DockerHost)
+		}
+		seenLB[name] = i + 1
+	}
+	if lb.DockerHost == "" && len(lb.Nodes) == 0 && len(a.Nodes) > 0 {
+		bad("LoadBalancer.Nodes", "is empty: at least one node must run a load balancer")
+	}
+	checkVirtualIP(lb, lbNodes, a.Nodes, bad)
+	lbAddr := lb.BindAddress
 	if ip := net.ParseIP(lb.BindAddress); ip == nil {
 		bad("LoadBalancer.BindAddress", "%q is not an IP address", lb.BindAddress)
 	}
@@ -183,7 +217,9 @@ func (a RocketChatHAArgs) Validate() error {
 		if p.port < 1 || p.port > 65535 {
 			bad(p.key, "%d is not a TCP port (1-65535)", p.port)
 		} else if p.use {
-			claim(p.key, lbHost, lbAddr, p.port)
+			for _, host := range lbHosts {
+				claim(p.key, host, lbAddr, p.port)
+			}
 		}
 	}
 	if (lb.Certificate == nil) != (lb.PrivateKey == nil) {
@@ -203,6 +239,74 @@ func (a RocketChatHAArgs) Validate() error {
 	}
 	return errors.Join(errs...)
 }
+
+// checkVirtualIP checks the virtual IP settings against the load-balancer
+// nodes (lbNodes) and every node.
+func checkVirtualIP(lb LoadBalancer, lbNodes, nodes []Node, bad func(key, format string, args ...any)) {
+	if lb.VirtualIP == "" {
+		for key, set := range map[string]bool{"LoadBalancer.Interface": lb.Interface != "", "LoadBalancer.VirtualRouterID": lb.VirtualRouterID != 0} {
+			if set {
+				bad(key, "is set without LoadBalancer.VirtualIP")
+			}
+		}
+		return
+	}
+	vip, err := ParseVirtualIP(lb.VirtualIP)
+	if err != nil {
+		bad("LoadBalancer.VirtualIP", "%v", err)
+		return
+	}
+	if lb.Interface == "" {
+		bad("LoadBalancer.Interface", "is required with LoadBalancer.VirtualIP: the host interface that carries %s, for example eth0", vip.Addr())
+	} else if !ifaceName.MatchString(lb.Interface) {
+		bad("LoadBalancer.Interface", "%q is not a network interface name", lb.Interface)
+	}
+	if lb.VirtualRouterID < 0 || lb.VirtualRouterID > 255 {
+		bad("LoadBalancer.VirtualRouterID", "%d is out of range 1-255 (0 derives one from the cluster name)", lb.VirtualRouterID)
+	}
+	if lb.DockerHost != "" {
+		bad("LoadBalancer.VirtualIP", "needs load balancers on the nodes (LoadBalancer.Nodes), not on LoadBalancer.DockerHost")
+		return
+	}
+	if len(lbNodes) < 2 {
+		bad("LoadBalancer.VirtualIP", "needs at least two load-balancer nodes (LoadBalancer.Nodes has %d): with one there is nothing to fail over to", len(lbNodes))
+	}
+	inNetwork := false
+	for _, n := range nodes {
+		if a, err := netip.ParseAddr(n.Address); err == nil && a == vip.Addr() {
+			bad("LoadBalancer.VirtualIP", "%s is the address of Nodes[%s]; the virtual IP must be an unused address", vip.Addr(), n.Name)
+		}
+	}
+	for _, n := range lbNodes {
+		a, err := netip.ParseAddr(n.Address)
+		if err != nil || !a.Is4() {
+			bad("LoadBalancer.VirtualIP", "load-balancer node %s has address %q; VRRP's unicast peers need IPv4 node addresses", n.Name, n.Address)
+			continue
+		}
+		if vip.Contains(a) {
+			inNetwork = true
+		}
+	}
+	if !inNetwork && len(lbNodes) > 0 {
+		bad("LoadBalancer.VirtualIP", "%s is not inside the network of any load-balancer node; give the prefix if it is not /%d (for example %s/16)",
+			vip, DefaultVirtualIPPrefix, vip.Addr())
+	}
+}
+
+// ParseVirtualIP reads an IPv4 address with an optional prefix length
+// (DefaultVirtualIPPrefix when absent) as the virtual IP's network.
+func ParseVirtualIP(s string) (netip.Prefix, error) {
+	if !strings.Contains(s, "/") {
+		s += "/" + strconv.Itoa(DefaultVirtualIPPrefix)
+	}
+	p, err := netip.ParsePrefix(s)
+	if err != nil || !p.Addr().Is4() || p.Bits() < 1 {
+		return netip.Prefix{}, fmt.Errorf("%q is not an IPv4 address with an optional /prefix (for example 10.0.0.100/24)", strings.TrimSuffix(s, "/"+strconv.Itoa(DefaultVirtualIPPrefix)))
+	}
+	return p, nil
+}
+
+var ifaceName = regexp.MustCompile(`^[A-Za-z0-9_.:@-]{1,15}$`)
 
 // portClaims records which setting uses a port on an address of a Docker
 // host. 0.0.0.0 collides with every address of the same host.

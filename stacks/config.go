@@ -50,6 +50,7 @@ type PortsConfig struct {
 // LoadBalancerConfig is `loadBalancer`. Certificate and PrivateKey are
 // wrapped as secrets when they are turned into component arguments.
 type LoadBalancerConfig struct {
+	Nodes             []string `json:"nodes,omitempty"`
 	Node              string   `json:"node,omitempty"`
 	DockerHost        string   `json:"dockerHost,omitempty"`
 	Address           string   `json:"address,omitempty"`
@@ -60,6 +61,11 @@ type LoadBalancerConfig struct {
 	PrivateKey        string   `json:"privateKey,omitempty"`
 	ClientMaxBodySize string   `json:"clientMaxBodySize,omitempty"`
 	TrustedProxies    []string `json:"trustedProxies,omitempty"`
+	VirtualIP         string   `json:"virtualIp,omitempty"`
+	Interface         string   `json:"interface,omitempty"`
+	VirtualRouterID   int      `json:"virtualRouterId,omitempty"`
+	VRRPPassword      string   `json:"vrrpPassword,omitempty"`
+	KeepalivedImage   string   `json:"keepalivedImage,omitempty"`
 }
 
 // DockerTLSConfig is `dockerTls`, used for every tcp:// Docker host.
@@ -146,8 +152,10 @@ func (c Config) CheckSecrets(sec Secrets, isSecret func(key string) bool) error 
 	check("license", sec.License != "")
 	check("registrationToken", sec.RegistrationToken != "")
 	check("dockerTls", sec.DockerTLS != nil)
-	if c.LoadBalancer.PrivateKey != "" && !isSecret(Namespace+":loadBalancer") {
-		errs = append(errs, errors.New("loadBalancer.privateKey: is a secret; set it with `pulumi config set --secret --path loadBalancer.privateKey ...`"))
+	for key, set := range map[string]bool{"privateKey": c.LoadBalancer.PrivateKey != "", "vrrpPassword": c.LoadBalancer.VRRPPassword != ""} {
+		if set && !isSecret(Namespace+":loadBalancer") {
+			errs = append(errs, fmt.Errorf("loadBalancer.%s: is a secret; set it with `pulumi config set --secret --path loadBalancer.%s ...`", key, key))
+		}
 	}
 	return errors.Join(errs...)
 }

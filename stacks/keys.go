@@ -141,6 +141,8 @@ var fieldNames = map[string]string{
 	"HTTPSPort": "httpsPort", "Certificate": "certificate", "PrivateKey": "privateKey",
 	"ClientMaxBodySize": "clientMaxBodySize", "TrustedProxies": "trustedProxies",
 	"CA": "caMaterial", "Cert": "certMaterial", "Key": "keyMaterial",
+	"VirtualIP": "virtualIp", "Interface": "interface", "VirtualRouterID": "virtualRouterId",
+	"VRRPPassword": "vrrpPassword", "KeepalivedImage": "keepalivedImage",
 }
 
 // fieldPath matches a component field path such as Nodes[1].Ports.Mongo.

@@ -36,6 +36,7 @@ func Program(ctx *pulumi.Context) error {
 		return stackErrors(err)
 	}
 	ctx.Export("url", ha.URL)
+	ctx.Export("loadBalancers", ha.LoadBalancers)
 	ctx.Export("mongoUrl", ha.MongoURL)
 	ctx.Export("members", ha.Members)
 	return nil
@@ -97,6 +98,12 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 			PrivateKey:        secretOrNil(c.LoadBalancer.PrivateKey),
 			ClientMaxBodySize: c.LoadBalancer.ClientMaxBodySize,
 			TrustedProxies:    c.LoadBalancer.TrustedProxies,
+			Nodes:             c.LoadBalancer.Nodes,
+			VirtualIP:         c.LoadBalancer.VirtualIP,
+			Interface:         c.LoadBalancer.Interface,
+			VirtualRouterID:   c.LoadBalancer.VirtualRouterID,
+			VRRPPassword:      secretOrNil(c.LoadBalancer.VRRPPassword),
+			KeepalivedImage:   plainOrNil(c.LoadBalancer.KeepalivedImage),
 		},
 	}
 	for _, n := range c.Nodes {

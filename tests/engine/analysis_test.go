@@ -8,11 +8,13 @@ import (
 )
 
 // Container roles, from the contract's fixed names <cluster>-mongo-<node>,
-// <cluster>-rocketchat-<node> and <cluster>-lb.
+// <cluster>-rocketchat-<node>, and <cluster>-lb (one load balancer) or
+// <cluster>-lb-<node> and <cluster>-lb-<node>-keepalived (several).
 const (
-	roleMongo  = "mongo"
-	roleRocket = "rocketchat"
-	roleLB     = "lb"
+	roleMongo      = "mongo"
+	roleRocket     = "rocketchat"
+	roleLB         = "lb"
+	roleKeepalived = "keepalived"
 )
 
 // roleOf parses a container name of the cluster into role and node.
@@ -23,6 +25,12 @@ func roleOf(cluster, name string) (role, node string) {
 	rest, ok := strings.CutPrefix(name, cluster+"-")
 	if !ok {
 		return "", ""
+	}
+	if n, ok := strings.CutPrefix(rest, "lb-"); ok {
+		if k, ok := strings.CutSuffix(n, "-keepalived"); ok {
+			return roleKeepalived, k
+		}
+		return roleLB, n
 	}
 	for _, r := range []string{roleMongo, roleRocket} {
 		if n, ok := strings.CutPrefix(rest, r+"-"); ok {

@@ -39,7 +39,10 @@ func devConfig(n int, rocketImage, mongoImage string, deleteData bool) map[strin
 		"rootUrl":             "https://chat.example.test",
 		"rocketchatImage":     rocketImage,
 		"mongoImage":          mongoImage,
-		"loadBalancer":        map[string]int{"httpPort": 8080, "httpsPort": 8443},
+		// One load balancer: every node shares the one simulated Docker
+		// host, where several would claim the same port (the layout with
+		// several is TestLoadBalancerLayouts, on one host per node).
+		"loadBalancer":        map[string]any{"node": "n1", "httpPort": 8080, "httpsPort": 8443},
 		"deleteDataOnDestroy": fmt.Sprint(deleteData),
 	}
 }
