@@ -35,10 +35,10 @@ func devConfig(n int, rocketImage, mongoImage string, deleteData bool) map[strin
 		})
 	}
 	return map[string]any{
-		"nodes":               nodes,
-		"rootUrl":             "https://chat.example.test",
-		"rocketchatImage":     rocketImage,
-		"mongoImage":          mongoImage,
+		"nodes":           nodes,
+		"rootUrl":         "https://chat.example.test",
+		"rocketchatImage": rocketImage,
+		"mongoImage":      mongoImage,
 		// One load balancer: every node shares the one simulated Docker
 		// host, where several would claim the same port (the layout with
 		// several is TestLoadBalancerLayouts, on one host per node).
