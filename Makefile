@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 MONGOSH_BIN := $(CURDIR)/tests/mongosh/node_modules/.bin/mongosh
 
-.PHONY: test deps nginx busybox shellcheck mongosh pulumi-cli check unit bench
+.PHONY: test deps nginx keepalived busybox shellcheck mongosh pulumi-cli check unit bench
 
 test: deps check
 	RCHA_REQUIRE_TOOLS=1 RCHA_PULUMI_BIN=$$(tools/build-pulumi.sh) RCHA_MONGOSH_BIN=$(MONGOSH_BIN) \
@@ -12,7 +12,7 @@ test: deps check
 
 ## deps: the Debian nginx (and wrk for the benchmark), mongosh from npm at the
 ## pinned version, and the Pulumi CLI built from the Go module proxy.
-deps: nginx busybox shellcheck mongosh pulumi-cli
+deps: nginx keepalived busybox shellcheck mongosh pulumi-cli
 
 shellcheck:
 	@if command -v shellcheck >/dev/null; then echo "shellcheck: $$(shellcheck --version | sed -n 2p)"; \
@@ -27,6 +27,12 @@ busybox:
 nginx:
 	@if command -v nginx >/dev/null && command -v wrk >/dev/null && command -v haproxy >/dev/null && command -v wget >/dev/null; then echo "nginx: $$(nginx -v 2>&1)"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx haproxy wrk wget >/dev/null; fi
+
+## keepalived: Debian's keepalived, with iproute2 and iptables, for the
+## virtual-IP tier (tests/keepalived, network namespaces, needs root).
+keepalived:
+	@if command -v keepalived >/dev/null && command -v ip >/dev/null && command -v iptables >/dev/null; then echo "keepalived: $$(keepalived --version 2>&1 | head -n 1)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived iproute2 iptables >/dev/null; fi
 
 mongosh:
 	@if [ -x $(MONGOSH_BIN) ] && [ "$$($(MONGOSH_BIN) --version)" = "2.12.0" ]; then echo "mongosh: 2.12.0"; \
