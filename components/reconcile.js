@@ -17,615 +17,781 @@
 // prints a password. Exit codes: 0 converged, 1 a command failed, 2 invalid input,
 // 3 a bounded wait ran out, 4 root authentication failed with both passwords.
 // Re-running it is always safe: on a converged replica set it makes no write at all.
+//
+// Layout (top-level functions, in the order main runs them):
+//   readInput(env)            validate the environment into an input object (pure)
+//   authenticate(s)           connect to the local mongod, log in as root, learn whether it is initiated
+//   initiate(s, initiated)    initiate with member 0 alone and create root under the localhost exception
+//   membership(s)             loop: observe(s) -> plan(observed, desired) -> apply(s, observed, change)
+//   plan(observed, desired)   PURE: the next single change, or null when membership is as desired
+//   apply(s, observed, ch)    execute one planned change (a step-down or one reconfig) and wait for it
+//   users(s)                  create/update the users, root last
+//   main()                    run all of it, print the root-in-effect line, map errors to exit codes
+// Loaded with globalThis.RCHA_RECONCILE_LIBRARY = true beforehand, the script defines
+// these functions and runs nothing, so tests can call plan() without any server.
 
-function rchaReconcile() {
-  const PREFIX = 'rcha-reconcile:';
-  const EXIT_FAILED = 1;
-  const EXIT_INPUT = 2;
-  const EXIT_TIMEOUT = 3;
-  const EXIT_AUTH = 4;
-  const MAX_VOTERS = 7;
-  const POLL_MS = 1000;
-  const STATE_NAMES = {
-    0: 'STARTUP', 1: 'PRIMARY', 2: 'SECONDARY', 3: 'RECOVERING', 5: 'STARTUP2',
-    6: 'UNKNOWN', 7: 'ARBITER', 8: 'DOWN', 9: 'ROLLBACK', 10: 'REMOVED',
-  };
-  const env = (typeof process !== 'undefined' && process.env) ? process.env : {};
-  const secrets = [];
+const PREFIX = 'rcha-reconcile:';
+const EXIT = { OK: 0, FAILED: 1, INPUT: 2, TIMEOUT: 3, AUTH: 4 };
+// MongoDB error codes the reconciler reads or the simulation enforces (src/mongo/base/error_codes.yml).
+const ERR = {
+  UserNotFound: 11,
+  Unauthorized: 13,
+  AuthenticationFailed: 18,
+  AlreadyInitialized: 23,
+  NodeNotFound: 74,
+  InvalidReplicaSetConfig: 93,
+  NotYetInitialized: 94,
+  NewReplicaSetConfigurationIncompatible: 103,
+  ConfigurationInProgress: 109,
+  CannotInitializeNodeWithData: 110,
+  PrimarySteppedDown: 189,
+  DuplicateKey: 11000,
+  InterruptedDueToReplStateChange: 11602,
+  UserAlreadyExists: 51003, // codeName Location51003: createUser on an existing user
+};
+const MAX_VOTERS = 7;
+const POLL_MS = 1000;
+const STATE = { PRIMARY: 1, SECONDARY: 2 };
+const STATE_NAMES = {
+  0: 'STARTUP', 1: 'PRIMARY', 2: 'SECONDARY', 3: 'RECOVERING', 5: 'STARTUP2',
+  6: 'UNKNOWN', 7: 'ARBITER', 8: 'DOWN', 9: 'ROLLBACK', 10: 'REMOVED',
+};
 
-  function redact(text) {
-    let s = String(text);
-    for (let i = 0; i < secrets.length; i++) {
-      if (secrets[i]) s = s.split(secrets[i]).join('***');
-    }
-    return s;
-  }
-  function log(msg) {
-    print(PREFIX + ' ' + redact(msg));
-  }
-  function failure(exitCode, msg) {
-    const e = new Error(msg);
-    e.rchaExit = exitCode;
-    return e;
-  }
-  function describe(e) {
-    if (e === null || e === undefined) return 'unknown error';
-    let s = String(e.message || e.errmsg || e);
-    if (e.code !== undefined) s += ' (code ' + e.code + (e.codeName ? ' ' + e.codeName : '') + ')';
-    return s;
-  }
-  function codeOf(e) {
-    return (e && typeof e.code === 'number') ? e.code : undefined;
-  }
+// ---- errors, redaction, logging ---------------------------------------------
 
-  // ---- input -------------------------------------------------------------
+function failure(exitCode, msg) {
+  const e = new Error(msg);
+  e.rchaExit = exitCode;
+  return e;
+}
+function describe(e) {
+  if (e === null || e === undefined) return 'unknown error';
+  let s = String(e.message || e.errmsg || e);
+  if (e.code !== undefined) s += ' (code ' + e.code + (e.codeName ? ' ' + e.codeName : '') + ')';
+  return s;
+}
+function codeOf(e) {
+  return (e && typeof e.code === 'number') ? e.code : undefined;
+}
+// secretsOf lists every password the environment carries, even when the
+// input is invalid, so that error messages can be redacted as well.
+function secretsOf(env) {
+  const out = [env.RCHA_ROOT_PASSWORD || '', env.RCHA_ROOT_PASSWORD_PREVIOUS || ''];
+  try {
+    const d = JSON.parse(env.RCHA_DESIRED || '');
+    const us = (d && Array.isArray(d.users)) ? d.users : [];
+    for (let i = 0; i < us.length; i++) out.push(us[i] && us[i].pwd);
+  } catch (ignored) {
+    // Reported by readInput, without quoting the input.
+  }
+  return out;
+}
+// redact is the one redaction of the script: every printed line goes through it.
+function redact(text, secrets) {
+  let s = String(text);
+  for (let i = 0; i < secrets.length; i++) {
+    if (secrets[i]) s = s.split(secrets[i]).join('***');
+  }
+  return s;
+}
+function logLine(s, msg) {
+  print(PREFIX + ' ' + redact(msg, s.secrets));
+}
+function stateName(st) {
+  return STATE_NAMES[st] || ('state ' + st);
+}
+
+// ---- input ------------------------------------------------------------------
+
+// readInput validates the environment; it throws failure(EXIT.INPUT) and never
+// quotes the desired state (it holds passwords).
+function readInput(env) {
   const rootPassword = env.RCHA_ROOT_PASSWORD || '';
   const previousRoot = env.RCHA_ROOT_PASSWORD_PREVIOUS || '';
-  secrets.push(rootPassword, previousRoot);
   let desired;
   try {
     desired = JSON.parse(env.RCHA_DESIRED || '');
   } catch (e) {
     // The parser's message may quote the input, which holds passwords: do not show it.
-    throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: it is not valid JSON');
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: it is not valid JSON');
   }
-  if (!desired || typeof desired !== 'object') throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: not a JSON object');
+  if (!desired || typeof desired !== 'object') throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: not a JSON object');
   const users = Array.isArray(desired.users) ? desired.users : [];
-  for (let i = 0; i < users.length; i++) secrets.push(users[i] && users[i].pwd);
   const members = Array.isArray(desired.members) ? desired.members : [];
   if (!desired.replicaSet || !desired.local || !desired.rootUser || members.length === 0) {
-    throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: replicaSet, local, rootUser and at least one member are required');
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: replicaSet, local, rootUser and at least one member are required');
   }
   for (let i = 0; i < members.length; i++) {
     const m = members[i];
     if (!m || typeof m.host !== 'string' || !m.host || (m.votes !== 0 && m.votes !== 1) || typeof m.priority !== 'number') {
-      throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: member ' + i + ' needs host, votes 0 or 1, and a numeric priority');
+      throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: member ' + i + ' needs host, votes 0 or 1, and a numeric priority');
     }
   }
   for (let i = 0; i < users.length; i++) {
     const u = users[i];
     if (!u || !u.user || !u.db || !u.pwd || !Array.isArray(u.roles)) {
-      throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: user ' + i + ' needs user, db, pwd and roles');
+      throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: user ' + i + ' needs user, db, pwd and roles');
     }
   }
-  if (!rootPassword) throw failure(EXIT_INPUT, 'RCHA_ROOT_PASSWORD is empty');
+  if (!rootPassword) throw failure(EXIT.INPUT, 'RCHA_ROOT_PASSWORD is empty');
   const waitSeconds = Number(desired.waitSeconds);
-  if (!(waitSeconds >= 1)) throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: waitSeconds must be at least 1');
+  if (!(waitSeconds >= 1)) throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: waitSeconds must be at least 1');
   const waitMs = Math.round(waitSeconds * 1000);
-  const rsName = desired.replicaSet;
-  const member0 = members[0].host;
-  const rootUser = desired.rootUser;
-  const wc = { w: 'majority', wtimeout: waitMs };
   const mode = desired.mode === undefined || desired.mode === '' ? 'full' : desired.mode;
   if (mode !== 'full' && mode !== 'prune') {
-    throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: mode ' + JSON.stringify(String(mode)) + ' is neither "" (full) nor "prune"');
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mode ' + JSON.stringify(String(mode)) + ' is neither "" (full) nor "prune"');
   }
-  const prune = mode === 'prune';
+  return {
+    rootPassword: rootPassword,
+    previousRoot: previousRoot,
+    rsName: desired.replicaSet,
+    local: desired.local,
+    rootUser: desired.rootUser,
+    members: members,
+    member0: members[0].host,
+    users: users,
+    waitSeconds: waitSeconds,
+    waitMs: waitMs,
+    wc: { w: 'majority', wtimeout: waitMs },
+    mode: mode,
+    prune: mode === 'prune',
+  };
+}
 
-  // ---- server access -----------------------------------------------------
-  function open(host) {
-    const t = Math.min(waitMs, 30000);
-    const uri = 'mongodb://' + host + '/?directConnection=true&serverSelectionTimeoutMS=' + t + '&connectTimeoutMS=' + t;
-    const conn = new Mongo(uri);
-    return { host: host, conn: conn, admin: conn.getDB('admin') };
-  }
-  // run returns the reply, or throws a failure naming the action and the member.
-  function run(c, dbName, cmd, action) {
-    try {
-      return c.conn.getDB(dbName).runCommand(cmd);
-    } catch (e) {
-      throw failure(EXIT_FAILED, action + ' on ' + c.host + ': ' + describe(e));
-    }
-  }
-  // attempt returns {ok, reply} or {ok: false, error} without throwing.
-  function attempt(c, dbName, cmd) {
-    try {
-      return { ok: true, reply: c.conn.getDB(dbName).runCommand(cmd) };
-    } catch (e) {
-      return { ok: false, error: e };
-    }
-  }
-  // authAs opens a fresh connection to host and authenticates; it returns the
-  // connection, null when the credentials are rejected (code 18), and throws otherwise.
-  function authAs(host, dbName, user, pwd, action) {
-    let c;
-    try {
-      c = open(host);
-    } catch (e) {
-      throw failure(EXIT_FAILED, 'connecting to ' + host + ' for ' + action + ': ' + describe(e));
-    }
-    try {
-      c.conn.getDB(dbName).auth(user, pwd);
-      return c;
-    } catch (e) {
-      if (codeOf(e) === 18) return null;
-      throw failure(EXIT_FAILED, action + ' on ' + host + ': ' + describe(e));
-    }
-  }
-  // authRoot tries the current root password, then the previous one.
-  function authRoot(host) {
-    const c = authAs(host, 'admin', rootUser, rootPassword, 'authenticating as ' + rootUser + ' with the current password');
-    if (c) return { c: c, which: 'current' };
-    if (previousRoot && previousRoot !== rootPassword) {
-      const p = authAs(host, 'admin', rootUser, previousRoot, 'authenticating as ' + rootUser + ' with the previous password');
-      if (p) return { c: p, which: 'previous' };
-    }
-    return null;
-  }
-  let rootWhich = null; // 'current' or 'previous' once authenticated
-  function authRootOrFail(host) {
-    const r = authRoot(host);
-    if (!r) {
-      throw failure(EXIT_AUTH, 'authenticating as ' + rootUser + ' on ' + host +
-        ': rejected with the current and the previous root password');
-    }
-    rootWhich = r.which;
-    return r.c;
-  }
-  function rootConn(host) {
-    const pwd = rootWhich === 'previous' ? previousRoot : rootPassword;
-    const c = authAs(host, 'admin', rootUser, pwd, 'authenticating as ' + rootUser);
-    if (!c) throw failure(EXIT_AUTH, 'authenticating as ' + rootUser + ' on ' + host + ': password rejected');
-    return c;
-  }
+// ---- server access ----------------------------------------------------------
+// A session s holds the input, the secrets to redact, and the connections
+// learnt so far: local (unauthenticated), auth ({c, which}: root on the local
+// mongod), rootWhich ('current' or 'previous'), primary (root on the primary).
 
-  // waitFor polls check() until it reports done, for at most waitSeconds. check
-  // returns {done, detail}; errors it throws count as "not yet".
-  function waitFor(what, check) {
-    const deadline = Date.now() + waitMs;
-    let slept = 0;
-    let detail = '';
-    for (;;) {
-      try {
-        const r = check();
-        if (r.done) return r;
-        detail = r.detail || '';
-      } catch (e) {
-        // Failed commands are retried until the bound (elections, step-downs,
-        // restarts); timeouts, bad input and rejected credentials are final.
-        if (e && e.rchaExit && e.rchaExit !== EXIT_FAILED) throw e;
-        detail = (e && e.rchaExit) ? e.message : describe(e);
-      }
-      if (slept >= waitMs || Date.now() >= deadline) {
-        throw failure(EXIT_TIMEOUT, 'timed out after ' + waitSeconds + 's ' + what + (detail ? ': ' + detail : ''));
-      }
-      sleep(POLL_MS);
-      slept += POLL_MS;
-    }
-  }
-  function stateName(s) {
-    return STATE_NAMES[s] || ('state ' + s);
-  }
-
-  // ---- initiate ----------------------------------------------------------
-  if (prune) {
-    log('pruning replica set ' + rsName + ' down to the ' + members.length + ' desired member(s) (prune mode: ' +
-        'no initiate, no member added, no user change), every wait bounded by ' + waitSeconds + 's');
-  } else {
-    log('reconciling replica set ' + rsName + ': ' + members.length + ' member(s), ' +
-        users.length + ' user(s) besides ' + rootUser + ', every wait bounded by ' + waitSeconds + 's');
-  }
-  let local;
+function open(input, host) {
+  const t = Math.min(input.waitMs, 30000);
+  const uri = 'mongodb://' + host + '/?directConnection=true&serverSelectionTimeoutMS=' + t + '&connectTimeoutMS=' + t;
+  const conn = new Mongo(uri);
+  return { host: host, conn: conn, admin: conn.getDB('admin') };
+}
+// run returns the reply, or throws a failure naming the action and the member.
+function run(c, dbName, cmd, action) {
   try {
-    local = open(desired.local);
+    return c.conn.getDB(dbName).runCommand(cmd);
   } catch (e) {
-    throw failure(EXIT_FAILED, 'connecting to the local mongod ' + desired.local + ' (member 0, ' + member0 + '): ' + describe(e));
+    throw failure(EXIT.FAILED, action + ' on ' + c.host + ': ' + describe(e));
   }
-  const hello0 = run(local, 'admin', { hello: 1 }, 'reading hello');
-  if (hello0.setName && hello0.setName !== rsName) {
-    throw failure(EXIT_INPUT, 'the local mongod ' + desired.local + ' belongs to replica set ' + hello0.setName + ', not ' + rsName);
+}
+// attempt returns {ok, reply} or {ok: false, error} without throwing.
+function attempt(c, dbName, cmd) {
+  try {
+    return { ok: true, reply: c.conn.getDB(dbName).runCommand(cmd) };
+  } catch (e) {
+    return { ok: false, error: e };
   }
-  let auth = authRoot(desired.local);
-  if (auth) rootWhich = auth.which;
-  let initiated;
-  if (auth) {
-    const st = attempt(auth.c, 'admin', { replSetGetStatus: 1 });
-    if (st.ok) initiated = true;
-    else if (codeOf(st.error) === 94) initiated = false;
-    else throw failure(EXIT_FAILED, 'reading replica-set status on ' + desired.local + ': ' + describe(st.error));
-  } else {
-    // No root login: either no user exists yet (localhost exception) or the
-    // passwords are wrong. hello needs no authentication.
-    initiated = Boolean(hello0.setName);
-    const known = (hello0.hosts || []).length + (hello0.passives || []).length;
-    if (initiated && known > 1) {
-      // Members are only added after the root user exists, so users exist.
-      throw failure(EXIT_AUTH, 'authenticating as ' + rootUser + ' on ' + desired.local +
-        ': rejected with the current and the previous root password');
+}
+// authAs opens a fresh connection to host and authenticates; it returns the
+// connection, null when the credentials are rejected (AuthenticationFailed),
+// and throws otherwise.
+function authAs(input, host, dbName, user, pwd, action) {
+  let c;
+  try {
+    c = open(input, host);
+  } catch (e) {
+    throw failure(EXIT.FAILED, 'connecting to ' + host + ' for ' + action + ': ' + describe(e));
+  }
+  try {
+    c.conn.getDB(dbName).auth(user, pwd);
+    return c;
+  } catch (e) {
+    if (codeOf(e) === ERR.AuthenticationFailed) return null;
+    throw failure(EXIT.FAILED, action + ' on ' + host + ': ' + describe(e));
+  }
+}
+// authRoot tries the current root password, then the previous one.
+function authRoot(input, host) {
+  const ru = input.rootUser;
+  const c = authAs(input, host, 'admin', ru, input.rootPassword, 'authenticating as ' + ru + ' with the current password');
+  if (c) return { c: c, which: 'current' };
+  if (input.previousRoot && input.previousRoot !== input.rootPassword) {
+    const p = authAs(input, host, 'admin', ru, input.previousRoot, 'authenticating as ' + ru + ' with the previous password');
+    if (p) return { c: p, which: 'previous' };
+  }
+  return null;
+}
+function rejectedBoth(input, host, extra) {
+  return failure(EXIT.AUTH, 'authenticating as ' + input.rootUser + ' on ' + host +
+    ': rejected with the current and the previous root password' + (extra || ''));
+}
+function authRootOrFail(s, host) {
+  const r = authRoot(s.input, host);
+  if (!r) throw rejectedBoth(s.input, host);
+  s.rootWhich = r.which;
+  return r.c;
+}
+// rootConn logs in on host with the root password that worked before.
+function rootConn(s, host) {
+  const input = s.input;
+  const pwd = s.rootWhich === 'previous' ? input.previousRoot : input.rootPassword;
+  const c = authAs(input, host, 'admin', input.rootUser, pwd, 'authenticating as ' + input.rootUser);
+  if (!c) throw failure(EXIT.AUTH, 'authenticating as ' + input.rootUser + ' on ' + host + ': password rejected');
+  return c;
+}
+
+// waitFor polls check() until it reports done, for at most waitSeconds. check
+// returns {done, detail}; errors it throws count as "not yet".
+function waitFor(input, what, check) {
+  const deadline = Date.now() + input.waitMs;
+  let slept = 0;
+  let detail = '';
+  for (;;) {
+    try {
+      const r = check();
+      if (r.done) return r;
+      detail = r.detail || '';
+    } catch (e) {
+      // Failed commands are retried until the bound (elections, step-downs,
+      // restarts); timeouts, bad input and rejected credentials are final.
+      if (e && e.rchaExit && e.rchaExit !== EXIT.FAILED) throw e;
+      detail = (e && e.rchaExit) ? e.message : describe(e);
     }
+    if (slept >= input.waitMs || Date.now() >= deadline) {
+      throw failure(EXIT.TIMEOUT, 'timed out after ' + input.waitSeconds + 's ' + what + (detail ? ': ' + detail : ''));
+    }
+    sleep(POLL_MS);
+    slept += POLL_MS;
   }
-  if (prune && !initiated) {
-    log('nothing to prune: the local mongod ' + desired.local + ' has no replica-set config yet; no write');
-    return auth ? auth.which : 'current';
+}
+
+// ---- authenticate -----------------------------------------------------------
+
+// authenticate connects to the local mongod, logs in as root when a root user
+// exists, and returns whether the local mongod has a replica-set config.
+function authenticate(s) {
+  const input = s.input;
+  try {
+    s.local = open(input, input.local);
+  } catch (e) {
+    throw failure(EXIT.FAILED, 'connecting to the local mongod ' + input.local + ' (member 0, ' + input.member0 + '): ' + describe(e));
   }
-  if (prune && !auth) {
-    log('nothing to prune: replica set ' + rsName + ' has only member 0 and no user yet (localhost exception); no write');
-    return 'current';
+  const hello0 = run(s.local, 'admin', { hello: 1 }, 'reading hello');
+  if (hello0.setName && hello0.setName !== input.rsName) {
+    throw failure(EXIT.INPUT, 'the local mongod ' + input.local + ' belongs to replica set ' + hello0.setName + ', not ' + input.rsName);
   }
+  s.auth = authRoot(input, input.local);
+  if (s.auth) {
+    s.rootWhich = s.auth.which;
+    const st = attempt(s.auth.c, 'admin', { replSetGetStatus: 1 });
+    if (st.ok) return true;
+    if (codeOf(st.error) === ERR.NotYetInitialized) return false;
+    throw failure(EXIT.FAILED, 'reading replica-set status on ' + input.local + ': ' + describe(st.error));
+  }
+  // No root login: either no user exists yet (localhost exception) or the
+  // passwords are wrong. hello needs no authentication.
+  const initiated = Boolean(hello0.setName);
+  const known = (hello0.hosts || []).length + (hello0.passives || []).length;
+  if (initiated && known > 1) {
+    // Members are only added after the root user exists, so users exist.
+    throw rejectedBoth(input, input.local);
+  }
+  return initiated;
+}
+
+// ---- initiate ---------------------------------------------------------------
+
+// initiate gives the local mongod a config naming member 0 alone (unless it
+// has one) and, when no root login worked, creates the root user under the
+// localhost exception once member 0 is primary. Afterwards s.auth is set.
+function initiate(s, initiated) {
+  const input = s.input;
   if (!initiated) {
     // Member 0 has no config. If any other desired member already belongs to
     // the set, member 0 is a new node placed first: initiating here would
     // start a second replica set beside the real one. hello needs no login.
-    for (let i = 1; i < members.length; i++) {
+    for (let i = 1; i < input.members.length; i++) {
       let h = null;
       try {
-        h = open(members[i].host).admin.runCommand({ hello: 1 });
+        h = open(input, input.members[i].host).admin.runCommand({ hello: 1 });
       } catch (e) {
         continue; // not reachable (yet): it cannot hold the set either
       }
-      if (h && h.setName === rsName) {
-        throw failure(EXIT_INPUT, 'initiating replica set ' + rsName + ' on member 0 ' + member0 + ': member ' +
-          members[i].host + ' already belongs to ' + rsName + '; initiating would start a second set. ' +
+      if (h && h.setName === input.rsName) {
+        throw failure(EXIT.INPUT, 'initiating replica set ' + input.rsName + ' on member 0 ' + input.member0 + ': member ' +
+          input.members[i].host + ' already belongs to ' + input.rsName + '; initiating would start a second set. ' +
           'List a current member first in nodes (node 0 initiates and runs the step)');
       }
     }
-    const m = members[0];
-    const cfg = { _id: rsName, version: 1, members: [{ _id: 0, host: m.host, votes: m.votes, priority: m.priority }] };
-    log('initiating replica set ' + rsName + ' with member 0 ' + m.host + ' alone' +
-        (auth ? '' : ' (localhost exception)'));
-    const r = attempt(auth ? auth.c : local, 'admin', { replSetInitiate: cfg });
-    if (!r.ok && codeOf(r.error) !== 23) {
-      throw failure(EXIT_FAILED, 'initiating replica set ' + rsName + ' with member 0 ' + m.host + ' on ' + desired.local + ': ' + describe(r.error));
+    const m = input.members[0];
+    const cfg = { _id: input.rsName, version: 1, members: [{ _id: 0, host: m.host, votes: m.votes, priority: m.priority }] };
+    logLine(s, 'initiating replica set ' + input.rsName + ' with member 0 ' + m.host + ' alone' +
+        (s.auth ? '' : ' (localhost exception)'));
+    const r = attempt(s.auth ? s.auth.c : s.local, 'admin', { replSetInitiate: cfg });
+    if (!r.ok && codeOf(r.error) !== ERR.AlreadyInitialized) {
+      throw failure(EXIT.FAILED, 'initiating replica set ' + input.rsName + ' with member 0 ' + m.host + ' on ' + input.local + ': ' + describe(r.error));
     }
-    if (!r.ok) log('replica set ' + rsName + ' was already initiated (code 23)');
+    if (!r.ok) logLine(s, 'replica set ' + input.rsName + ' was already initiated (code ' + ERR.AlreadyInitialized + ')');
   }
-  if (!auth) {
-    waitFor('waiting for member 0 ' + member0 + ' to become primary', function () {
-      const h = local.admin.runCommand({ hello: 1 });
-      return { done: h.isWritablePrimary === true, detail: 'it is not primary yet' };
-    });
-    log('creating root user ' + rootUser + ' on member 0 ' + member0 + ' (localhost exception)');
-    const r = attempt(local, 'admin', {
-      createUser: rootUser, pwd: rootPassword, roles: [{ role: 'root', db: 'admin' }], writeConcern: wc,
-    });
-    if (!r.ok) {
-      const c = codeOf(r.error);
-      if (c === 13 || c === 51003 || c === 11000) {
-        throw failure(EXIT_AUTH, 'authenticating as ' + rootUser + ' on ' + desired.local +
-          ': rejected with the current and the previous root password, and the localhost exception is closed (' + describe(r.error) + ')');
-      }
-      throw failure(EXIT_FAILED, 'creating root user ' + rootUser + ' on ' + desired.local + ': ' + describe(r.error));
+  if (s.auth) return;
+  waitFor(input, 'waiting for member 0 ' + input.member0 + ' to become primary', function () {
+    const h = s.local.admin.runCommand({ hello: 1 });
+    return { done: h.isWritablePrimary === true, detail: 'it is not primary yet' };
+  });
+  logLine(s, 'creating root user ' + input.rootUser + ' on member 0 ' + input.member0 + ' (localhost exception)');
+  const r = attempt(s.local, 'admin', {
+    createUser: input.rootUser, pwd: input.rootPassword, roles: [{ role: 'root', db: 'admin' }], writeConcern: input.wc,
+  });
+  if (!r.ok) {
+    const c = codeOf(r.error);
+    if (c === ERR.Unauthorized || c === ERR.UserAlreadyExists || c === ERR.DuplicateKey) {
+      throw rejectedBoth(input, input.local, ', and the localhost exception is closed (' + describe(r.error) + ')');
     }
-    auth = { c: authRootOrFail(desired.local), which: 'current' };
+    throw failure(EXIT.FAILED, 'creating root user ' + input.rootUser + ' on ' + input.local + ': ' + describe(r.error));
   }
+  s.auth = { c: authRootOrFail(s, input.local), which: 'current' };
+}
 
-  // ---- primary -----------------------------------------------------------
-  let primary = null; // authenticated connection to the primary, by member host name
-  function findPrimary(why) {
-    let found = null;
-    waitFor('waiting for a primary in ' + rsName + (why ? ' ' + why : ''), function () {
-      const h = auth.c.admin.runCommand({ hello: 1 });
-      if (!h.primary) return { done: false, detail: 'no member is primary' };
-      if (!primary || primary.host !== h.primary) primary = rootConn(h.primary);
-      const ph = primary.admin.runCommand({ hello: 1 });
-      if (ph.isWritablePrimary !== true) {
-        primary = null;
-        return { done: false, detail: h.primary + ' is no longer primary' };
-      }
-      found = primary;
-      return { done: true };
-    });
-    return found;
-  }
-  function readConfig(p) {
-    const r = run(p, 'admin', { replSetGetConfig: 1, commitmentStatus: true }, 'reading the replica-set config');
-    return { config: r.config, committed: r.commitmentStatus === true };
-  }
-  function readStatus(p) {
-    const st = run(p, 'admin', { replSetGetStatus: 1 }, 'reading the replica-set status');
-    const byHost = {};
-    for (let i = 0; i < (st.members || []).length; i++) byHost[st.members[i].name] = st.members[i];
-    return byHost;
-  }
+// ---- primary and observation ------------------------------------------------
 
-  findPrimary('');
-  log('primary is ' + primary.host);
+// findPrimary sets s.primary to a root connection to the writable primary.
+function findPrimary(s, why) {
+  let found = null;
+  waitFor(s.input, 'waiting for a primary in ' + s.input.rsName + (why ? ' ' + why : ''), function () {
+    const h = s.auth.c.admin.runCommand({ hello: 1 });
+    if (!h.primary) return { done: false, detail: 'no member is primary' };
+    if (!s.primary || s.primary.host !== h.primary) s.primary = rootConn(s, h.primary);
+    const ph = s.primary.admin.runCommand({ hello: 1 });
+    if (ph.isWritablePrimary !== true) {
+      s.primary = null;
+      return { done: false, detail: h.primary + ' is no longer primary' };
+    }
+    found = s.primary;
+    return { done: true };
+  });
+  return found;
+}
+function readConfig(p) {
+  const r = run(p, 'admin', { replSetGetConfig: 1, commitmentStatus: true }, 'reading the replica-set config');
+  return { config: r.config, committed: r.commitmentStatus === true };
+}
+function readStatus(p) {
+  const st = run(p, 'admin', { replSetGetStatus: 1 }, 'reading the replica-set status');
+  const byHost = {};
+  for (let i = 0; i < (st.members || []).length; i++) byHost[st.members[i].name] = st.members[i];
+  return byHost;
+}
+// observeOn reads what plan() needs from the primary p:
+//   {config, committed, primary: host, states: {host: replica-set state number}}.
+function observeOn(p) {
+  const rc = readConfig(p);
+  const st = readStatus(p);
+  const states = {};
+  for (const h in st) states[h] = st[h].state;
+  return { config: rc.config, committed: rc.committed, primary: p.host, states: states };
+}
+function observe(s) {
+  if (!s.primary) findPrimary(s, '');
+  return observeOn(s.primary);
+}
+// onPrimary runs fn with the primary's connection and forgets the primary
+// when fn throws, so that the next poll looks it up again.
+function onPrimary(s, fn) {
+  const p = s.primary || findPrimary(s, '');
+  try {
+    return fn(p);
+  } catch (e) {
+    s.primary = null;
+    throw e;
+  }
+}
 
-  // ---- membership --------------------------------------------------------
-  const wantByHost = {};
-  for (let i = 0; i < members.length; i++) wantByHost[members[i].host] = members[i];
-  function isVoter(m) {
-    return (m.votes === undefined ? 1 : m.votes) > 0;
-  }
-  function priorityOf(m) {
-    return m.priority === undefined ? 1 : m.priority;
-  }
-  function nextId(cur) {
-    const used = {};
-    for (let i = 0; i < cur.length; i++) used[cur[i]._id] = true;
-    let id = 0;
-    while (used[id]) id++;
-    return id;
-  }
-  // plan picks the next single change: remove non-voters, add members, promote,
-  // remove or demote voters, then fix priorities. It changes at most one voter.
-  function plan(cfg) {
-    const cur = cfg.members;
-    let voters = 0;
-    const curByHost = {};
-    for (let i = 0; i < cur.length; i++) {
-      if (isVoter(cur[i])) voters++;
-      curByHost[cur[i].host] = cur[i];
-    }
-    const wanted = function (m) { return Boolean(wantByHost[m.host]) && !m.arbiterOnly; };
-    for (let i = 0; i < cur.length; i++) {
-      if (!wanted(cur[i]) && !isVoter(cur[i])) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: false };
-    }
-    for (let i = 0; i < cur.length; i++) {
-      if (cur[i].arbiterOnly && voters > 1) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: true };
-    }
-    // Prune mode never adds: a desired member that is not configured may not exist yet.
-    for (let i = 0; i < members.length && !prune; i++) {
-      const w = members[i];
-      if (curByHost[w.host]) continue;
-      const asVoter = w.votes > 0 && voters + 1 <= MAX_VOTERS;
-      return {
-        kind: 'add', host: w.host, id: nextId(cur),
-        votes: asVoter ? 1 : 0, priority: asVoter ? w.priority : 0, voter: asVoter,
-      };
-    }
-    for (let i = 0; i < members.length; i++) {
-      const w = members[i];
-      const m = curByHost[w.host];
-      if (m && w.votes > 0 && !isVoter(m) && voters < MAX_VOTERS) {
-        return { kind: 'promote', host: w.host, id: m._id, votes: 1, priority: w.priority, voter: true };
-      }
-    }
-    for (let i = 0; i < cur.length; i++) {
-      if (!wanted(cur[i]) && isVoter(cur[i]) && voters > 1) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: true };
-    }
-    for (let i = 0; i < members.length; i++) {
-      const w = members[i];
-      const m = curByHost[w.host];
-      if (m && w.votes === 0 && isVoter(m) && voters > 1) {
-        return { kind: 'demote', host: w.host, id: m._id, votes: 0, priority: 0, voter: true };
-      }
-    }
-    const fixes = [];
-    for (let i = 0; i < members.length; i++) {
-      const w = members[i];
-      const m = curByHost[w.host];
-      if (m && (isVoter(m) ? 1 : 0) === w.votes && priorityOf(m) !== w.priority) fixes.push(w);
-    }
-    if (fixes.length > 0) return { kind: 'priority', fixes: fixes, voter: false };
-    return null;
-  }
-  function describePlan(pl) {
-    switch (pl.kind) {
-      case 'remove': return 'removing ' + (pl.voter ? 'voting' : 'non-voting') + ' member ' + pl.host + ' (_id ' + pl.id + ')';
-      case 'add': return 'adding member ' + pl.host + ' (_id ' + pl.id + ', votes ' + pl.votes + ', priority ' + pl.priority + ')';
-      case 'promote': return 'giving member ' + pl.host + ' (_id ' + pl.id + ') votes 1, priority ' + pl.priority;
-      case 'demote': return 'making member ' + pl.host + ' (_id ' + pl.id + ') non-voting (votes 0, priority 0)';
-      default: {
-        const hs = [];
-        for (let i = 0; i < pl.fixes.length; i++) hs.push(pl.fixes[i].host + '=' + pl.fixes[i].priority);
-        return 'setting priorities ' + hs.join(', ');
-      }
-    }
-  }
-  // applyPlan copies the config shallowly so that server-typed values such as
-  // settings.replicaSetId (an ObjectId) go back unchanged; the server sets term.
-  function applyPlan(cfg, pl) {
-    const next = Object.assign({}, cfg);
-    delete next.term;
-    next.members = [];
-    for (let i = 0; i < cfg.members.length; i++) next.members.push(Object.assign({}, cfg.members[i]));
-    next.version = cfg.version + 1;
-    if (pl.kind === 'remove') {
-      next.members = next.members.filter(function (m) { return m.host !== pl.host; });
-    } else if (pl.kind === 'add') {
-      next.members.push({ _id: pl.id, host: pl.host, votes: pl.votes, priority: pl.priority });
-    } else if (pl.kind === 'promote' || pl.kind === 'demote') {
-      for (let i = 0; i < next.members.length; i++) {
-        if (next.members[i].host === pl.host) {
-          next.members[i].votes = pl.votes;
-          next.members[i].priority = pl.priority;
-        }
-      }
-    } else {
-      for (let i = 0; i < next.members.length; i++) {
-        const w = wantByHost[next.members[i].host];
-        if (w && (isVoter(next.members[i]) ? 1 : 0) === w.votes) next.members[i].priority = w.priority;
-      }
-    }
-    return next;
-  }
-  // onPrimary runs fn with the primary's connection and forgets the primary
-  // when fn throws, so that the next poll looks it up again.
-  function onPrimary(fn) {
-    const p = primary || findPrimary('');
-    try {
-      return fn(p);
-    } catch (e) {
-      primary = null;
-      throw e;
-    }
-  }
-  // settle waits until the current config is committed and every member that
-  // is both configured and desired is PRIMARY or SECONDARY.
-  function settle(before) {
-    waitFor('waiting for the replica-set config to be committed and desired members to be healthy before ' + before, function () {
-      return onPrimary(function (p) {
-        const rc = readConfig(p);
-        if (!rc.committed) return { done: false, detail: 'config version ' + rc.config.version + ' is not committed yet on primary ' + p.host };
-        const st = readStatus(p);
-        for (let i = 0; i < rc.config.members.length; i++) {
-          const m = rc.config.members[i];
-          if (!wantByHost[m.host]) continue;
-          const s = st[m.host];
-          if (!s || (s.state !== 1 && s.state !== 2)) {
-            return { done: false, detail: 'member ' + m.host + ' (_id ' + m._id + ') is ' + (s ? stateName(s.state) : 'missing from the status') };
-          }
-        }
-        return { done: true };
-      });
-    });
-  }
-  function stepDown(host) {
-    log('stepping down primary ' + host + ' before changing its membership');
-    const catchUp = Math.max(1, Math.min(10, waitSeconds));
-    const r = attempt(primary, 'admin', { replSetStepDown: Math.max(60, waitSeconds), secondaryCatchUpPeriodSecs: catchUp });
-    // A step-down may cut the connection (no code) or interrupt it (189, 11602).
-    if (!r.ok && codeOf(r.error) !== undefined && codeOf(r.error) !== 189 && codeOf(r.error) !== 11602) {
-      throw failure(EXIT_FAILED, 'stepping down primary ' + host + ': ' + describe(r.error));
-    }
-    primary = null;
-    waitFor('waiting for a new primary after stepping down ' + host, function () {
-      const h = auth.c.admin.runCommand({ hello: 1 });
-      if (!h.primary || h.primary === host) return { done: false, detail: h.primary ? host + ' is still primary' : 'no member is primary' };
-      return { done: true };
-    });
-    findPrimary('after stepping down ' + host);
-    log('primary is now ' + primary.host);
-  }
-  // waitCommitted waits until the reconfig to version is committed, an added
-  // or promoted member is SECONDARY, and a removed member is gone.
-  function waitCommitted(pl, version) {
-    waitFor('waiting for ' + describePlan(pl) + ' to be committed', function () {
-      return onPrimary(function (p) {
-        const rc = readConfig(p);
-        if (rc.config.version < version) return { done: false, detail: 'primary ' + p.host + ' has config version ' + rc.config.version + ', want ' + version };
-        if (!rc.committed) return { done: false, detail: 'config version ' + rc.config.version + ' is not committed yet on primary ' + p.host };
-        let present = null;
-        for (let i = 0; i < rc.config.members.length; i++) {
-          if (rc.config.members[i].host === pl.host) present = rc.config.members[i];
-        }
-        if (pl.kind === 'remove') {
-          return present ? { done: false, detail: pl.host + ' is still in the config' } : { done: true };
-        }
-        if (pl.kind === 'add' || pl.kind === 'promote') {
-          if (!present) return { done: false, detail: pl.host + ' is not in the config' };
-          const s = readStatus(p)[pl.host];
-          if (!s || s.state !== 2) {
-            return { done: false, detail: 'member ' + pl.host + ' (_id ' + pl.id + ') is ' + (s ? stateName(s.state) : 'missing from the status') + ', want SECONDARY' };
-          }
-        }
-        return { done: true };
-      });
-    });
-  }
+// ---- plan (pure) ------------------------------------------------------------
+// observed: {config: {members: [{_id, host, votes?, priority?, arbiterOnly?}]},
+//            committed: bool, primary: host, states: {host: state}}
+// desired:  {members: [{host, votes, priority}], mode: 'full' | 'prune'}
+// plan returns null (membership is as desired) or one change:
+//   {kind: 'wait', detail, then}      the set is not settled: wait, then plan again (then is the change waited for)
+//   {kind: 'stepDown', host, then}    the change (then) removes or demotes the primary: step it down first
+//   {kind: 'remove', host, id, voter}
+//   {kind: 'add', host, id, votes, priority, voter}
+//   {kind: 'promote' | 'demote', host, id, votes, priority, voter: true}
+//   {kind: 'priority', fixes: [{host, votes, priority}], voter: false}
+// Each reconfig changes at most one voter (error 103 otherwise), never leaves
+// fewer than one voter, and gives a member a vote only while there are fewer
+// than MAX_VOTERS. Prune mode never adds a member.
 
-  const maxSteps = 4 * (members.length + readConfig(primary).config.members.length) + 10;
-  let changes = 0;
-  for (let step = 0; ; step++) {
-    if (step >= maxSteps) throw failure(EXIT_FAILED, 'changing membership on ' + (primary ? primary.host : rsName) + ': did not converge after ' + maxSteps + ' steps');
-    if (!primary) findPrimary('');
-    let pl = plan(readConfig(primary).config);
-    if (!pl) break;
-    settle(describePlan(pl));
-    const cfg = readConfig(primary).config;
-    pl = plan(cfg);
-    if (!pl) break;
-    if ((pl.kind === 'remove' || pl.kind === 'demote') && pl.host === primary.host) {
-      stepDown(pl.host);
-      continue;
-    }
-    const next = applyPlan(cfg, pl);
-    log(describePlan(pl) + ' on primary ' + primary.host + ' (config version ' + cfg.version + ' -> ' + next.version + ')');
-    run(primary, 'admin', { replSetReconfig: next, maxTimeMS: waitMs }, describePlan(pl));
-    changes++;
-    waitCommitted(pl, next.version);
-    log('committed: ' + describePlan(pl));
+function isVoter(m) {
+  return (m.votes === undefined ? 1 : m.votes) > 0;
+}
+function priorityOf(m) {
+  return m.priority === undefined ? 1 : m.priority;
+}
+function nextId(cur) {
+  const used = {};
+  for (let i = 0; i < cur.length; i++) used[cur[i]._id] = true;
+  let id = 0;
+  while (used[id]) id++;
+  return id;
+}
+function byHost(list) {
+  const out = {};
+  for (let i = 0; i < list.length; i++) out[list[i].host] = list[i];
+  return out;
+}
+// membershipChange picks the next reconfig: remove non-voters (and arbiters),
+// add members, promote, remove or demote voters, then fix priorities.
+function membershipChange(cur, desired) {
+  const want = desired.members;
+  const wantByHost = byHost(want);
+  const curByHost = byHost(cur);
+  const prune = desired.mode === 'prune';
+  let voters = 0;
+  for (let i = 0; i < cur.length; i++) if (isVoter(cur[i])) voters++;
+  const wanted = function (m) { return Boolean(wantByHost[m.host]) && !m.arbiterOnly; };
+  for (let i = 0; i < cur.length; i++) {
+    if (!wanted(cur[i]) && !isVoter(cur[i])) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: false };
   }
-  if (changes === 0 && prune) log('nothing to prune: no configured member is departing and every vote is as desired');
-  else if (changes === 0) log('membership is up to date (' + members.length + ' member(s))');
-  if (prune) {
-    // Users are left to the full run; the members still configured must be healthy.
-    settle('finishing');
-    const configured = readConfig(primary).config.members.length;
-    log('prune of replica set ' + rsName + ' converged: ' + configured + ' member(s) configured, primary ' + primary.host +
-        ', ' + changes + ' membership change(s), 0 user write(s)');
-    return rootWhich;
+  for (let i = 0; i < cur.length; i++) {
+    if (cur[i].arbiterOnly && voters > 1) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: true };
   }
-
-  // ---- users -------------------------------------------------------------
-  function sameRoles(a, b) {
-    const key = function (rs) {
-      const out = [];
-      for (let i = 0; i < rs.length; i++) out.push(rs[i].db + '.' + rs[i].role);
-      return out.sort().join(',');
+  // Prune mode never adds: a desired member that is not configured may not exist yet.
+  for (let i = 0; i < want.length && !prune; i++) {
+    const w = want[i];
+    if (curByHost[w.host]) continue;
+    const asVoter = w.votes > 0 && voters + 1 <= MAX_VOTERS;
+    return {
+      kind: 'add', host: w.host, id: nextId(cur),
+      votes: asVoter ? 1 : 0, priority: asVoter ? w.priority : 0, voter: asVoter,
     };
-    return key(a || []) === key(b || []);
   }
-  function exactRoles(rs) {
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    const m = curByHost[w.host];
+    if (m && w.votes > 0 && !isVoter(m) && voters < MAX_VOTERS) {
+      return { kind: 'promote', host: w.host, id: m._id, votes: 1, priority: w.priority, voter: true };
+    }
+  }
+  for (let i = 0; i < cur.length; i++) {
+    if (!wanted(cur[i]) && isVoter(cur[i]) && voters > 1) return { kind: 'remove', host: cur[i].host, id: cur[i]._id, voter: true };
+  }
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    const m = curByHost[w.host];
+    if (m && w.votes === 0 && isVoter(m) && voters > 1) {
+      return { kind: 'demote', host: w.host, id: m._id, votes: 0, priority: 0, voter: true };
+    }
+  }
+  const fixes = [];
+  for (let i = 0; i < want.length; i++) {
+    const w = want[i];
+    const m = curByHost[w.host];
+    if (m && (isVoter(m) ? 1 : 0) === w.votes && priorityOf(m) !== w.priority) {
+      fixes.push({ host: w.host, votes: w.votes, priority: w.priority });
+    }
+  }
+  if (fixes.length > 0) return { kind: 'priority', fixes: fixes, voter: false };
+  return null;
+}
+// unsettled returns why the next reconfig must wait (the current config is
+// not committed, or a configured and desired member is not PRIMARY or
+// SECONDARY, such as a newlyAdded member in initial sync), or '' when settled.
+function unsettled(observed, desired) {
+  if (!observed.committed) {
+    return 'config version ' + observed.config.version + ' is not committed yet on primary ' + observed.primary;
+  }
+  const wantByHost = byHost(desired.members);
+  const cur = observed.config.members;
+  for (let i = 0; i < cur.length; i++) {
+    const m = cur[i];
+    if (!wantByHost[m.host]) continue;
+    const st = observed.states[m.host];
+    if (st !== STATE.PRIMARY && st !== STATE.SECONDARY) {
+      return 'member ' + m.host + ' (_id ' + m._id + ') is ' + (st === undefined ? 'missing from the status' : stateName(st));
+    }
+  }
+  return '';
+}
+function plan(observed, desired) {
+  const change = membershipChange(observed.config.members, desired);
+  if (!change) return null;
+  const why = unsettled(observed, desired);
+  if (why) return { kind: 'wait', detail: why, then: change };
+  if ((change.kind === 'remove' || change.kind === 'demote') && change.host === observed.primary) {
+    return { kind: 'stepDown', host: change.host, then: change };
+  }
+  return change;
+}
+function describeChange(ch) {
+  switch (ch.kind) {
+    case 'wait': return 'waiting (' + ch.detail + ') before ' + describeChange(ch.then);
+    case 'stepDown': return 'stepping down primary ' + ch.host + ' before ' + describeChange(ch.then);
+    case 'remove': return 'removing ' + (ch.voter ? 'voting' : 'non-voting') + ' member ' + ch.host + ' (_id ' + ch.id + ')';
+    case 'add': return 'adding member ' + ch.host + ' (_id ' + ch.id + ', votes ' + ch.votes + ', priority ' + ch.priority + ')';
+    case 'promote': return 'giving member ' + ch.host + ' (_id ' + ch.id + ') votes 1, priority ' + ch.priority;
+    case 'demote': return 'making member ' + ch.host + ' (_id ' + ch.id + ') non-voting (votes 0, priority 0)';
+    default: {
+      const hs = [];
+      for (let i = 0; i < ch.fixes.length; i++) hs.push(ch.fixes[i].host + '=' + ch.fixes[i].priority);
+      return 'setting priorities ' + hs.join(', ');
+    }
+  }
+}
+// nextConfig (pure) is cfg with the reconfig ch applied. It copies shallowly so
+// that server-typed values such as settings.replicaSetId (an ObjectId) go back
+// unchanged; the server sets term.
+function nextConfig(cfg, ch) {
+  const next = Object.assign({}, cfg);
+  delete next.term;
+  next.members = [];
+  for (let i = 0; i < cfg.members.length; i++) next.members.push(Object.assign({}, cfg.members[i]));
+  next.version = cfg.version + 1;
+  if (ch.kind === 'remove') {
+    next.members = next.members.filter(function (m) { return m.host !== ch.host; });
+  } else if (ch.kind === 'add') {
+    next.members.push({ _id: ch.id, host: ch.host, votes: ch.votes, priority: ch.priority });
+  } else if (ch.kind === 'promote' || ch.kind === 'demote') {
+    for (let i = 0; i < next.members.length; i++) {
+      if (next.members[i].host === ch.host) {
+        next.members[i].votes = ch.votes;
+        next.members[i].priority = ch.priority;
+      }
+    }
+  } else if (ch.kind === 'priority') {
+    const fix = byHost(ch.fixes);
+    for (let i = 0; i < next.members.length; i++) {
+      const f = fix[next.members[i].host];
+      if (f && (isVoter(next.members[i]) ? 1 : 0) === f.votes) next.members[i].priority = f.priority;
+    }
+  } else {
+    throw new Error('nextConfig: ' + ch.kind + ' is not a reconfig');
+  }
+  return next;
+}
+
+// ---- apply ------------------------------------------------------------------
+
+// settle waits until plan() would no longer wait: the current config is
+// committed and every member that is both configured and desired is PRIMARY
+// or SECONDARY.
+function settle(s, before) {
+  waitFor(s.input, 'waiting for the replica-set config to be committed and desired members to be healthy before ' + before, function () {
+    return onPrimary(s, function (p) {
+      const why = unsettled(observeOn(p), s.input);
+      return why ? { done: false, detail: why } : { done: true };
+    });
+  });
+}
+function stepDown(s, host) {
+  const input = s.input;
+  logLine(s, 'stepping down primary ' + host + ' before changing its membership');
+  const catchUp = Math.max(1, Math.min(10, input.waitSeconds));
+  const r = attempt(s.primary, 'admin', { replSetStepDown: Math.max(60, input.waitSeconds), secondaryCatchUpPeriodSecs: catchUp });
+  // A step-down may cut the connection (no code) or interrupt it.
+  const c = codeOf(r.error);
+  if (!r.ok && c !== undefined && c !== ERR.PrimarySteppedDown && c !== ERR.InterruptedDueToReplStateChange) {
+    throw failure(EXIT.FAILED, 'stepping down primary ' + host + ': ' + describe(r.error));
+  }
+  s.primary = null;
+  waitFor(input, 'waiting for a new primary after stepping down ' + host, function () {
+    const h = s.auth.c.admin.runCommand({ hello: 1 });
+    if (!h.primary || h.primary === host) return { done: false, detail: h.primary ? host + ' is still primary' : 'no member is primary' };
+    return { done: true };
+  });
+  findPrimary(s, 'after stepping down ' + host);
+  logLine(s, 'primary is now ' + s.primary.host);
+}
+// waitCommitted waits until the reconfig to version is committed, an added
+// or promoted member is SECONDARY, and a removed member is gone.
+function waitCommitted(s, ch, version) {
+  waitFor(s.input, 'waiting for ' + describeChange(ch) + ' to be committed', function () {
+    return onPrimary(s, function (p) {
+      const rc = readConfig(p);
+      if (rc.config.version < version) return { done: false, detail: 'primary ' + p.host + ' has config version ' + rc.config.version + ', want ' + version };
+      if (!rc.committed) return { done: false, detail: 'config version ' + rc.config.version + ' is not committed yet on primary ' + p.host };
+      let present = null;
+      for (let i = 0; i < rc.config.members.length; i++) {
+        if (rc.config.members[i].host === ch.host) present = rc.config.members[i];
+      }
+      if (ch.kind === 'remove') {
+        return present ? { done: false, detail: ch.host + ' is still in the config' } : { done: true };
+      }
+      if (ch.kind === 'add' || ch.kind === 'promote') {
+        if (!present) return { done: false, detail: ch.host + ' is not in the config' };
+        const st = readStatus(p)[ch.host];
+        if (!st || st.state !== STATE.SECONDARY) {
+          return { done: false, detail: 'member ' + ch.host + ' (_id ' + ch.id + ') is ' + (st ? stateName(st.state) : 'missing from the status') + ', want SECONDARY' };
+        }
+      }
+      return { done: true };
+    });
+  });
+}
+// apply executes one change planned on observed: a step-down, or one reconfig
+// of observed.config on the primary followed by the wait for its commit.
+function apply(s, observed, ch) {
+  if (ch.kind === 'wait') {
+    settle(s, describeChange(ch.then));
+    return;
+  }
+  if (ch.kind === 'stepDown') {
+    stepDown(s, ch.host);
+    return;
+  }
+  const cfg = observed.config;
+  const next = nextConfig(cfg, ch);
+  const what = describeChange(ch);
+  logLine(s, what + ' on primary ' + s.primary.host + ' (config version ' + cfg.version + ' -> ' + next.version + ')');
+  run(s.primary, 'admin', { replSetReconfig: next, maxTimeMS: s.input.waitMs }, what);
+  s.changes++;
+  waitCommitted(s, ch, next.version);
+  logLine(s, 'committed: ' + what);
+}
+
+// ---- membership -------------------------------------------------------------
+
+// membership applies plan() one change at a time until it returns null.
+function membership(s) {
+  const input = s.input;
+  const maxSteps = 4 * (input.members.length + readConfig(s.primary).config.members.length) + 10;
+  for (let step = 0; ; step++) {
+    if (step >= maxSteps) throw failure(EXIT.FAILED, 'changing membership on ' + (s.primary ? s.primary.host : input.rsName) + ': did not converge after ' + maxSteps + ' steps');
+    let observed = observe(s);
+    let ch = plan(observed, input);
+    if (!ch) break;
+    if (ch.kind === 'wait') {
+      apply(s, observed, ch);
+      observed = observe(s);
+      ch = plan(observed, input);
+      if (!ch) break;
+      if (ch.kind === 'wait') continue; // unsettled again: wait again (bounded by maxSteps)
+    }
+    apply(s, observed, ch);
+  }
+  if (s.changes === 0 && input.prune) logLine(s, 'nothing to prune: no configured member is departing and every vote is as desired');
+  else if (s.changes === 0) logLine(s, 'membership is up to date (' + input.members.length + ' member(s))');
+}
+
+// ---- users ------------------------------------------------------------------
+
+function sameRoles(a, b) {
+  const key = function (rs) {
     const out = [];
-    for (let i = 0; i < rs.length; i++) out.push({ role: rs[i].role, db: rs[i].db });
-    return out;
+    for (let i = 0; i < rs.length; i++) out.push(rs[i].db + '.' + rs[i].role);
+    return out.sort().join(',');
+  };
+  return key(a || []) === key(b || []);
+}
+function exactRoles(rs) {
+  const out = [];
+  for (let i = 0; i < rs.length; i++) out.push({ role: rs[i].role, db: rs[i].db });
+  return out;
+}
+// ensureUser creates or updates one user; passwordCurrent is true or false
+// when already known, or null to check it by authenticating as the user.
+function ensureUser(s, u, passwordCurrent) {
+  const input = s.input;
+  const name = u.user + '@' + u.db;
+  if (!s.primary) findPrimary(s, '');
+  const p = s.primary;
+  const info = run(p, u.db, { usersInfo: { user: u.user, db: u.db } }, 'reading user ' + name);
+  const found = (info.users || []).length > 0 ? info.users[0] : null;
+  if (!found) {
+    logLine(s, 'creating user ' + name + ' on primary ' + p.host);
+    run(p, u.db, { createUser: u.user, pwd: u.pwd, roles: exactRoles(u.roles), writeConcern: input.wc }, 'creating user ' + name);
+    s.userWrites++;
+    return;
   }
-  let userWrites = 0;
-  // ensureUser creates or updates one user; passwordCurrent is true or false
-  // when already known, or null to check it by authenticating as the user.
-  function ensureUser(u, passwordCurrent) {
-    const name = u.user + '@' + u.db;
-    if (!primary) findPrimary('');
-    const info = run(primary, u.db, { usersInfo: { user: u.user, db: u.db } }, 'reading user ' + name);
-    const found = (info.users || []).length > 0 ? info.users[0] : null;
-    if (!found) {
-      log('creating user ' + name + ' on primary ' + primary.host);
-      run(primary, u.db, { createUser: u.user, pwd: u.pwd, roles: exactRoles(u.roles), writeConcern: wc }, 'creating user ' + name);
-      userWrites++;
-      return;
-    }
-    const update = { updateUser: u.user };
-    const what = [];
-    if (!sameRoles(found.roles, u.roles)) {
-      update.roles = exactRoles(u.roles);
-      what.push('roles');
-    }
-    let pwdOk = passwordCurrent;
-    if (pwdOk === null) pwdOk = authAs(primary.host, u.db, u.user, u.pwd, 'checking the password of ' + name) !== null;
-    if (!pwdOk) {
-      update.pwd = u.pwd;
-      what.push('password');
-    }
-    if (what.length === 0) {
-      log('user ' + name + ' is up to date');
-      return;
-    }
-    update.writeConcern = wc;
-    log('updating ' + what.join(' and ') + ' of user ' + name + ' on primary ' + primary.host);
-    run(primary, u.db, update, 'updating ' + what.join(' and ') + ' of user ' + name);
-    userWrites++;
+  const update = { updateUser: u.user };
+  const what = [];
+  if (!sameRoles(found.roles, u.roles)) {
+    update.roles = exactRoles(u.roles);
+    what.push('roles');
   }
-  for (let i = 0; i < users.length; i++) {
-    if (users[i].db === 'admin' && users[i].user === rootUser) {
-      throw failure(EXIT_INPUT, 'reading RCHA_DESIRED: user ' + rootUser + '@admin is the root user and must not be in users');
+  let pwdOk = passwordCurrent;
+  if (pwdOk === null) pwdOk = authAs(input, p.host, u.db, u.user, u.pwd, 'checking the password of ' + name) !== null;
+  if (!pwdOk) {
+    update.pwd = u.pwd;
+    what.push('password');
+  }
+  if (what.length === 0) {
+    logLine(s, 'user ' + name + ' is up to date');
+    return;
+  }
+  update.writeConcern = input.wc;
+  logLine(s, 'updating ' + what.join(' and ') + ' of user ' + name + ' on primary ' + p.host);
+  run(p, u.db, update, 'updating ' + what.join(' and ') + ' of user ' + name);
+  s.userWrites++;
+}
+// users brings every desired user to its password and roles, root last, and
+// returns which root password is in effect afterwards (always the current).
+function users(s) {
+  const input = s.input;
+  for (let i = 0; i < input.users.length; i++) {
+    if (input.users[i].db === 'admin' && input.users[i].user === input.rootUser) {
+      throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: user ' + input.rootUser + '@admin is the root user and must not be in users');
     }
-    ensureUser(users[i], null);
+    ensureUser(s, input.users[i], null);
   }
   // Reads only: a member added by an earlier, interrupted run must also have
   // reached SECONDARY before the replica set counts as converged. This comes
   // before the root update, so that once root is rotated nothing is left
   // that can fail: a run that applied a new root password always succeeds
   // and reports it.
-  settle('finishing');
+  settle(s, 'finishing');
   // The root user comes last: everything above ran with whichever root password worked.
-  ensureUser({ user: rootUser, db: 'admin', pwd: rootPassword, roles: [{ role: 'root', db: 'admin' }] }, rootWhich === 'current');
-  log('replica set ' + rsName + ' converged: ' + members.length + ' member(s), primary ' + primary.host +
-      ', ' + changes + ' membership change(s), ' + userWrites + ' user write(s)');
+  ensureUser(s, { user: input.rootUser, db: 'admin', pwd: input.rootPassword, roles: [{ role: 'root', db: 'admin' }] }, s.rootWhich === 'current');
   return 'current'; // root was updated last, to the current password
 }
 
-try {
-  const inEffect = rchaReconcile();
-  // Must stay the last line: the caller reads it to remember the root password.
-  print('rcha-reconcile: root password in effect: ' + inEffect);
-} catch (e) {
-  let msg = (e && e.message) ? e.message : String(e);
-  const secretsNow = [];
-  if (typeof process !== 'undefined' && process.env) {
-    secretsNow.push(process.env.RCHA_ROOT_PASSWORD, process.env.RCHA_ROOT_PASSWORD_PREVIOUS);
-    try {
-      const d = JSON.parse(process.env.RCHA_DESIRED || '{}');
-      for (let i = 0; i < ((d && d.users) || []).length; i++) secretsNow.push(d.users[i].pwd);
-    } catch (ignored) {
-      // Already reported as invalid input.
-    }
+// ---- main -------------------------------------------------------------------
+
+// reconcile runs one whole pass and returns which root password is in effect.
+function reconcile(s) {
+  const input = s.input;
+  if (input.prune) {
+    logLine(s, 'pruning replica set ' + input.rsName + ' down to the ' + input.members.length + ' desired member(s) (prune mode: ' +
+        'no initiate, no member added, no user change), every wait bounded by ' + input.waitSeconds + 's');
+  } else {
+    logLine(s, 'reconciling replica set ' + input.rsName + ': ' + input.members.length + ' member(s), ' +
+        input.users.length + ' user(s) besides ' + input.rootUser + ', every wait bounded by ' + input.waitSeconds + 's');
   }
-  for (let i = 0; i < secretsNow.length; i++) {
-    if (secretsNow[i]) msg = msg.split(secretsNow[i]).join('***');
+  const initiated = authenticate(s);
+  if (input.prune && !initiated) {
+    logLine(s, 'nothing to prune: the local mongod ' + input.local + ' has no replica-set config yet; no write');
+    return s.auth ? s.auth.which : 'current';
   }
-  print('rcha-reconcile: ERROR: ' + msg);
-  quit((e && e.rchaExit) ? e.rchaExit : 1);
+  if (input.prune && !s.auth) {
+    logLine(s, 'nothing to prune: replica set ' + input.rsName + ' has only member 0 and no user yet (localhost exception); no write');
+    return 'current';
+  }
+  initiate(s, initiated);
+  findPrimary(s, '');
+  logLine(s, 'primary is ' + s.primary.host);
+  membership(s);
+  if (input.prune) {
+    // Users are left to the full run; the members still configured must be healthy.
+    settle(s, 'finishing');
+    const configured = readConfig(s.primary).config.members.length;
+    logLine(s, 'prune of replica set ' + input.rsName + ' converged: ' + configured + ' member(s) configured, primary ' + s.primary.host +
+        ', ' + s.changes + ' membership change(s), 0 user write(s)');
+    return s.rootWhich;
+  }
+  const inEffect = users(s);
+  logLine(s, 'replica set ' + input.rsName + ' converged: ' + input.members.length + ' member(s), primary ' + s.primary.host +
+      ', ' + s.changes + ' membership change(s), ' + s.userWrites + ' user write(s)');
+  return inEffect;
 }
-quit(0);
+
+function main() {
+  const env = (typeof process !== 'undefined' && process.env) ? process.env : {};
+  const s = {
+    input: null, secrets: secretsOf(env),
+    local: null, auth: null, rootWhich: null, primary: null, changes: 0, userWrites: 0,
+  };
+  try {
+    s.input = readInput(env);
+    const inEffect = reconcile(s);
+    // Must stay the last line: the caller reads it to remember the root password.
+    print(PREFIX + ' root password in effect: ' + inEffect);
+  } catch (e) {
+    print(PREFIX + ' ERROR: ' + redact((e && e.message) ? e.message : String(e), s.secrets));
+    quit((e && e.rchaExit) ? e.rchaExit : EXIT.FAILED);
+  }
+  quit(EXIT.OK);
+}
+
+if (!(typeof globalThis !== 'undefined' && globalThis.RCHA_RECONCILE_LIBRARY === true)) main();
