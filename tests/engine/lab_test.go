@@ -35,7 +35,6 @@ const (
 // lab is one stack in its own temporary backend, Pulumi home and
 // simulated Docker world.
 type lab struct {
-	t     *testing.T
 	ctx   context.Context
 	dir   string
 	world string
@@ -158,7 +157,7 @@ func newLabWith(t *testing.T, stackName string, program pulumi.RunFunc, projectF
 		"RCHA_LAB_TRACE":                              filepath.Join(dir, "trace", "setup.jsonl"),
 		"RCHA_LAB_HEALTH_DELAY":                       "50ms",
 		// Only the program's own DeleteBeforeReplace may protect fixed
-		// container names (FIELD-NOTES §3: the provider's is unreliable).
+		// container names (pulumi-docker #1356: the provider's is unreliable).
 		"RCHA_LAB_PROVIDER_DBR": "0",
 		"DOCKER_HOST":           "",
 	}
@@ -183,25 +182,25 @@ func newLabWith(t *testing.T, stackName string, program pulumi.RunFunc, projectF
 	if err != nil {
 		t.Fatalf("create stack %s: %v", stackName, err)
 	}
-	return &lab{t: t, ctx: ctx, dir: dir, world: filepath.Join(dir, "world"), env: env, stack: stack, known: map[string]string{}}
+	return &lab{ctx: ctx, dir: dir, world: filepath.Join(dir, "world"), env: env, stack: stack, known: map[string]string{}}
 }
 
 // setConfig writes the stack's config file: plain values as structured
 // YAML, secrets encrypted with the passphrase. Every rocketchat-ha key not
 // in plain or secret is removed.
-func (l *lab) setConfig(plain map[string]any, secret map[string]string) {
-	l.t.Helper()
+func (l *lab) setConfig(t *testing.T, plain map[string]any, secret map[string]string) {
+	t.Helper()
 	ws := l.stack.Workspace()
 	name := l.stack.Name()
 	ps, err := ws.StackSettings(l.ctx, name)
 	if err != nil {
-		l.t.Fatalf("read stack settings: %v", err)
+		t.Fatalf("read stack settings: %v", err)
 	}
 	ps.Config = config.Map{}
 	for k, v := range plain {
 		key, err := config.ParseKey(project + ":" + k)
 		if err != nil {
-			l.t.Fatal(err)
+			t.Fatal(err)
 		}
 		switch v := v.(type) {
 		case string:
@@ -209,26 +208,26 @@ func (l *lab) setConfig(plain map[string]any, secret map[string]string) {
 		default:
 			b, err := json.Marshal(v)
 			if err != nil {
-				l.t.Fatal(err)
+				t.Fatal(err)
 			}
 			ps.Config[key] = config.NewObjectValue(string(b))
 		}
 	}
 	if err := ws.SaveStackSettings(l.ctx, name, ps); err != nil {
-		l.t.Fatalf("write stack settings: %v", err)
+		t.Fatalf("write stack settings: %v", err)
 	}
 	for k, v := range secret {
 		// A dotted key is a path into an object (loadBalancer.privateKey).
 		opts := &auto.ConfigOptions{Path: strings.Contains(k, ".")}
 		if err := l.stack.SetConfigWithOptions(l.ctx, project+":"+k, auto.ConfigValue{Value: v, Secret: true}, opts); err != nil {
-			l.t.Fatalf("set secret config %s: %v", k, err)
+			t.Fatalf("set secret config %s: %v", k, err)
 		}
 		l.known["config "+k] = v
 	}
 }
 
 // begin points the providers at a fresh trace file for the next operation.
-func (l *lab) begin(name string) string {
+func (l *lab) begin(t *testing.T, name string) string {
 	l.ops++
 	path := filepath.Join(l.dir, "trace", fmt.Sprintf("%02d-%s.jsonl", l.ops, name))
 	l.stack.Workspace().SetEnvVar("RCHA_LAB_TRACE", path)
@@ -236,23 +235,23 @@ func (l *lab) begin(name string) string {
 }
 
 // tryUp runs an update that may fail and returns its error.
-func (l *lab) tryUp(name string) (opResult, error) {
-	l.t.Helper()
-	path := l.begin(name)
+func (l *lab) tryUp(t *testing.T, name string) (opResult, error) {
+	t.Helper()
+	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
 	_, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
-	res := l.finish(name, path, &log, nil)
+	res := l.finish(t, name, path, &log, nil)
 	res.diags = sink.wait()
 	saveDiags(path, res.diags)
 	return res, err
 }
 
-func (l *lab) finish(name, tracePath string, log *bytes.Buffer, err error) opResult {
-	l.t.Helper()
+func (l *lab) finish(t *testing.T, name, tracePath string, log *bytes.Buffer, err error) opResult {
+	t.Helper()
 	all, rerr := providers.ReadTrace(tracePath)
 	if rerr != nil {
-		l.t.Fatal(rerr)
+		t.Fatal(rerr)
 	}
 	res := opResult{name: name, all: all, log: log.String()}
 	_ = os.WriteFile(strings.TrimSuffix(tracePath, ".jsonl")+".log", log.Bytes(), 0o600)
@@ -262,22 +261,22 @@ func (l *lab) finish(name, tracePath string, log *bytes.Buffer, err error) opRes
 		}
 	}
 	if err != nil {
-		l.t.Fatalf("%s failed: %v\n--- engine output (tail) ---\n%s\n--- trace ---\n%s",
+		t.Fatalf("%s failed: %v\n--- engine output (tail) ---\n%s\n--- trace ---\n%s",
 			name, err, tail(res.log, 60), traceSummary(res.events))
 	}
-	l.t.Logf("%s: %d provider operations recorded in %s", name, len(res.events), tracePath)
+	t.Logf("%s: %d provider operations recorded in %s", name, len(res.events), tracePath)
 	return res
 }
 
-func (l *lab) up(name string, opts ...optup.Option) opResult {
-	l.t.Helper()
-	path := l.begin(name)
+func (l *lab) up(t *testing.T, name string, opts ...optup.Option) opResult {
+	t.Helper()
+	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
 	opts = append(opts, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
 	r, err := l.stack.Up(l.ctx, opts...)
 	diags := sink.wait()
-	res := l.finish(name, path, &log, err)
+	res := l.finish(t, name, path, &log, err)
 	res.diags = diags
 	saveDiags(path, diags)
 	if err != nil {
@@ -286,16 +285,16 @@ func (l *lab) up(name string, opts ...optup.Option) opResult {
 	if r.Summary.ResourceChanges != nil {
 		res.changes = *r.Summary.ResourceChanges
 	}
-	l.checkSecrets(res)
+	l.checkSecrets(t, res)
 	return res
 }
 
 // refresh runs `pulumi refresh`; with expectNoChanges it fails the test
 // when the refresh changed anything (--expect-no-changes, the README's CI
 // drift check).
-func (l *lab) refresh(name string, expectNoChanges bool) opResult {
-	l.t.Helper()
-	path := l.begin(name)
+func (l *lab) refresh(t *testing.T, name string, expectNoChanges bool) opResult {
+	t.Helper()
+	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
 	opts := []optrefresh.Option{optrefresh.ProgressStreams(&log), optrefresh.ErrorProgressStreams(&log), optrefresh.EventStreams(sink.ch)}
@@ -305,29 +304,29 @@ func (l *lab) refresh(name string, expectNoChanges bool) opResult {
 	r, err := l.stack.Refresh(l.ctx, opts...)
 	diags := sink.wait()
 	if err != nil {
-		res := l.finish(name, path, &log, nil)
+		res := l.finish(t, name, path, &log, nil)
 		saveDiags(path, diags)
-		l.t.Errorf("%s failed: %v\n--- engine output (tail) ---\n%s", name, err, tail(res.log, 40))
+		t.Errorf("%s failed: %v\n--- engine output (tail) ---\n%s", name, err, tail(res.log, 40))
 		return res
 	}
-	res := l.finish(name, path, &log, nil)
+	res := l.finish(t, name, path, &log, nil)
 	res.diags = diags
 	saveDiags(path, diags)
 	if r.Summary.ResourceChanges != nil {
 		res.changes = *r.Summary.ResourceChanges
 	}
-	l.checkSecrets(res)
+	l.checkSecrets(t, res)
 	return res
 }
 
-func (l *lab) preview(name string) opResult {
-	l.t.Helper()
-	path := l.begin(name)
+func (l *lab) preview(t *testing.T, name string) opResult {
+	t.Helper()
+	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
 	r, err := l.stack.Preview(l.ctx, optpreview.ProgressStreams(&log), optpreview.ErrorProgressStreams(&log), optpreview.EventStreams(sink.ch))
 	diags := sink.wait()
-	res := l.finish(name, path, &log, err)
+	res := l.finish(t, name, path, &log, err)
 	res.diags = diags
 	saveDiags(path, diags)
 	res.changes = map[string]int{}
@@ -337,22 +336,22 @@ func (l *lab) preview(name string) opResult {
 	return res
 }
 
-func (l *lab) destroy(name string) opResult {
-	l.t.Helper()
+func (l *lab) destroy(t *testing.T, name string) opResult {
+	t.Helper()
 	// Collect the secrets before they leave the state.
-	l.learnSecrets()
-	path := l.begin(name)
+	l.learnSecrets(t)
+	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
 	r, err := l.stack.Destroy(l.ctx, optdestroy.ProgressStreams(&log), optdestroy.ErrorProgressStreams(&log), optdestroy.EventStreams(sink.ch))
 	diags := sink.wait()
-	res := l.finish(name, path, &log, err)
+	res := l.finish(t, name, path, &log, err)
 	res.diags = diags
 	saveDiags(path, diags)
 	if r.Summary.ResourceChanges != nil {
 		res.changes = *r.Summary.ResourceChanges
 	}
-	l.checkSecrets(res)
+	l.checkSecrets(t, res)
 	return res
 }
 
@@ -363,22 +362,22 @@ type deployment struct {
 
 // export returns the stack's state as `pulumi stack export` writes it
 // (secrets encrypted), and its raw JSON.
-func (l *lab) export() (deployment, string) {
-	l.t.Helper()
-	return l.cliExport(false)
+func (l *lab) export(t *testing.T) (deployment, string) {
+	t.Helper()
+	return l.cliExport(t, false)
 }
 
 // exportShowingSecrets returns the state with secrets decrypted.
-func (l *lab) exportShowingSecrets() deployment {
-	l.t.Helper()
-	d, _ := l.cliExport(true)
+func (l *lab) exportShowingSecrets(t *testing.T) deployment {
+	t.Helper()
+	d, _ := l.cliExport(t, true)
 	return d
 }
 
 // cliExport runs `pulumi stack export` with the lab's environment. (The
 // Automation API's Stack.Export always passes --show-secrets.)
-func (l *lab) cliExport(showSecrets bool) (deployment, string) {
-	l.t.Helper()
+func (l *lab) cliExport(t *testing.T, showSecrets bool) (deployment, string) {
+	t.Helper()
 	args := []string{"stack", "export", "--stack", l.stack.Name(), "--non-interactive"}
 	if showSecrets {
 		args = append(args, "--show-secrets")
@@ -394,23 +393,23 @@ func (l *lab) cliExport(showSecrets bool) (deployment, string) {
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		l.t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("pulumi %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
 	var u apitype.UntypedDeployment
 	if err := json.Unmarshal(out, &u); err != nil {
-		l.t.Fatalf("parse export: %v", err)
+		t.Fatalf("parse export: %v", err)
 	}
 	var d deployment
 	if err := json.Unmarshal(u.Deployment, &d); err != nil {
-		l.t.Fatalf("parse export: %v", err)
+		t.Fatalf("parse export: %v", err)
 	}
 	return d, string(out)
 }
 
 // backendFiles returns the text of every file of the file backend: the
 // state file, its backups and the update history.
-func (l *lab) backendFiles() map[string]string {
-	l.t.Helper()
+func (l *lab) backendFiles(t *testing.T) map[string]string {
+	t.Helper()
 	files := map[string]string{}
 	root := filepath.Join(l.dir, "backend")
 	err := filepath.WalkDir(root, func(p string, d os.DirEntry, err error) error {
@@ -426,7 +425,7 @@ func (l *lab) backendFiles() map[string]string {
 		return nil
 	})
 	if err != nil {
-		l.t.Fatalf("read backend: %v", err)
+		t.Fatalf("read backend: %v", err)
 	}
 	return files
 }

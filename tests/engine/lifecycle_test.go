@@ -106,16 +106,16 @@ func checkHA(t *testing.T, res opResult, cluster string, keep []string) {
 
 // checkStateMatchesWorld asserts that every container in state runs in the
 // simulated Docker host and nothing else runs there: no orphans, no losses.
-func (l *lab) checkStateMatchesWorld(res opResult, cluster string, n int) {
-	l.t.Helper()
-	d, _ := l.export()
+func (l *lab) checkStateMatchesWorld(t *testing.T, res opResult, cluster string, n int) {
+	t.Helper()
+	d, _ := l.export(t)
 	inState := map[string]bool{}
 	for _, r := range d.Resources {
 		if string(r.Type) == providers.ContainerType {
 			name, _ := r.Inputs["name"].(string)
 			inState[name] = true
 			if !providers.ContainerExists(l.world, labDockerHost, name) {
-				l.t.Errorf("%s: container %s is in state but not running", res.name, name)
+				t.Errorf("%s: container %s is in state but not running", res.name, name)
 			}
 		}
 	}
@@ -123,12 +123,12 @@ func (l *lab) checkStateMatchesWorld(res opResult, cluster string, n int) {
 		for _, role := range []string{roleMongo, roleRocket} {
 			c := cluster + "-" + role + "-" + name
 			if providers.ContainerExists(l.world, labDockerHost, c) && !inState[c] {
-				l.t.Errorf("%s: container %s runs but is not in state (orphan)", res.name, c)
+				t.Errorf("%s: container %s runs but is not in state (orphan)", res.name, c)
 			}
 		}
 	}
 	if want := 2*n + 1; len(inState) != want {
-		l.t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb)", res.name, len(inState), want, n)
+		t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb)", res.name, len(inState), want, n)
 	}
 }
 
@@ -226,13 +226,13 @@ func noChanges(t *testing.T, res opResult) {
 // converged is the check after every scenario: a second `up` does
 // nothing, and `refresh --expect-no-changes` (the README's CI drift check)
 // finds the state exactly as the simulated daemon reports it.
-func (l *lab) converged(what string) {
-	l.t.Helper()
-	noChanges(l.t, l.up(what+"-second-up"))
-	res := l.refresh(what+"-refresh", true)
+func (l *lab) converged(t *testing.T, what string) {
+	t.Helper()
+	noChanges(t, l.up(t, what+"-second-up"))
+	res := l.refresh(t, what+"-refresh", true)
 	for i, e := range res.events {
 		if e.Op == providers.OpRead && e.Gone {
-			l.t.Errorf("%s: refresh dropped %s", res.name, describe(res.events, i))
+			t.Errorf("%s: refresh dropped %s", res.name, describe(res.events, i))
 		}
 	}
 }
@@ -242,12 +242,11 @@ func (l *lab) converged(what string) {
 func TestLifecycle(t *testing.T) {
 	l := newLab(t, "dev", labProgram, repoProject)
 	root, rocket := password("root-pw-"), password("rocket-pw-")
-	l.setConfig(devConfig(3, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+	l.setConfig(t, devConfig(3, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
 
 	var cluster string
 	t.Run("1-up-from-empty", func(t *testing.T) {
-		l.t = t
-		res := l.up("up-n3")
+		res := l.up(t, "up-n3")
 		cluster = clusterOf(t, res.events)
 		ev := res.events
 		run := first(ev, commandRun)
@@ -293,24 +292,22 @@ func TestLifecycle(t *testing.T) {
 		}
 		checkHA(t, res, cluster, nodes)
 		checkResolvable(t, res, cluster, nodes, nil)
-		l.checkStateMatchesWorld(res, cluster, 3)
-		l.converged("after-up-n3")
+		l.checkStateMatchesWorld(t, res, cluster, 3)
+		l.converged(t, "after-up-n3")
 	})
 	if cluster == "" {
 		t.Fatal("scenario 1 failed; the rest depends on it")
 	}
 
 	t.Run("2-re-up-no-changes", func(t *testing.T) {
-		l.t = t
-		noChanges(t, l.preview("preview-unchanged"))
-		noChanges(t, l.up("up-unchanged"))
-		l.refresh("refresh-unchanged", true)
+		noChanges(t, l.preview(t, "preview-unchanged"))
+		noChanges(t, l.up(t, "up-unchanged"))
+		l.refresh(t, "refresh-unchanged", true)
 	})
 
 	t.Run("3-scale-3-to-5", func(t *testing.T) {
-		l.t = t
-		l.setConfig(devConfig(5, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-		res := l.up("up-n5")
+		l.setConfig(t, devConfig(5, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up(t, "up-n5")
 		ev := res.events
 		run := first(ev, commandRun)
 		if run < 0 {
@@ -334,33 +331,31 @@ func TestLifecycle(t *testing.T) {
 		checkHA(t, res, cluster, nodeNames(5))
 		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
 		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
-		l.checkStateMatchesWorld(res, cluster, 5)
-		l.converged("after-up-n5")
+		l.checkStateMatchesWorld(t, res, cluster, 5)
+		l.converged(t, "after-up-n5")
 	})
 
 	t.Run("4-image-upgrades", func(t *testing.T) {
-		l.t = t
-		l.setConfig(devConfig(5, rocketImageV2, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-		res := l.up("up-rocketchat-image")
+		l.setConfig(t, devConfig(5, rocketImageV2, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up(t, "up-rocketchat-image")
 		rolled(t, res, cluster, roleRocket, nodeNames(5))
 		untouched(t, res, cluster, roleMongo, nodeNames(5))
 		checkHA(t, res, cluster, nodeNames(5))
-		l.checkStateMatchesWorld(res, cluster, 5)
+		l.checkStateMatchesWorld(t, res, cluster, 5)
 
-		l.setConfig(devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-		res = l.up("up-mongo-image")
+		l.setConfig(t, devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res = l.up(t, "up-mongo-image")
 		rolled(t, res, cluster, roleMongo, nodeNames(5))
 		untouched(t, res, cluster, roleRocket, nodeNames(5))
 		checkHA(t, res, cluster, nodeNames(5))
-		l.checkStateMatchesWorld(res, cluster, 5)
-		l.converged("after-upgrades")
+		l.checkStateMatchesWorld(t, res, cluster, 5)
+		l.converged(t, "after-upgrades")
 	})
 
 	t.Run("5-password-rotation", func(t *testing.T) {
-		l.t = t
 		root, rocket = password("root-pw2-"), password("rocket-pw2-")
-		l.setConfig(devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-		res := l.up("up-rotate-passwords")
+		l.setConfig(t, devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up(t, "up-rotate-passwords")
 		ev := res.events
 		run := first(ev, commandRun)
 		if run < 0 {
@@ -383,14 +378,13 @@ func TestLifecycle(t *testing.T) {
 			t.Logf("note: password rotation restarted %d mongod container(s)", n)
 		}
 		checkHA(t, res, cluster, nodeNames(5))
-		l.checkStateMatchesWorld(res, cluster, 5)
-		l.converged("after-rotation")
+		l.checkStateMatchesWorld(t, res, cluster, 5)
+		l.converged(t, "after-rotation")
 	})
 
 	t.Run("6-scale-5-to-3", func(t *testing.T) {
-		l.t = t
-		l.setConfig(devConfig(3, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-		res := l.up("up-n3-again")
+		l.setConfig(t, devConfig(3, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up(t, "up-n3-again")
 		ev := res.events
 		run := first(ev, commandRun)
 		if run < 0 {
@@ -429,7 +423,7 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("data volume of removed node %s was deleted (%s); it must be retained", n, describe(ev, vol))
 			}
 		}
-		d, _ := l.export()
+		d, _ := l.export(t)
 		vols := 0
 		for _, r := range d.Resources {
 			if string(r.Type) == providers.VolumeType {
@@ -450,14 +444,13 @@ func TestLifecycle(t *testing.T) {
 		checkHA(t, res, cluster, nodeNames(3))
 		checkResolvable(t, res, cluster, nodeNames(3), memberHosts(5))
 		checkLBFollows(t, res, cluster, nodeNames(3), nil, []string{"n4", "n5"})
-		l.checkStateMatchesWorld(res, cluster, 3)
-		l.converged("after-n3-again")
+		l.checkStateMatchesWorld(t, res, cluster, 3)
+		l.converged(t, "after-n3-again")
 	})
 
 	t.Run("6b-scale-out-again-adopts-retained-volumes", func(t *testing.T) {
-		l.t = t
-		l.setConfig(devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-		res := l.up("up-n5-again")
+		l.setConfig(t, devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+		res := l.up(t, "up-n5-again")
 		for _, n := range []string{"n4", "n5"} {
 			i := first(res.events, func(e providers.Event) bool {
 				return e.Type == providers.VolumeType && e.Op == providers.OpCreate && e.Name == cluster+"-mongo-"+n+"-data"
@@ -470,12 +463,11 @@ func TestLifecycle(t *testing.T) {
 		checkHA(t, res, cluster, nodeNames(5))
 		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
 		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
-		l.checkStateMatchesWorld(res, cluster, 5)
-		l.converged("after-n5-again")
+		l.checkStateMatchesWorld(t, res, cluster, 5)
+		l.converged(t, "after-n5-again")
 	})
 
 	t.Run("6c-crashed-rocketchat-repaired-by-up", func(t *testing.T) {
-		l.t = t
 		// Pulumi.yaml sets `options: refresh: always`, so a plain
 		// `pulumi up` reads the containers back first: the killed one
 		// is found stopped (mustRun) and the removed one gone, and both
@@ -488,7 +480,7 @@ func TestLifecycle(t *testing.T) {
 		if err := providers.RemoveContainer(l.world, labDockerHost, removed); err != nil {
 			t.Fatal(err)
 		}
-		res := l.up("up-after-crash")
+		res := l.up(t, "up-after-crash")
 		for _, n := range []string{"n2", "n4"} {
 			c := first(res.events, container(cluster, roleRocket, n, providers.OpCreate))
 			h := last(res.events, container(cluster, roleRocket, n, providers.OpHealthy))
@@ -500,13 +492,12 @@ func TestLifecycle(t *testing.T) {
 		untouched(t, res, cluster, roleMongo, nodeNames(5))
 		untouched(t, res, cluster, roleRocket, []string{"n1", "n3", "n5"})
 		checkHA(t, res, cluster, nodeNames(5))
-		l.checkStateMatchesWorld(res, cluster, 5)
-		l.converged("after-crash")
+		l.checkStateMatchesWorld(t, res, cluster, 5)
+		l.converged(t, "after-crash")
 	})
 
 	t.Run("7-destroy-retains-data", func(t *testing.T) {
-		l.t = t
-		res := l.destroy("destroy")
+		res := l.destroy(t, "destroy")
 		ev := res.events
 		if n := count(ev, func(e providers.Event) bool { return e.Type == providers.VolumeType && e.Op == providers.OpDelete }); n > 0 {
 			t.Errorf("destroy deleted %d data volume(s); deleteDataOnDestroy is false", n)
@@ -522,7 +513,7 @@ func TestLifecycle(t *testing.T) {
 		if firstMongoDown < lastRocketDown {
 			t.Errorf("destroy stopped a mongod (%s) while Rocket.Chat still ran (%s)", describe(ev, firstMongoDown), describe(ev, lastRocketDown))
 		}
-		d, _ := l.export()
+		d, _ := l.export(t)
 		if len(d.Resources) != 0 {
 			var left []string
 			for _, r := range d.Resources {
@@ -552,8 +543,8 @@ func TestDestroyDeletesDataWhenAsked(t *testing.T) {
 	cfg["loadBalancer"] = map[string]any{"httpPort": 8080, "httpsPort": 8443,
 		"certificate": "-----BEGIN CERTIFICATE-----\nMIIBlabcertificate\n-----END CERTIFICATE-----\n"}
 	key := "-----BEGIN PRIVATE KEY-----\n" + password("MIIEvlabkey") + "\n-----END PRIVATE KEY-----\n"
-	l.setConfig(cfg, map[string]string{"loadBalancer.privateKey": key})
-	res := l.up("up-n3-generated-passwords")
+	l.setConfig(t, cfg, map[string]string{"loadBalancer.privateKey": key})
+	res := l.up(t, "up-n3-generated-passwords")
 	cluster := clusterOf(t, res.events)
 	checkHA(t, res, cluster, nodeNames(3))
 	if n := count(res.events, func(e providers.Event) bool {
@@ -561,7 +552,7 @@ func TestDestroyDeletesDataWhenAsked(t *testing.T) {
 	}); n < 3 {
 		t.Errorf("%d RandomPasswords created, want root, rocket and keyfile", n)
 	}
-	res = l.destroy("destroy-with-data")
+	res = l.destroy(t, "destroy-with-data")
 	for _, n := range nodeNames(3) {
 		vol := cluster + "-mongo-" + n + "-data"
 		if first(res.events, func(e providers.Event) bool {
@@ -588,8 +579,8 @@ func TestPlainUpLeavesCrashedContainer(t *testing.T) {
 		}
 	})
 	root, rocket := password("root-pw-"), password("rocket-pw-")
-	l.setConfig(devConfig(3, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
-	cluster := clusterOf(t, l.up("up-n3").events)
+	l.setConfig(t, devConfig(3, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
+	cluster := clusterOf(t, l.up(t, "up-n3").events)
 	for _, c := range []struct{ how, node string }{{"kill", "n2"}, {"rm -f", "n3"}} {
 		name := cluster + "-rocketchat-" + c.node
 		var err error
@@ -601,7 +592,7 @@ func TestPlainUpLeavesCrashedContainer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		res := l.up("plain-up-after-" + strings.ReplaceAll(c.how, " ", ""))
+		res := l.up(t, "plain-up-after-"+strings.ReplaceAll(c.how, " ", ""))
 		noChanges(t, res)
 		running := false
 		for _, ci := range providers.Containers(l.world, labDockerHost) {
@@ -610,7 +601,7 @@ func TestPlainUpLeavesCrashedContainer(t *testing.T) {
 		if running {
 			t.Errorf("after docker %s of %s, the simulated host runs it again without any create", c.how, name)
 		}
-		res = l.up("up-refresh-after-"+strings.ReplaceAll(c.how, " ", ""), optup.Refresh())
+		res = l.up(t, "up-refresh-after-"+strings.ReplaceAll(c.how, " ", ""), optup.Refresh())
 		cr := first(res.events, container(cluster, roleRocket, c.node, providers.OpCreate))
 		h := last(res.events, container(cluster, roleRocket, c.node, providers.OpHealthy))
 		if cr < 0 || h < cr {
@@ -619,9 +610,9 @@ func TestPlainUpLeavesCrashedContainer(t *testing.T) {
 		}
 		untouched(t, res, cluster, roleMongo, nodeNames(3))
 		checkHA(t, res, cluster, nodeNames(3))
-		l.checkStateMatchesWorld(res, cluster, 3)
+		l.checkStateMatchesWorld(t, res, cluster, 3)
 	}
-	l.converged("after-crashes")
+	l.converged(t, "after-crashes")
 }
 
 // TestDockerAPIVersionGate: a field the simulated Docker 20.10 daemon (API
@@ -636,8 +627,8 @@ func TestDockerAPIVersionGate(t *testing.T) {
 	l := newLab(t, "api", labProgram, repoProject)
 	cfg := devConfig(1, rocketImageV1, mongoImageV1, false)
 	cfg["dockerApiVersion"] = "1.44"
-	l.setConfig(cfg, nil)
-	res, err := l.tryUp("up-api-1.44-on-1.41")
+	l.setConfig(t, cfg, nil)
+	res, err := l.tryUp(t, "up-api-1.44-on-1.41")
 	want := "1 error occurred:\n\t* Unable to create container: \"specify health-check start interval\" requires API version 1.44, " +
 		"but the Docker daemon API version is 1.41"
 	if err == nil {
@@ -652,7 +643,7 @@ func TestDockerAPIVersionGate(t *testing.T) {
 	if !strings.Contains(res.log, "requires API version 1.44, but the Docker daemon API version is 1.41") {
 		t.Errorf("the engine output does not show the daemon's refusal:\n%s", tail(res.log, 30))
 	}
-	d, _ := l.export()
+	d, _ := l.export(t)
 	for _, r := range d.Resources {
 		if string(r.Type) == providers.ContainerType {
 			t.Errorf("a refused container create left %s in the state (the provider sets no ID on that error)", r.URN)
@@ -661,9 +652,9 @@ func TestDockerAPIVersionGate(t *testing.T) {
 	if err := providers.SetDockerAPIVersion(l.world, labDockerHost, "1.44"); err != nil {
 		t.Fatal(err)
 	}
-	res = l.up("up-api-1.44-on-1.44")
+	res = l.up(t, "up-api-1.44-on-1.44")
 	if first(res.events, container(clusterOf(t, res.events), roleRocket, "n1", providers.OpHealthy)) < 0 {
 		t.Errorf("Rocket.Chat did not come up on the 1.44 daemon\n%s", traceSummary(res.events))
 	}
-	l.converged("after-api-1.44")
+	l.converged(t, "after-api-1.44")
 }

@@ -38,9 +38,9 @@ func named(name, host string, ops ...string) func(providers.Event) bool {
 
 // checkHostsMatchState asserts that every container in state runs on its
 // simulated host and that each host runs exactly the containers of want.
-func (l *lab) checkHostsMatchState(what string, want map[string][]string) {
-	l.t.Helper()
-	d, _ := l.export()
+func (l *lab) checkHostsMatchState(t *testing.T, what string, want map[string][]string) {
+	t.Helper()
+	d, _ := l.export(t)
 	inState := 0
 	for _, r := range d.Resources {
 		if string(r.Type) == providers.ContainerType {
@@ -59,12 +59,12 @@ func (l *lab) checkHostsMatchState(what string, want map[string][]string) {
 		names = slices.Clone(names)
 		slices.Sort(names)
 		if !slices.Equal(running, names) {
-			l.t.Errorf("%s: %s runs %v, want %v (an orphan or a loss)", what, host, running, names)
+			t.Errorf("%s: %s runs %v, want %v (an orphan or a loss)", what, host, running, names)
 		}
 		total += len(names)
 	}
 	if inState != total {
-		l.t.Errorf("%s: %d containers in state, %d expected on the hosts", what, inState, total)
+		t.Errorf("%s: %d containers in state, %d expected on the hosts", what, inState, total)
 	}
 }
 
@@ -77,8 +77,8 @@ func (l *lab) checkHostsMatchState(what string, want map[string][]string) {
 func TestLoadBalancerLayouts(t *testing.T) {
 	l := newLab(t, "lbs", labProgram, repoProject)
 	secrets := map[string]string{"mongoRootPassword": password("root-pw-"), "rocketPassword": password("rocket-pw-")}
-	l.setConfig(multiHostConfig(3, map[string]any{"node": "n1"}), secrets)
-	res := l.up("one-lb")
+	l.setConfig(t, multiHostConfig(3, map[string]any{"node": "n1"}), secrets)
+	res := l.up(t, "one-lb")
 	cluster := clusterOf(t, res.events)
 	base := func(extra map[string][]string) map[string][]string {
 		out := map[string][]string{}
@@ -87,11 +87,11 @@ func TestLoadBalancerLayouts(t *testing.T) {
 		}
 		return out
 	}
-	l.checkHostsMatchState("one-lb", base(map[string][]string{"n1": {cluster + "-lb"}}))
-	l.converged("one-lb")
+	l.checkHostsMatchState(t, "one-lb", base(map[string][]string{"n1": {cluster + "-lb"}}))
+	l.converged(t, "one-lb")
 
-	l.setConfig(multiHostConfig(3, map[string]any{}), secrets)
-	res = l.up("three-lbs")
+	l.setConfig(t, multiHostConfig(3, map[string]any{}), secrets)
+	res = l.up(t, "three-lbs")
 	ev := res.events
 	oldDown := first(ev, named(cluster+"-lb", hostOf("n1"), providers.OpDown))
 	newUp := first(ev, named(cluster+"-lb-n1", hostOf("n1"), providers.OpCreate))
@@ -113,11 +113,11 @@ func TestLoadBalancerLayouts(t *testing.T) {
 	for _, n := range nodeNames(3) {
 		lbs[n] = []string{cluster + "-lb-" + n}
 	}
-	l.checkHostsMatchState("three-lbs", base(lbs))
-	l.converged("three-lbs")
+	l.checkHostsMatchState(t, "three-lbs", base(lbs))
+	l.converged(t, "three-lbs")
 
-	l.setConfig(multiHostConfig(3, map[string]any{"virtualIp": "10.250.250.100", "interface": "eth0"}), secrets)
-	res = l.up("virtual-ip")
+	l.setConfig(t, multiHostConfig(3, map[string]any{"virtualIp": "10.250.250.100", "interface": "eth0"}), secrets)
+	res = l.up(t, "virtual-ip")
 	ev = res.events
 	prev := -1
 	for _, n := range nodeNames(3) {
@@ -140,6 +140,6 @@ func TestLoadBalancerLayouts(t *testing.T) {
 	if d := first(ev, func(e providers.Event) bool { return e.Type == providers.ContainerType && e.Op == providers.OpDown }); d >= 0 {
 		t.Errorf("virtual-ip: adding the virtual IP took a container down: %s", describe(ev, d))
 	}
-	l.checkHostsMatchState("virtual-ip", base(lbs))
-	l.converged("virtual-ip")
+	l.checkHostsMatchState(t, "virtual-ip", base(lbs))
+	l.converged(t, "virtual-ip")
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"testing"
 
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
@@ -16,12 +17,12 @@ const secretSig = "4dabf18193072939515e22adb298388d"
 // password, keyfile and private key in it: RandomPassword results, the
 // password inside any secret mongodb:// URL, secret PEM private keys and
 // the content of uploaded key files.
-func (l *lab) learnSecrets() {
-	l.t.Helper()
+func (l *lab) learnSecrets(t *testing.T) {
+	t.Helper()
 	if l.noSecretChecks {
 		return
 	}
-	d := l.exportShowingSecrets()
+	d := l.exportShowingSecrets(t)
 	for _, r := range d.Resources {
 		urn := string(r.URN)
 		if string(r.Type) == providers.RandomPasswordType {
@@ -104,12 +105,12 @@ func walkSecrets(v any, inSecret bool, fn func(any)) {
 // state, the trace, the engine's output, or any command text; and command
 // texts are not themselves secret (a secret command line would still show
 // in `ps` on the machine running it).
-func (l *lab) checkSecrets(res opResult) {
-	l.t.Helper()
+func (l *lab) checkSecrets(t *testing.T, res opResult) {
+	t.Helper()
 	if l.noSecretChecks {
 		return
 	}
-	l.learnSecrets()
+	l.learnSecrets(t)
 	// The check is only meaningful if it knows the keyfile and the
 	// application's database password.
 	for _, want := range []string{"upload ", "mongodb url password"} {
@@ -118,35 +119,35 @@ func (l *lab) checkSecrets(res opResult) {
 			found = found || strings.HasPrefix(what, want)
 		}
 		if !found {
-			l.t.Errorf("%s: no %q secret found in state; the secret check would be vacuous", res.name, strings.TrimSpace(want))
+			t.Errorf("%s: no %q secret found in state; the secret check would be vacuous", res.name, strings.TrimSpace(want))
 		}
 	}
 	kinds := map[string]int{}
 	for what := range l.known {
 		kinds[strings.SplitN(what, " ", 2)[0]]++
 	}
-	l.t.Logf("%s: checking %d known secrets by kind %v", res.name, len(l.known), kinds)
-	_, state := l.export()
+	t.Logf("%s: checking %d known secrets by kind %v", res.name, len(l.known), kinds)
+	_, state := l.export(t)
 	var traceText strings.Builder
 	for _, e := range res.all {
 		b, _ := json.Marshal(e)
 		traceText.Write(b)
 		traceText.WriteByte('\n')
 	}
-	places := l.backendFiles()
+	places := l.backendFiles(t)
 	places["exported state"] = state
 	places["provider trace"] = traceText.String()
 	places["engine output"] = res.log
 	for where, text := range places {
 		for what, secret := range l.known {
 			if len(secret) >= 6 && strings.Contains(text, secret) {
-				l.t.Errorf("%s: %s appears in plain text in the %s", res.name, what, where)
+				t.Errorf("%s: %s appears in plain text in the %s", res.name, what, where)
 			}
 		}
 	}
-	l.checkDiagnostics(res)
-	l.checkDockerHost(res)
-	for _, r := range l.exportShowingSecrets().Resources {
+	l.checkDiagnostics(t, res)
+	l.checkDockerHost(t, res)
+	for _, r := range l.exportShowingSecrets(t).Resources {
 		if !strings.HasPrefix(string(r.Type), "command:") {
 			continue
 		}
@@ -156,12 +157,12 @@ func (l *lab) checkSecrets(res opResult) {
 				continue
 			}
 			if m, isMap := v.(map[string]any); isMap && m[secretSig] != nil {
-				l.t.Errorf("%s: %s input %q is secret: the command line itself carries a secret", res.name, r.URN, k)
+				t.Errorf("%s: %s input %q is secret: the command line itself carries a secret", res.name, r.URN, k)
 			}
 			text := fmt.Sprint(plaintextOf(v))
 			for what, secret := range l.known {
 				if len(secret) >= 6 && strings.Contains(text, secret) {
-					l.t.Errorf("%s: %s appears in the %s text of %s", res.name, what, k, r.URN)
+					t.Errorf("%s: %s appears in the %s text of %s", res.name, what, k, r.URN)
 				}
 			}
 		}
@@ -177,8 +178,8 @@ const inspectPrefix = "[DEBUG] Docker container inspect: {"
 // docker provider writes whole `docker inspect` dumps into it, so a secret
 // in a container's environment lands there. The check also asserts that
 // the fake's dump reached the stream, so that it is not vacuous.
-func (l *lab) checkDiagnostics(res opResult) {
-	l.t.Helper()
+func (l *lab) checkDiagnostics(t *testing.T, res opResult) {
+	t.Helper()
 	containerReads := count(res.events, func(e providers.Event) bool {
 		return e.Type == providers.ContainerType && (e.Op == providers.OpRead && !e.Gone || e.Op == providers.OpCreate && e.Error == "")
 	})
@@ -197,10 +198,10 @@ func (l *lab) checkDiagnostics(res opResult) {
 		}
 	}
 	for what, where := range leaked {
-		l.t.Errorf("%s: %s appears in the engine's event stream (%s)", res.name, what, where)
+		t.Errorf("%s: %s appears in the engine's event stream (%s)", res.name, what, where)
 	}
 	if containerReads > 0 && dumps == 0 {
-		l.t.Errorf("%s: %d container creates/reads but no %q diagnostic in the event stream: the fake's debug output is not reaching the engine",
+		t.Errorf("%s: %d container creates/reads but no %q diagnostic in the event stream: the fake's debug output is not reaching the engine",
 			res.name, containerReads, inspectPrefix)
 	}
 }
@@ -209,20 +210,20 @@ func (l *lab) checkDiagnostics(res opResult) {
 // environment (what `docker inspect` shows to anyone with access to the
 // Docker socket) holds a known secret, and no uploaded file whose content
 // is secret has group or world permission bits.
-func (l *lab) checkDockerHost(res opResult) {
-	l.t.Helper()
+func (l *lab) checkDockerHost(t *testing.T, res opResult) {
+	t.Helper()
 	for _, c := range providers.Containers(l.world, labDockerHost) {
 		for _, e := range c.Env {
 			for what, secret := range l.known {
 				if len(secret) >= 6 && strings.Contains(e, secret) {
 					name, _, _ := strings.Cut(e, "=")
-					l.t.Errorf("%s: %s is in the environment of container %s (%s): docker inspect shows it", res.name, what, c.Name, name)
+					t.Errorf("%s: %s is in the environment of container %s (%s): docker inspect shows it", res.name, what, c.Name, name)
 				}
 			}
 		}
 		for _, u := range c.Uploads {
 			if u.Secret && u.GroupOrWorldBits() {
-				l.t.Errorf("%s: container %s: uploaded secret file %s has mode %s (owner %d:%d); it must have no group or world bits",
+				t.Errorf("%s: container %s: uploaded secret file %s has mode %s (owner %d:%d); it must have no group or world bits",
 					res.name, c.Name, u.Path, u.Mode, u.UID, u.GID)
 			}
 		}

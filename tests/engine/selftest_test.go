@@ -51,10 +51,10 @@ func rollingProgram(chain, dbr bool) pulumi.RunFunc {
 func TestLabCatchesUnchainedRollout(t *testing.T) {
 	l := newLab(t, "unchained", rollingProgram(false, true), "")
 	l.noSecretChecks = true
-	l.setConfig(map[string]any{"image": "mongo:7.0.16"}, nil)
-	l.up("up-v1")
-	l.setConfig(map[string]any{"image": "mongo:7.0.17"}, nil)
-	res := l.up("up-v2")
+	l.setConfig(t, map[string]any{"image": "mongo:7.0.16"}, nil)
+	l.up(t, "up-v1")
+	l.setConfig(t, map[string]any{"image": "mongo:7.0.17"}, nil)
+	res := l.up(t, "up-v2")
 	n, _, who := maxDown(res.events, "lab", roleMongo, nodeNames(3))
 	if n < 2 {
 		t.Errorf("without a DependsOn chain the lab saw at most %d node down (%v); it should see the engine replace them together\n%s",
@@ -69,10 +69,10 @@ func TestLabCatchesUnchainedRollout(t *testing.T) {
 func TestLabCatchesMissingDeleteBeforeReplace(t *testing.T) {
 	l := newLab(t, "nodbr", rollingProgram(true, false), "")
 	l.noSecretChecks = true
-	l.setConfig(map[string]any{"image": "mongo:7.0.16"}, nil)
-	l.up("up-v1")
-	l.setConfig(map[string]any{"image": "mongo:7.0.17"}, nil)
-	res, err := l.tryUp("up-v2")
+	l.setConfig(t, map[string]any{"image": "mongo:7.0.16"}, nil)
+	l.up(t, "up-v1")
+	l.setConfig(t, map[string]any{"image": "mongo:7.0.17"}, nil)
+	res, err := l.tryUp(t, "up-v2")
 	if err == nil {
 		t.Fatalf("replacing fixed-name containers create-before-delete succeeded; the lab should report a name conflict\n%s", traceSummary(res.events))
 	}

@@ -15,9 +15,10 @@ import (
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
 
-// fieldNotesReplaceOnChanges is FIELD-NOTES §3's copy of
-// willReplaceOnChanges for docker:index/container:Container in
-// pulumi-docker v4.11.2's schema (the schema itself is not vendored).
+// fieldNotesReplaceOnChanges is a copy of willReplaceOnChanges for
+// docker:index/container:Container in pulumi-docker v4.11.2's schema
+// (provider/cmd/pulumi-resource-docker/schema.json at the v4.11.2 tag; the
+// schema itself is not vendored; see docs/facts.md#pulumi-docker).
 const fieldNotesReplaceOnChanges = `capabilities cgroupParent cgroupnsMode command cpus devices dns dnsOpts
 dnsSearches domainname entrypoints envs gpus groupAdds hostname hosts image ipcMode labels logDriver logOpts
 mounts name networkMode networksAdvanced pidMode ports privileged publishAllPorts readOnly runtime
@@ -69,7 +70,7 @@ func TestFakeVersionsMatchSDKs(t *testing.T) {
 }
 
 // TestFakeReplaceFieldsMatchSchema: the docker fake's replacement fields
-// are FIELD-NOTES §3's copy of the schema's willReplaceOnChanges, and each
+// are the copy of the schema's willReplaceOnChanges above, and each
 // is a real input of the linked SDK's docker.ContainerArgs.
 func TestFakeReplaceFieldsMatchSchema(t *testing.T) {
 	var fake, notes []string
@@ -80,7 +81,7 @@ func TestFakeReplaceFieldsMatchSchema(t *testing.T) {
 	sort.Strings(fake)
 	sort.Strings(notes)
 	if strings.Join(fake, " ") != strings.Join(notes, " ") {
-		t.Errorf("docker fake replace fields\n  %v\ndiffer from FIELD-NOTES §3's willReplaceOnChanges\n  %v", fake, notes)
+		t.Errorf("docker fake replace fields\n  %v\ndiffer from pulumi-docker v4.11.2's willReplaceOnChanges\n  %v", fake, notes)
 	}
 	inputs := map[string]bool{}
 	typ := reflect.TypeOf(docker.ContainerArgs{})

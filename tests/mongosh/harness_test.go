@@ -418,3 +418,37 @@ func assertStepDownBeforeRemoval(t *testing.T, ws []simWrite, h string) {
 	}
 	assert.True(t, removed, "%s was never removed: %v", h, ops(ws))
 }
+
+// killAfterEachWrite is the crash test both steps share. setup prepares a
+// reference cluster of nodes members and returns the step's input; the
+// helper snapshots it, runs the step once uninterrupted to count its writes
+// (at least minWrites), and then, for every k, restores the snapshot into a
+// fresh cluster, runs the step killed right after its k-th write, checks
+// that the kill happened there, and hands the cluster to check, which re-runs
+// and asserts convergence. ref is the uninterrupted run's result.
+func killAfterEachWrite(t *testing.T, nodes, minWrites int,
+	setup func(c *cluster) (d components.DesiredState, root, previous string),
+	check func(t *testing.T, c *cluster, ref result)) {
+	t.Helper()
+	refCluster := newCluster(t, nodes, nil)
+	d, root, prev := setup(refCluster)
+	snapshot, err := os.ReadFile(refCluster.state)
+	require.NoError(t, err)
+	before := len(refCluster.read().Writes)
+	ref := refCluster.mustRunResult(d, root, prev)
+	total := len(refCluster.read().Writes) - before
+	require.GreaterOrEqual(t, total, minWrites, "writes: %v", ops(refCluster.read().Writes[before:]))
+	for k := 1; k <= total; k++ {
+		t.Run(fmt.Sprintf("kill after write %d of %d", k, total), func(t *testing.T) {
+			t.Parallel()
+			c := newCluster(t, nodes, nil)
+			require.NoError(t, os.WriteFile(c.state, snapshot, 0o600))
+			r := c.run(d, root, prev, k)
+			require.Equal(t, killCode, r.code, "expected the simulated kill:\n%s", r.out)
+			st := c.read()
+			require.True(t, st.Killed)
+			require.Len(t, st.Writes, before+k)
+			check(t, c, ref)
+		})
+	}
+}

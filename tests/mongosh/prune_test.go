@@ -2,7 +2,6 @@ package mongosh_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -288,38 +287,27 @@ func TestMongoshPruneKilledAfterEachStepConverges(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			ref := newCluster(t, sc.nodes, nil)
-			pd, full, root, prev := sc.setup(ref)
-			snapshot, err := os.ReadFile(ref.state)
-			require.NoError(t, err)
-			before := len(ref.read().Writes)
-			want := ref.mustRunResult(pd, root, prev).inEffect
-			total := len(ref.read().Writes) - before
-			require.GreaterOrEqual(t, total, 3, "writes: %v", ops(ref.read().Writes[before:]))
-			for k := 1; k <= total; k++ {
-				t.Run(fmt.Sprintf("kill after write %d of %d", k, total), func(t *testing.T) {
-					t.Parallel()
-					c := newCluster(t, sc.nodes, nil)
-					require.NoError(t, os.WriteFile(c.state, snapshot, 0o600))
-					r := c.run(pd, root, prev, k)
-					require.Equal(t, killCode, r.code, "expected the simulated kill:\n%s", r.out)
-					require.Len(t, c.read().Writes, before+k)
-					// The failed step recorded nothing, so the re-run gets the same inputs.
-					r = c.mustRunResult(pd, root, prev)
-					assert.Equal(t, want, r.inEffect)
-					assert.Contains(t, r.out, "prune of replica set rs0 converged")
-					c.assertMembership(full)
+			var pd, full components.DesiredState
+			var root, prev string
+			killAfterEachWrite(t, sc.nodes, 3, func(c *cluster) (components.DesiredState, string, string) {
+				pd, full, root, prev = sc.setup(c)
+				return pd, root, prev
+			}, func(t *testing.T, c *cluster, ref result) {
+				// The failed step recorded nothing, so the re-run gets the same inputs.
+				r := c.mustRunResult(pd, root, prev)
+				assert.Equal(t, ref.inEffect, r.inEffect)
+				assert.Contains(t, r.out, "prune of replica set rs0 converged")
+				c.assertMembership(full)
 
-					// The full step afterwards changes no membership.
-					n := len(c.read().Writes)
-					c.mustRun(full, root, prev)
-					for _, w := range c.read().Writes[n:] {
-						assert.NotContains(t, []string{"replSetReconfig", "replSetStepDown", "replSetInitiate"}, w.Op,
-							"the full step after prune changed membership: %s %s", w.Op, w.Detail)
-					}
-					c.assertConverged(full, root)
-				})
-			}
+				// The full step afterwards changes no membership.
+				n := len(c.read().Writes)
+				c.mustRun(full, root, prev)
+				for _, w := range c.read().Writes[n:] {
+					assert.NotContains(t, []string{"replSetReconfig", "replSetStepDown", "replSetInitiate"}, w.Op,
+						"the full step after prune changed membership: %s %s", w.Op, w.Detail)
+				}
+				c.assertConverged(full, root)
+			})
 		})
 	}
 }

@@ -2,7 +2,6 @@ package mongosh_test
 
 import (
 	"fmt"
-	"os"
 	"strings"
 	"testing"
 
@@ -202,31 +201,17 @@ func TestMongoshKilledAfterEachStepConverges(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			// Prepare once, snapshot the state, and count the writes of an uninterrupted run.
-			ref := newCluster(t, sc.nodes, nil)
-			d, root, prev := sc.setup(ref)
-			snapshot, err := os.ReadFile(ref.state)
-			require.NoError(t, err)
-			before := len(ref.read().Writes)
-			ref.mustRun(d, root, prev)
-			total := len(ref.read().Writes) - before
-			require.Greater(t, total, 0)
-			for k := 1; k <= total; k++ {
-				t.Run(fmt.Sprintf("kill after write %d of %d", k, total), func(t *testing.T) {
-					t.Parallel()
-					c := newCluster(t, sc.nodes, nil)
-					require.NoError(t, os.WriteFile(c.state, snapshot, 0o600))
-					r := c.run(d, root, prev, k)
-					require.Equal(t, killCode, r.code, "expected the simulated kill:\n%s", r.out)
-					st := c.read()
-					require.True(t, st.Killed)
-					require.Len(t, st.Writes, before+k)
-					// The failed step recorded nothing, so the next run gets the same inputs.
-					out := c.mustRun(d, root, prev)
-					c.assertConverged(d, root)
-					assert.Contains(t, out, "converged")
-				})
-			}
+			var d components.DesiredState
+			var root, prev string
+			killAfterEachWrite(t, sc.nodes, 1, func(c *cluster) (components.DesiredState, string, string) {
+				d, root, prev = sc.setup(c)
+				return d, root, prev
+			}, func(t *testing.T, c *cluster, _ result) {
+				// The failed step recorded nothing, so the next run gets the same inputs.
+				out := c.mustRun(d, root, prev)
+				c.assertConverged(d, root)
+				assert.Contains(t, out, "converged")
+			})
 		})
 	}
 }

@@ -25,7 +25,8 @@ const (
 
 // ContainerReplaceFields are the Container inputs whose change forces
 // replacement: willReplaceOnChanges in pulumi-docker 4.11.2's schema
-// (FIELD-NOTES §3). Everything else (restart, memory, cpuShares,
+// (provider/cmd/pulumi-resource-docker/schema.json at the v4.11.2 tag;
+// docs/facts.md#pulumi-docker). Everything else (restart, memory, cpuShares,
 // healthcheck, wait, mustRun, ...) updates in place.
 var ContainerReplaceFields = setOf(`capabilities cgroupParent cgroupnsMode command cpus devices dns dnsOpts
 	dnsSearches domainname entrypoints envs gpus groupAdds hostname hosts image ipcMode labels logDriver logOpts
@@ -161,7 +162,7 @@ func (p *dockerProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin
 		// pulumi-terraform-bridge plans new inputs against the prior
 		// STATE (PlanResourceChange), not against the old inputs.
 		d = diffContainer(req.OldOutputs, req.OldInputs, req.NewInputs, p.reportDBR)
-		// FIELD-NOTES §3 / pulumi-docker #1272: without an explicit
+		// pulumi-docker #1272: without an explicit
 		// networkMode the state says "bridge" and every run diffs.
 		_, set := req.NewInputs["networkMode"]
 		if _, seen := d.DetailedDiff["networkMode"]; !set && !seen && stringOf(req.OldOutputs, "networkMode") == "bridge" {

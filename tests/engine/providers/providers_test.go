@@ -80,7 +80,7 @@ func TestDockerDiffIgnoresSecretnessAndSeesUnknowns(t *testing.T) {
 	if keys(d.ReplaceKeys) != "image" || d.DeleteBeforeReplace {
 		t.Errorf("unknown image: replaces %q dbr %v, want image without provider DBR (RCHA_LAB_PROVIDER_DBR=0)", keys(d.ReplaceKeys), d.DeleteBeforeReplace)
 	}
-	// FIELD-NOTES §3: without networkMode the state's "bridge" diffs forever.
+	// pulumi-docker #1272: without networkMode the state's "bridge" diffs forever.
 	delete(news, "networkMode")
 	news["image"] = olds["image"]
 	if d := diff(t, p, ContainerType, olds, news); keys(d.ReplaceKeys) != "networkMode" {
