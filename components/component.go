@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/connstring"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
 // TypeToken is the component's Pulumi type.
@@ -184,7 +185,7 @@ func (b *builder) connectionStrings() error {
 // mongod (chained after it), the full replica-set step, every node's Rocket.Chat (chained after the step), and
 // the load balancer; then it registers the component's outputs.
 func (b *builder) cluster() error {
-	prune, err := b.newReplicaSet(ReconcileModePrune, nil)
+	prune, err := b.newReplicaSet(replicaset.ReconcileModePrune, nil)
 	if err != nil {
 		return err
 	}
@@ -198,7 +199,7 @@ func (b *builder) cluster() error {
 		mongos = append(mongos, m.Container)
 		prev = m.Container
 	}
-	rs, err := b.newReplicaSet(ReconcileModeFull, mongos)
+	rs, err := b.newReplicaSet(replicaset.ReconcileModeFull, mongos)
 	if err != nil {
 		return err
 	}

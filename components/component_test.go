@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
 const (
@@ -417,7 +418,7 @@ func TestFiftyNodesAndVotePolicy(t *testing.T) {
 		}
 		rec := mustRun(t, &components.RocketChatHAArgs{Nodes: nodes, RootURL: pulumi.String("https://c.example.com")})
 		env := mocktest.Unwrap(rec.Named(t, tCommand, "chat-replicaset").Inputs["environment"]).ObjectValue()
-		var d components.DesiredState
+		var d replicaset.DesiredState
 		if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d); err != nil {
 			t.Fatal(err)
 		}
@@ -497,16 +498,16 @@ func TestLoadBalancerReloadsInPlace(t *testing.T) {
 func TestPruneStepCarriesMembershipOnly(t *testing.T) {
 	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
 		RocketPassword: pulumi.String("rocket-secret"), OplogPassword: pulumi.String("oplog-secret")})
-	desired := func(name string) components.DesiredState {
+	desired := func(name string) replicaset.DesiredState {
 		env := mocktest.Unwrap(rec.Named(t, tCommand, name).Inputs["environment"]).ObjectValue()
-		var d components.DesiredState
+		var d replicaset.DesiredState
 		if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d); err != nil {
 			t.Fatal(err)
 		}
 		return d
 	}
 	prune, full := desired("chat-replicaset-prune"), desired("chat-replicaset")
-	if prune.Mode != components.ReconcileModePrune || full.Mode != components.ReconcileModeFull {
+	if prune.Mode != replicaset.ReconcileModePrune || full.Mode != replicaset.ReconcileModeFull {
 		t.Errorf("modes %q and %q", prune.Mode, full.Mode)
 	}
 	if len(prune.Users) != 0 || len(full.Users) != 2 {

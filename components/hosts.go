@@ -10,6 +10,7 @@ import (
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
 // Labels every container and volume carries.
@@ -169,7 +170,7 @@ func containerOptions(provider pulumi.ProviderResource, parent pulumi.Resource, 
 func memberHosts(nodes []Node) []string {
 	out := make([]string, len(nodes))
 	for i, n := range nodes {
-		out[i] = MemberHost(n.Name, n.Ports.Mongo)
+		out[i] = replicaset.MemberHost(n.Name, n.Ports.Mongo)
 	}
 	return out
 }

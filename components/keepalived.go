@@ -31,7 +31,7 @@ type vrrpGroup struct {
 // or one generated once (8 letters and digits, VRRP's PASS limit).
 func (b *builder) newVRRPGroup(sites []lbSite) (*vrrpGroup, error) {
 	lb := b.args.LoadBalancer
-	ip, err := ParseVirtualIP(lb.VirtualIP)
+	ip, err := parseVirtualIP(lb.VirtualIP)
 	if err != nil {
 		return nil, fmt.Errorf("LoadBalancer.VirtualIP: %w", err)
 	}

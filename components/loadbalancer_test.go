@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/components"
@@ -15,15 +16,18 @@ import (
 // loadBalancers outputs.
 func outputsOf(t *testing.T, args *components.RocketChatHAArgs) (*mocktest.Recorder, string, []string) {
 	t.Helper()
-	var url string
-	var lbs []string
+	type outs struct {
+		url string
+		lbs []string
+	}
+	got := make(chan outs, 1)
 	rec, err := mocktest.Run(t, nil, nil, func(ctx *pulumi.Context) error {
 		ha, err := components.NewRocketChatHA(ctx, "chat", args)
 		if err != nil {
 			return err
 		}
 		pulumi.All(ha.URL, ha.LoadBalancers).ApplyT(func(v []any) error {
-			url, lbs = v[0].(string), v[1].([]string)
+			got <- outs{v[0].(string), v[1].([]string)}
 			return nil
 		})
 		return nil
@@ -31,7 +35,14 @@ func outputsOf(t *testing.T, args *components.RocketChatHAArgs) (*mocktest.Recor
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rec, url, lbs
+	// The apply runs asynchronously; the program does not wait for it.
+	select {
+	case o := <-got:
+		return rec, o.url, o.lbs
+	case <-time.After(10 * time.Second):
+		t.Fatal("the url and loadBalancers outputs never resolved")
+		return nil, "", nil
+	}
 }
 
 func TestLoadBalancerPlacementAndOutputs(t *testing.T) {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
 // Names of the database users the component manages. They are the seed's.
@@ -37,23 +38,23 @@ const (
 )
 
 // desiredState builds the replica-set step's input for the given passwords.
-func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) DesiredState {
+func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) replicaset.DesiredState {
 	n0 := b.args.Nodes[0]
-	d := DesiredState{
+	d := replicaset.DesiredState{
 		ReplicaSet:  b.args.ReplicaSetName,
 		Local:       fmt.Sprintf("127.0.0.1:%d", n0.Ports.Mongo),
-		Members:     Members(memberHosts(b.args.Nodes)),
+		Members:     replicaset.Members(memberHosts(b.args.Nodes)),
 		RootUser:    RootUser,
 		WaitSeconds: b.args.WaitSeconds,
-		Users: []DesiredUser{{
+		Users: []replicaset.DesiredUser{{
 			User: RocketUser, DB: "admin", Password: rocketPwd,
-			Roles: []Role{{Role: "readWrite", DB: RocketChatDB}, {Role: "clusterMonitor", DB: "admin"}},
+			Roles: []replicaset.Role{{Role: "readWrite", DB: RocketChatDB}, {Role: "clusterMonitor", DB: "admin"}},
 		}},
 	}
 	if withOplog {
-		d.Users = append(d.Users, DesiredUser{
+		d.Users = append(d.Users, replicaset.DesiredUser{
 			User: OplogUser, DB: "admin", Password: oplogPwd,
-			Roles: []Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}},
+			Roles: []replicaset.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}},
 		})
 	}
 	return d
@@ -69,7 +70,7 @@ func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) Desir
 // deletes of removed resources after all creates and updates, so departing
 // containers stop only after they have left the set.
 func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Command, error) {
-	withOplog := b.args.OplogPassword != nil && mode == ReconcileModeFull
+	withOplog := b.args.OplogPassword != nil && mode == replicaset.ReconcileModeFull
 	oplog := pulumi.String("").ToStringOutput()
 	if withOplog {
 		oplog = b.args.OplogPassword.ToStringOutput()
@@ -79,35 +80,35 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 		root, rocket, oplogPwd, key := v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		d := b.desiredState(rocket, oplogPwd, withOplog)
 		d.Mode = mode
-		if mode == ReconcileModePrune {
+		if mode == replicaset.ReconcileModePrune {
 			d.Users = nil // the prune step touches membership only
 		}
 		js, err := d.JSON() // validates
 		if err != nil {
 			return desired{}, fmt.Errorf("replica-set desired state: %w", err)
 		}
-		return desired{JSON: string(js), Hash: DesiredHash([]byte(key), js, root)}, nil
+		return desired{JSON: string(js), Hash: replicaset.DesiredHash([]byte(key), js, root)}, nil
 	})
 	desiredJSON := pulumi.ToSecret(state.ApplyT(func(v any) string { return v.(desired).JSON })).(pulumi.StringOutput)
 	hash := pulumi.Unsecret(state.ApplyT(func(v any) string { return v.(desired).Hash })).(pulumi.StringOutput)
 
 	n0 := b.nodes[0]
 	env := pulumi.StringMap{
-		reconcileEnvHash:         hash,
-		ReconcileEnvDesired:      desiredJSON,
-		ReconcileEnvRootPassword: secret(b.rootPassword),
+		reconcileEnvHash:                    hash,
+		replicaset.ReconcileEnvDesired:      desiredJSON,
+		replicaset.ReconcileEnvRootPassword: secret(b.rootPassword),
 	}
 	mname := mode
-	if mname == ReconcileModeFull {
+	if mname == replicaset.ReconcileModeFull {
 		mname = "full"
 	}
 	env[stepEnvContainer] = pulumi.String(n0.mongoName)
 	env[stepEnvMode] = pulumi.String(mname)
-	env[stepEnvPrefix] = pulumi.String(ReconcileRootInEffectPrefix)
+	env[stepEnvPrefix] = pulumi.String(replicaset.ReconcileRootInEffectPrefix)
 	dockerCLIEnv(env, n0.DockerHost, n0.DockerTLS)
 	script := stepScript(replicaSetStep)
 	name := b.name + "-replicaset"
-	if mode == ReconcileModePrune {
+	if mode == replicaset.ReconcileModePrune {
 		name += "-prune"
 	}
 	opts := []pulumi.ResourceOption{
@@ -120,7 +121,7 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 	cmd, err := local.NewCommand(b.ctx, name, &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
-		Stdin:       pulumi.String(ReconcileScript),
+		Stdin:       pulumi.String(replicaset.Script()),
 		Environment: env,
 		Logging:     local.LoggingStderr,
 	}, opts...)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
 var apiVer = regexp.MustCompile(`^1\.([0-9]{1,3})$`)
@@ -102,8 +103,8 @@ func (a RocketChatHAArgs) Validate() error {
 	switch {
 	case len(a.Nodes) == 0:
 		bad("Nodes", "at least one node is required")
-	case len(a.Nodes) > MaxReplicaSetMembers:
-		bad("Nodes", "%d nodes given; a MongoDB replica set has at most %d members", len(a.Nodes), MaxReplicaSetMembers)
+	case len(a.Nodes) > replicaset.MaxReplicaSetMembers:
+		bad("Nodes", "%d nodes given; a MongoDB replica set has at most %d members", len(a.Nodes), replicaset.MaxReplicaSetMembers)
 	}
 	if !check.ReplicaSetName(a.ReplicaSetName) {
 		bad("ReplicaSetName", "%q must be 1-64 letters, digits, '-' or '_'", a.ReplicaSetName)
@@ -251,7 +252,7 @@ func checkVirtualIP(lb LoadBalancer, lbNodes, nodes []Node, bad func(key, format
 		}
 		return
 	}
-	vip, err := ParseVirtualIP(lb.VirtualIP)
+	vip, err := parseVirtualIP(lb.VirtualIP)
 	if err != nil {
 		bad("LoadBalancer.VirtualIP", "%v", err)
 		return
@@ -293,9 +294,9 @@ func checkVirtualIP(lb LoadBalancer, lbNodes, nodes []Node, bad func(key, format
 	}
 }
 
-// ParseVirtualIP reads an IPv4 address with an optional prefix length
+// parseVirtualIP reads an IPv4 address with an optional prefix length
 // (DefaultVirtualIPPrefix when absent) as the virtual IP's network.
-func ParseVirtualIP(s string) (netip.Prefix, error) {
+func parseVirtualIP(s string) (netip.Prefix, error) {
 	if !strings.Contains(s, "/") {
 		s += "/" + strconv.Itoa(DefaultVirtualIPPrefix)
 	}

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/rocketchat-ha/rocketchat-ha/stacks"
 )
 
@@ -76,7 +76,7 @@ func TestSeedConformance(t *testing.T) {
 	// seed's roles.
 	cmd := rec.Named(t, tCommand, "rocketchat-replicaset")
 	env := mocktest.Unwrap(cmd.Inputs["environment"]).ObjectValue()
-	var desired components.DesiredState
+	var desired replicaset.DesiredState
 	if err := json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &desired); err != nil {
 		t.Fatal(err)
 	}

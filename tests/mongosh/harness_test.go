@@ -1,4 +1,4 @@
-// Package mongosh_test runs components.ReconcileScript under real mongosh against
+// Package mongosh_test runs replicaset.Script() under real mongosh against
 // sim.js, a JavaScript SIMULATION of a MongoDB replica set (no mongod is involved).
 package mongosh_test
 
@@ -15,7 +15,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -40,7 +40,7 @@ func mongoshPath(t *testing.T) string {
 	return testenv.LookPath(t, "mongosh", "run `npm ci` in tests/mongosh")
 }
 
-func host(i int) string { return components.MemberHost(fmt.Sprintf("node%d", i), 27017) }
+func host(i int) string { return replicaset.MemberHost(fmt.Sprintf("node%d", i), 27017) }
 
 func hosts(n int) []string {
 	out := make([]string, n)
@@ -61,14 +61,14 @@ func pw(gen int) secrets {
 	}
 }
 
-func desired(n int, s secrets, wait int) components.DesiredState {
-	return components.DesiredState{
+func desired(n int, s secrets, wait int) replicaset.DesiredState {
+	return replicaset.DesiredState{
 		ReplicaSet: "rs0",
 		Local:      localAlias,
-		Members:    components.Members(hosts(n)),
-		Users: []components.DesiredUser{
-			{User: "rocket", DB: "admin", Password: s.rocket, Roles: []components.Role{{Role: "readWrite", DB: "rocketchat"}, {Role: "clusterMonitor", DB: "admin"}}},
-			{User: "oploguser", DB: "admin", Password: s.oplog, Roles: []components.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}}},
+		Members:    replicaset.Members(hosts(n)),
+		Users: []replicaset.DesiredUser{
+			{User: "rocket", DB: "admin", Password: s.rocket, Roles: []replicaset.Role{{Role: "readWrite", DB: "rocketchat"}, {Role: "clusterMonitor", DB: "admin"}}},
+			{User: "oploguser", DB: "admin", Password: s.oplog, Roles: []replicaset.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}}},
 		},
 		RootUser:    "root",
 		WaitSeconds: wait,
@@ -107,7 +107,7 @@ type simUser struct {
 	User  string            `json:"user"`
 	DB    string            `json:"db"`
 	Pwd   string            `json:"pwd"`
-	Roles []components.Role `json:"roles"`
+	Roles []replicaset.Role `json:"roles"`
 }
 
 type simWrite struct {
@@ -148,7 +148,7 @@ func newCluster(t *testing.T, nodes int, tweak func(st map[string]any)) *cluster
 	c.sim = sim
 	c.script = filepath.Join(dir, "reconcile.js")
 	c.reconcile = c.script
-	require.NoError(t, os.WriteFile(c.script, []byte(components.ReconcileScript), 0o600))
+	require.NoError(t, os.WriteFile(c.script, []byte(replicaset.Script()), 0o600))
 	c.state = filepath.Join(dir, "state.json")
 	ns := map[string]any{}
 	for i := 0; i < nodes; i++ {
@@ -190,13 +190,13 @@ func (c *cluster) read() simState {
 type result struct {
 	code int
 	out  string
-	// inEffect is the value of the last line (components.ReconcileRootCurrent
+	// inEffect is the value of the last line (replicaset.ReconcileRootCurrent
 	// or ReconcileRootPrevious) of a successful run of the real script.
 	inEffect string
 }
 
 // run executes mongosh sim.js reconcile.js with the contract's environment.
-func (c *cluster) run(d components.DesiredState, root, previous string, killAfter int) result {
+func (c *cluster) run(d replicaset.DesiredState, root, previous string, killAfter int) result {
 	c.t.Helper()
 	dj, err := d.JSON()
 	require.NoError(c.t, err)
@@ -209,9 +209,9 @@ func (c *cluster) run(d components.DesiredState, root, previous string, killAfte
 	cmd := exec.CommandContext(ctx, c.mongosh, "--nodb", "--quiet", "--norc", c.sim, c.script)
 	cmd.Env = append(os.Environ(),
 		"HOME="+filepath.Dir(c.state), // keep mongosh's history and logs out of the real home
-		components.ReconcileEnvDesired+"="+string(dj),
-		components.ReconcileEnvRootPassword+"="+root,
-		components.ReconcileEnvRootPasswordPrevious+"="+previous,
+		replicaset.ReconcileEnvDesired+"="+string(dj),
+		replicaset.ReconcileEnvRootPassword+"="+root,
+		replicaset.ReconcileEnvRootPasswordPrevious+"="+previous,
 		"RCHA_SIM_STATE="+c.state,
 		fmt.Sprintf("RCHA_SIM_KILL_AFTER=%d", killAfter),
 	)
@@ -230,26 +230,26 @@ func (c *cluster) run(d components.DesiredState, root, previous string, killAfte
 	if code == 0 && c.script == c.reconcile {
 		// Every successful run ends with the line the step's shell wrapper reads
 		// to remember the root password; a full run always ends on the current one.
-		which, err := components.ReconcileRootInEffect(r.out)
+		which, err := replicaset.ReconcileRootInEffect(r.out)
 		if assert.NoError(c.t, err, "output:\n%s", r.out) {
 			r.inEffect = which
-			if d.Mode == components.ReconcileModeFull {
-				assert.Equal(c.t, components.ReconcileRootCurrent, which, "a full run ends with root on the current password:\n%s", r.out)
+			if d.Mode == replicaset.ReconcileModeFull {
+				assert.Equal(c.t, replicaset.ReconcileRootCurrent, which, "a full run ends with root on the current password:\n%s", r.out)
 			}
 		}
-		assert.Equal(c.t, 1, strings.Count(r.out, components.ReconcileRootInEffectPrefix), "the root-in-effect line is printed once:\n%s", r.out)
+		assert.Equal(c.t, 1, strings.Count(r.out, replicaset.ReconcileRootInEffectPrefix), "the root-in-effect line is printed once:\n%s", r.out)
 	}
 	return r
 }
 
 // mustRun runs and requires exit 0.
-func (c *cluster) mustRun(d components.DesiredState, root, previous string) string {
+func (c *cluster) mustRun(d replicaset.DesiredState, root, previous string) string {
 	c.t.Helper()
 	return c.mustRunResult(d, root, previous).out
 }
 
 // mustRunResult runs, requires exit 0 and returns the whole result.
-func (c *cluster) mustRunResult(d components.DesiredState, root, previous string) result {
+func (c *cluster) mustRunResult(d replicaset.DesiredState, root, previous string) result {
 	c.t.Helper()
 	r := c.run(d, root, previous, 0)
 	require.Equal(c.t, 0, r.code, "reconcile failed:\n%s", r.out)
@@ -266,15 +266,15 @@ func (c *cluster) checkNoSecretPrinted() {
 	}
 	for _, o := range c.outputs {
 		for _, line := range strings.Split(strings.TrimSpace(o), "\n") {
-			if line != "" && !strings.HasPrefix(line, components.ReconcileProgressPrefix) && !strings.HasPrefix(line, "[sim]") {
-				c.t.Errorf("output line without the %q prefix: %q", components.ReconcileProgressPrefix, line)
+			if line != "" && !strings.HasPrefix(line, replicaset.ReconcileProgressPrefix) && !strings.HasPrefix(line, "[sim]") {
+				c.t.Errorf("output line without the %q prefix: %q", replicaset.ReconcileProgressPrefix, line)
 			}
 		}
 	}
 }
 
 // assertConverged checks that the simulated set matches d and the passwords.
-func (c *cluster) assertConverged(d components.DesiredState, root string) simState {
+func (c *cluster) assertConverged(d replicaset.DesiredState, root string) simState {
 	c.t.Helper()
 	t := c.t
 	st := c.assertMembership(d)
@@ -284,7 +284,7 @@ func (c *cluster) assertConverged(d components.DesiredState, root string) simSta
 		users[u.User+"@"+u.DB] = u
 	}
 	assert.Len(t, users, len(d.Users)+1)
-	check := func(name, pwd string, roles []components.Role) {
+	check := func(name, pwd string, roles []replicaset.Role) {
 		u, ok := users[name]
 		if !assert.True(t, ok, "user %s missing", name) {
 			return
@@ -292,7 +292,7 @@ func (c *cluster) assertConverged(d components.DesiredState, root string) simSta
 		assert.True(t, u.Pwd == pwd, "user %s has a stale password", name)
 		assert.ElementsMatch(t, roles, u.Roles, "roles of %s", name)
 	}
-	check(d.RootUser+"@admin", root, []components.Role{{Role: "root", DB: "admin"}})
+	check(d.RootUser+"@admin", root, []replicaset.Role{{Role: "root", DB: "admin"}})
 	for _, u := range d.Users {
 		check(u.User+"@"+u.DB, u.Password, u.Roles)
 	}
@@ -302,7 +302,7 @@ func (c *cluster) assertConverged(d components.DesiredState, root string) simSta
 // assertMembership checks that the simulated set's members, votes and
 // priorities match d (users are not checked), that it has a desired primary,
 // and that every reconfig so far kept MongoDB's rules.
-func (c *cluster) assertMembership(d components.DesiredState) simState {
+func (c *cluster) assertMembership(d replicaset.DesiredState) simState {
 	c.t.Helper()
 	t := c.t
 	st := c.read()
@@ -350,7 +350,7 @@ func (c *cluster) assertMembership(d components.DesiredState) simState {
 var writeCommands = []string{"replSetInitiate", "replSetReconfig", "replSetStepDown", "createUser", "updateUser"}
 
 // assertNoWritesOnRerun re-runs the script and checks that it wrote nothing.
-func (c *cluster) assertNoWritesOnRerun(d components.DesiredState, root, previous string) result {
+func (c *cluster) assertNoWritesOnRerun(d replicaset.DesiredState, root, previous string) result {
 	c.t.Helper()
 	r := c.assertNoWrites(d, root, previous)
 	assert.Contains(c.t, r.out, "0 membership change(s), 0 user write(s)")
@@ -359,7 +359,7 @@ func (c *cluster) assertNoWritesOnRerun(d components.DesiredState, root, previou
 
 // assertNoWrites runs the script, requires success, and checks that it sent
 // no write command and used no localhost exception.
-func (c *cluster) assertNoWrites(d components.DesiredState, root, previous string) result {
+func (c *cluster) assertNoWrites(d replicaset.DesiredState, root, previous string) result {
 	c.t.Helper()
 	before := c.read()
 	r := c.mustRunResult(d, root, previous)
@@ -427,7 +427,7 @@ func assertStepDownBeforeRemoval(t *testing.T, ws []simWrite, h string) {
 // that the kill happened there, and hands the cluster to check, which re-runs
 // and asserts convergence. ref is the uninterrupted run's result.
 func killAfterEachWrite(t *testing.T, nodes, minWrites int,
-	setup func(c *cluster) (d components.DesiredState, root, previous string),
+	setup func(c *cluster) (d replicaset.DesiredState, root, previous string),
 	check func(t *testing.T, c *cluster, ref result)) {
 	t.Helper()
 	refCluster := newCluster(t, nodes, nil)

@@ -1,7 +1,7 @@
 package mongosh_test
 
 // Table-driven tests of the reconciler's pure plan(observed, desired), in the
-// style of the Percona operator's vote tests. components.ReconcileScript is
+// style of the Percona operator's vote tests. replicaset.Script() is
 // loaded under real mongosh in library mode (globalThis.RCHA_RECONCILE_LIBRARY
 // set beforehand, so main() does not run), with Mongo replaced by a function
 // that throws: nothing connects anywhere. No simulation is involved.
@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -52,7 +52,7 @@ type observed struct {
 
 // desiredPlan is plan()'s second argument.
 type desiredPlan struct {
-	Members []components.DesiredMember `json:"members"`
+	Members []replicaset.DesiredMember `json:"members"`
 	Mode    string                     `json:"mode"`
 }
 
@@ -130,7 +130,7 @@ func mem(id int, h string, votes int, prio float64) cfgMember {
 
 // configOf is the config a converged reconciler leaves for desired members:
 // _id = position, votes and priority as desired.
-func configOf(ms []components.DesiredMember) []cfgMember {
+func configOf(ms []replicaset.DesiredMember) []cfgMember {
 	out := make([]cfgMember, len(ms))
 	for i, m := range ms {
 		out[i] = mem(i, m.Host, m.Votes, m.Priority)
@@ -182,19 +182,19 @@ func (o observed) state(h string, s int) observed {
 
 func (o observed) uncommitted() observed { o.Committed = false; return o }
 
-func planFull(ms []components.DesiredMember) desiredPlan {
+func planFull(ms []replicaset.DesiredMember) desiredPlan {
 	return desiredPlan{Members: ms, Mode: "full"}
 }
 
-func planPrune(ms []components.DesiredMember) desiredPlan {
+func planPrune(ms []replicaset.DesiredMember) desiredPlan {
 	return desiredPlan{Members: ms, Mode: "prune"}
 }
 
-// membersOf is components.Members over the given hosts (the vote policy).
-func membersOf(hs ...string) []components.DesiredMember { return components.Members(hs) }
+// membersOf is replicaset.Members over the given hosts (the vote policy).
+func membersOf(hs ...string) []replicaset.DesiredMember { return replicaset.Members(hs) }
 
-func with(ms []components.DesiredMember, i int, votes int, prio float64) []components.DesiredMember {
-	out := append([]components.DesiredMember{}, ms...)
+func with(ms []replicaset.DesiredMember, i int, votes int, prio float64) []replicaset.DesiredMember {
+	out := append([]replicaset.DesiredMember{}, ms...)
 	out[i].Votes, out[i].Priority = votes, prio
 	return out
 }
@@ -215,7 +215,7 @@ const (
 
 func planCases() []planCase {
 	h := host
-	m := func(n int) []components.DesiredMember { return components.Members(hosts(n)) }
+	m := func(n int) []replicaset.DesiredMember { return replicaset.Members(hosts(n)) }
 	c := func(n int) []cfgMember { return configOf(m(n)) }
 	obsN := func(n int) observed { return obs(c(n)...) }
 	// replace3 replaces node2 by nodex; replace7 replaces node6 by nodex.
@@ -382,7 +382,7 @@ type seqCase struct {
 }
 
 func seqCases() []seqCase {
-	m := func(n int) []components.DesiredMember { return components.Members(hosts(n)) }
+	m := func(n int) []replicaset.DesiredMember { return replicaset.Members(hosts(n)) }
 	obsN := func(n int) observed { return obs(configOf(m(n))...) }
 	var qs []seqCase
 	for _, tc := range []struct{ from, to int }{{1, 3}, {1, 9}, {3, 5}, {5, 3}, {9, 2}, {7, 9}, {9, 7}, {2, 3}, {5, 4}, {6, 7}, {8, 6}, {3, 1}, {1, 50}, {50, 1}} {
@@ -427,7 +427,7 @@ func TestPlanTable(t *testing.T) {
 	require.NoError(t, err)
 	files := []struct{ name, text string }{
 		{"shim.js", libraryShim},
-		{"reconcile.js", components.ReconcileScript},
+		{"reconcile.js", replicaset.Script()},
 		{"driver.js", "const cases = " + string(casesJSON) + ";\nconst sequences = " + string(seqJSON) + ";\n" + planDriver},
 	}
 	args := []string{"--nodb", "--quiet", "--norc"}

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 // pruneOf is d as the prune step passes it: prune mode, no users.
-func pruneOf(d components.DesiredState) components.DesiredState {
-	d.Mode = components.ReconcileModePrune
+func pruneOf(d replicaset.DesiredState) replicaset.DesiredState {
+	d.Mode = replicaset.ReconcileModePrune
 	d.Users = nil
 	return d
 }
@@ -42,7 +42,7 @@ func TestMongoshPruneOnUninitiatedSetWritesNothing(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	s := pw(1)
 	r := c.assertNoWrites(pruneOf(desired(3, s, 60)), s.root, "")
-	assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 	assert.Contains(t, r.out, "nothing to prune: the local mongod "+localAlias+" has no replica-set config yet")
 	st := c.read()
 	assert.Nil(t, st.Config, "prune mode never initiates")
@@ -67,13 +67,13 @@ func TestMongoshPruneOnUninitiatedSetWithImageRootUser(t *testing.T) {
 		st["nodes"].(map[string]any)[host(0)] = map[string]any{"running": true, "hasData": true}
 	})
 	r := c.assertNoWrites(pruneOf(desired(3, s, 60)), s.root, old.root)
-	assert.Equal(t, components.ReconcileRootPrevious, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootPrevious, r.inEffect)
 	assert.Contains(t, r.out, "nothing to prune")
 	assert.Nil(t, c.read().Config)
 
 	d := desired(3, s, 60)
 	r = c.mustRunResult(d, s.root, old.root)
-	assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 	c.assertConverged(d, s.root)
 }
 
@@ -91,7 +91,7 @@ func TestMongoshPruneUnderLocalhostExceptionWritesNothing(t *testing.T) {
 	require.Empty(t, st.Users)
 
 	r := c.assertNoWrites(pruneOf(d), s.root, "")
-	assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 	assert.Contains(t, r.out, "nothing to prune: replica set rs0 has only member 0 and no user yet (localhost exception)")
 	assert.Empty(t, c.read().Users, "prune mode never creates users")
 
@@ -110,7 +110,7 @@ func TestMongoshPruneThenFullScaleIn(t *testing.T) {
 
 			// The prune step, before any mongod changes: removes every departing member.
 			r := c.mustRunResult(pruneOf(d), s.root, s.root)
-			assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+			assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 			st := c.assertMembership(d)
 			ws := writesOf(st, c.lastRun())
 			for _, w := range ws {
@@ -154,7 +154,7 @@ func TestMongoshPruneThenFullScaleIn(t *testing.T) {
 // memberStrings is the "host/votes/priority" list of Members(hosts(n)).
 func memberStrings(n int) []string {
 	var out []string
-	for _, m := range components.Members(hosts(n)) {
+	for _, m := range replicaset.Members(hosts(n)) {
 		out = append(out, fmt.Sprintf("%s/%d/%g", m.Host, m.Votes, m.Priority))
 	}
 	return out
@@ -168,7 +168,7 @@ func TestMongoshPruneNeverAdds(t *testing.T) {
 		s := pw(1)
 		c.mustRun(desired(3, s, 60), s.root, "")
 		r := c.assertNoWritesOnRerun(pruneOf(desired(5, s, 60)), s.root, s.root)
-		assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+		assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 		assert.Contains(t, r.out, "nothing to prune")
 		assert.NotContains(t, r.out, host(3))
 		assert.NotContains(t, r.out, host(4))
@@ -227,10 +227,10 @@ func TestMongoshPruneWithRootRotationPending(t *testing.T) {
 	d := desired(3, s, 60)
 
 	pd := d
-	pd.Mode = components.ReconcileModePrune // users kept, with new passwords: still untouched
+	pd.Mode = replicaset.ReconcileModePrune // users kept, with new passwords: still untouched
 	usersInfoBefore := c.read().Commands["usersInfo"]
 	r := c.mustRunResult(pd, s.root, old.root)
-	assert.Equal(t, components.ReconcileRootPrevious, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootPrevious, r.inEffect)
 	st := c.assertMembership(d)
 	for _, w := range writesOf(st, c.lastRun()) {
 		assert.Equal(t, "replSetReconfig", w.Op, "prune wrote %s %s", w.Op, w.Detail)
@@ -242,10 +242,10 @@ func TestMongoshPruneWithRootRotationPending(t *testing.T) {
 	assert.Equal(t, usersInfoBefore, st.Commands["usersInfo"], "prune mode reads no user")
 	// A re-run is a no-op and still reports the previous password.
 	r = c.assertNoWritesOnRerun(pd, s.root, old.root)
-	assert.Equal(t, components.ReconcileRootPrevious, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootPrevious, r.inEffect)
 
 	r = c.mustRunResult(d, s.root, old.root)
-	assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 	c.assertConverged(d, s.root)
 	got := ops(writesOf(c.read(), c.lastRun()))
 	require.Len(t, got, 3, "full step writes: %v", got)
@@ -254,11 +254,11 @@ func TestMongoshPruneWithRootRotationPending(t *testing.T) {
 
 	// After the rotation a prune run authenticates with the current password.
 	r = c.assertNoWritesOnRerun(pruneOf(d), s.root, old.root)
-	assert.Equal(t, components.ReconcileRootCurrent, r.inEffect)
+	assert.Equal(t, replicaset.ReconcileRootCurrent, r.inEffect)
 	// Wrong passwords fail with the auth exit code, as in full mode.
 	bad := c.run(pruneOf(d), "not-the-root-pw-1", "not-the-root-pw-2", 0)
-	assert.Equal(t, components.ReconcileExitAuth, bad.code, bad.out)
-	assert.NotContains(t, bad.out, components.ReconcileRootInEffectPrefix)
+	assert.Equal(t, replicaset.ReconcileExitAuth, bad.code, bad.out)
+	assert.NotContains(t, bad.out, replicaset.ReconcileRootInEffectPrefix)
 }
 
 func TestMongoshPruneKilledAfterEachStepConverges(t *testing.T) {
@@ -267,17 +267,17 @@ func TestMongoshPruneKilledAfterEachStepConverges(t *testing.T) {
 		nodes int
 		// setup prepares the cluster and returns the prune step's input, the
 		// full step's input that follows it, and the root passwords of both.
-		setup func(c *cluster) (prune, full components.DesiredState, root, previous string)
+		setup func(c *cluster) (prune, full replicaset.DesiredState, root, previous string)
 	}
 	scenarios := []pruneScenario{
-		{"5 to 3 removing the primary, root rotation pending", 5, func(c *cluster) (components.DesiredState, components.DesiredState, string, string) {
+		{"5 to 3 removing the primary, root rotation pending", 5, func(c *cluster) (replicaset.DesiredState, replicaset.DesiredState, string, string) {
 			old, s := pw(1), pw(2)
 			c.mustRun(desired(5, old, 60), old.root, "")
 			c.mutate(func(st map[string]any) { st["primary"] = host(3) })
 			d := desired(3, s, 60)
 			return pruneOf(d), d, s.root, old.root
 		}},
-		{"4 to 2: non-voter, voter, demotion", 4, func(c *cluster) (components.DesiredState, components.DesiredState, string, string) {
+		{"4 to 2: non-voter, voter, demotion", 4, func(c *cluster) (replicaset.DesiredState, replicaset.DesiredState, string, string) {
 			s := pw(1)
 			c.mustRun(desired(4, s, 60), s.root, "")
 			d := desired(2, s, 60)
@@ -287,9 +287,9 @@ func TestMongoshPruneKilledAfterEachStepConverges(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			var pd, full components.DesiredState
+			var pd, full replicaset.DesiredState
 			var root, prev string
-			killAfterEachWrite(t, sc.nodes, 3, func(c *cluster) (components.DesiredState, string, string) {
+			killAfterEachWrite(t, sc.nodes, 3, func(c *cluster) (replicaset.DesiredState, string, string) {
 				pd, full, root, prev = sc.setup(c)
 				return pd, root, prev
 			}, func(t *testing.T, c *cluster, ref result) {

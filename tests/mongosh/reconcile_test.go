@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -137,7 +137,7 @@ func TestMongoshRotatePasswordsAndRoles(t *testing.T) {
 		old := s1.root
 		s := pw(7)
 		d := desired(3, s, 60)
-		d.Users[0].Roles = []components.Role{{Role: "readWrite", DB: "rocketchat"}}
+		d.Users[0].Roles = []replicaset.Role{{Role: "readWrite", DB: "rocketchat"}}
 		c.mustRun(d, s.root, old)
 		c.assertConverged(d, s.root)
 		got := ops(writesOf(c.read(), c.lastRun()))
@@ -149,7 +149,7 @@ func TestMongoshRotatePasswordsAndRoles(t *testing.T) {
 	t.Run("wrong root passwords", func(t *testing.T) {
 		d := desired(3, pw(7), 60)
 		r := c.run(d, "not-the-root-pw-1", "not-the-root-pw-2", 0)
-		assert.Equal(t, components.ReconcileExitAuth, r.code, r.out)
+		assert.Equal(t, replicaset.ReconcileExitAuth, r.code, r.out)
 		assert.Contains(t, r.out, "ERROR: authenticating as root on "+localAlias)
 		assert.Contains(t, r.out, "current and the previous root password")
 	})
@@ -171,28 +171,28 @@ func (c *cluster) lastRun() int {
 type scenario struct {
 	name  string
 	nodes int
-	setup func(c *cluster) (d components.DesiredState, root, previous string)
+	setup func(c *cluster) (d replicaset.DesiredState, root, previous string)
 }
 
 func TestMongoshKilledAfterEachStepConverges(t *testing.T) {
 	scenarios := []scenario{
-		{"fresh 3", 3, func(c *cluster) (components.DesiredState, string, string) {
+		{"fresh 3", 3, func(c *cluster) (replicaset.DesiredState, string, string) {
 			s := pw(1)
 			return desired(3, s, 60), s.root, ""
 		}},
-		{"3 to 5 with all passwords rotated", 5, func(c *cluster) (components.DesiredState, string, string) {
+		{"3 to 5 with all passwords rotated", 5, func(c *cluster) (replicaset.DesiredState, string, string) {
 			s := pw(1)
 			c.mustRun(desired(3, s, 60), s.root, "")
 			s2 := pw(2)
 			return desired(5, s2, 60), s2.root, s.root
 		}},
-		{"5 to 3 removing the primary", 5, func(c *cluster) (components.DesiredState, string, string) {
+		{"5 to 3 removing the primary", 5, func(c *cluster) (replicaset.DesiredState, string, string) {
 			s := pw(1)
 			c.mustRun(desired(5, s, 60), s.root, "")
 			c.mutate(func(st map[string]any) { st["primary"] = host(3) })
 			return desired(3, s, 60), s.root, s.root
 		}},
-		{"9 to 2", 9, func(c *cluster) (components.DesiredState, string, string) {
+		{"9 to 2", 9, func(c *cluster) (replicaset.DesiredState, string, string) {
 			s := pw(1)
 			c.mustRun(desired(9, s, 60), s.root, "")
 			return desired(2, s, 60), s.root, s.root
@@ -201,9 +201,9 @@ func TestMongoshKilledAfterEachStepConverges(t *testing.T) {
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
 			t.Parallel()
-			var d components.DesiredState
+			var d replicaset.DesiredState
 			var root, prev string
-			killAfterEachWrite(t, sc.nodes, 1, func(c *cluster) (components.DesiredState, string, string) {
+			killAfterEachWrite(t, sc.nodes, 1, func(c *cluster) (replicaset.DesiredState, string, string) {
 				d, root, prev = sc.setup(c)
 				return d, root, prev
 			}, func(t *testing.T, c *cluster, _ result) {
@@ -224,10 +224,10 @@ func TestMongoshMemberNeverComesUp(t *testing.T) {
 	s := pw(1)
 	d := desired(3, s, wait)
 	r := c.run(d, s.root, "", 0)
-	require.Equal(t, components.ReconcileExitTimeout, r.code, r.out)
+	require.Equal(t, replicaset.ReconcileExitTimeout, r.code, r.out)
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
 	last := lines[len(lines)-1]
-	assert.True(t, strings.HasPrefix(last, components.ReconcileProgressPrefix+" ERROR: timed out after 20s waiting for adding member "+host(2)), last)
+	assert.True(t, strings.HasPrefix(last, replicaset.ReconcileProgressPrefix+" ERROR: timed out after 20s waiting for adding member "+host(2)), last)
 	assert.Contains(t, last, "member "+host(2)+" (_id 2) is DOWN, want SECONDARY")
 	st := c.read()
 	// Bounded: the failing wait gave up after its bound; the whole run stayed well within
@@ -238,7 +238,7 @@ func TestMongoshMemberNeverComesUp(t *testing.T) {
 
 	// A re-run also fails within its bound while the member is down...
 	r = c.run(d, s.root, s.root, 0)
-	require.Equal(t, components.ReconcileExitTimeout, r.code, r.out)
+	require.Equal(t, replicaset.ReconcileExitTimeout, r.code, r.out)
 	assert.Contains(t, r.out, host(2))
 	// ...and converges once it is up.
 	c.mutate(func(st map[string]any) {
@@ -254,7 +254,7 @@ func TestMongoshInvalidInput(t *testing.T) {
 	s := pw(1)
 	d := desired(1, s, 60)
 	r := c.run(d, "", "", 0)
-	assert.Equal(t, components.ReconcileExitInput, r.code, r.out)
+	assert.Equal(t, replicaset.ReconcileExitInput, r.code, r.out)
 	assert.Contains(t, r.out, "RCHA_ROOT_PASSWORD is empty")
 	assert.Empty(t, c.read().Writes)
 }
@@ -387,9 +387,9 @@ func TestMongoshNewNodeFirstDoesNotSplitTheSet(t *testing.T) {
 	before := c.read()
 	c.mutate(func(st map[string]any) { st["localNode"] = host(3) })
 	d := desired(3, s, 60)
-	d.Members = components.Members([]string{host(3), host(0), host(1), host(2)})
+	d.Members = replicaset.Members([]string{host(3), host(0), host(1), host(2)})
 	r := c.run(d, s.root, s.root, 0)
-	require.Equal(t, components.ReconcileExitInput, r.code, "want a refusal:\n%s", r.out)
+	require.Equal(t, replicaset.ReconcileExitInput, r.code, "want a refusal:\n%s", r.out)
 	assert.Contains(t, r.out, "already belongs to rs0; initiating would start a second set")
 	after := c.read()
 	assert.Equal(t, len(before.Writes), len(after.Writes), "the refused run wrote: %v", ops(after.Writes[len(before.Writes):]))

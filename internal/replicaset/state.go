@@ -1,10 +1,14 @@
-package components
+// Package replicaset is the replica-set reconciler: the desired state the
+// steps hand to the embedded mongosh script (reconcile.js), its keyed hash,
+// the vote policy, and the script's contract (environment, exit codes,
+// report lines).
+package replicaset
 
 import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/sha256"
-	_ "embed" // for ReconcileScript
+	_ "embed" // for script
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
@@ -18,7 +22,7 @@ import (
 	"github.com/rocketchat-ha/rocketchat-ha/internal/check"
 )
 
-// ReconcileScript is the mongosh script that brings the replica set to the
+// Script() is the mongosh script that brings the replica set to the
 // desired state: it initiates the set, changes membership one voting member
 // per reconfig, and creates, updates and rotates the database users; in
 // ReconcileModePrune it only removes departing members. It reads
@@ -29,9 +33,12 @@ import (
 // last line starts with ReconcileRootInEffectPrefix.
 //
 //go:embed reconcile.js
-var ReconcileScript string
+var script string
 
-// Environment variables read by ReconcileScript.
+// Script returns the reconciler, reconcile.js.
+func Script() string { return script }
+
+// Environment variables read by Script().
 const (
 	// ReconcileEnvDesired carries DesiredState.JSON(); it holds user passwords,
 	// so it must only travel in secret inputs.
@@ -43,7 +50,7 @@ const (
 	ReconcileEnvRootPasswordPrevious = "RCHA_ROOT_PASSWORD_PREVIOUS"
 )
 
-// Exit codes of ReconcileScript. Any non-zero code means the replica set may be
+// Exit codes of Script(). Any non-zero code means the replica set may be
 // only partly reconciled; re-running the script is always safe.
 const (
 	ReconcileExitOK      = 0 // converged
@@ -53,7 +60,7 @@ const (
 	ReconcileExitAuth    = 4 // root authentication failed with both passwords
 )
 
-// Modes of ReconcileScript, set in DesiredState.Mode.
+// Modes of Script(), set in DesiredState.Mode.
 const (
 	// ReconcileModeFull initiates the set, adds, removes and re-votes members,
 	// and creates, updates and rotates the users (root last).
@@ -68,7 +75,7 @@ const (
 	ReconcileModePrune = "prune"
 )
 
-// ReconcileRootInEffectPrefix starts the last line ReconcileScript prints
+// ReconcileRootInEffectPrefix starts the last line Script() prints
 // when it succeeds; the rest of that line is ReconcileRootCurrent or
 // ReconcileRootPrevious: which root password (ReconcileEnvRootPassword or
 // ReconcileEnvRootPasswordPrevious) authenticates as root now. A full run
@@ -86,7 +93,7 @@ const (
 )
 
 // ReconcileRootInEffect returns ReconcileRootCurrent or ReconcileRootPrevious
-// from the output of a successful ReconcileScript run, whose last non-empty
+// from the output of a successful Script() run, whose last non-empty
 // line must be ReconcileRootInEffectPrefix followed by one of them.
 func ReconcileRootInEffect(output string) (string, error) {
 	lines := strings.Split(strings.TrimRight(output, "\r\n"), "\n")
@@ -99,7 +106,7 @@ func ReconcileRootInEffect(output string) (string, error) {
 	return which, nil
 }
 
-// ReconcileProgressPrefix starts every line ReconcileScript prints; failures
+// ReconcileProgressPrefix starts every line Script() prints; failures
 // are printed as ReconcileProgressPrefix + " ERROR: " + what + " on " + member.
 const ReconcileProgressPrefix = "rcha-reconcile:"
 
@@ -134,7 +141,7 @@ type DesiredMember struct {
 	Priority float64 `json:"priority"`
 }
 
-// DesiredState is the input of ReconcileScript, passed as JSON in
+// DesiredState is the input of Script(), passed as JSON in
 // ReconcileEnvDesired. The root password travels separately.
 type DesiredState struct {
 	ReplicaSet  string          `json:"replicaSet"`

@@ -1,4 +1,4 @@
-package components_test
+package replicaset_test
 
 import (
 	"encoding/json"
@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -14,19 +14,19 @@ import (
 func hostsN(n int) []string {
 	out := make([]string, n)
 	for i := range out {
-		out[i] = components.MemberHost(fmt.Sprintf("node%d", i), 27017)
+		out[i] = replicaset.MemberHost(fmt.Sprintf("node%d", i), 27017)
 	}
 	return out
 }
 
-func sampleDesired() components.DesiredState {
-	return components.DesiredState{
+func sampleDesired() replicaset.DesiredState {
+	return replicaset.DesiredState{
 		ReplicaSet: "rs0",
 		Local:      "127.0.0.1:27017",
-		Members:    components.Members(hostsN(3)),
-		Users: []components.DesiredUser{
-			{User: "rocket", DB: "admin", Password: "rocket-secret-1", Roles: []components.Role{{Role: "readWrite", DB: "rocketchat"}, {Role: "clusterMonitor", DB: "admin"}}},
-			{User: "oploguser", DB: "admin", Password: "oplog-secret-1", Roles: []components.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}}},
+		Members:    replicaset.Members(hostsN(3)),
+		Users: []replicaset.DesiredUser{
+			{User: "rocket", DB: "admin", Password: "rocket-secret-1", Roles: []replicaset.Role{{Role: "readWrite", DB: "rocketchat"}, {Role: "clusterMonitor", DB: "admin"}}},
+			{User: "oploguser", DB: "admin", Password: "oplog-secret-1", Roles: []replicaset.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}}},
 		},
 		RootUser:    "root",
 		WaitSeconds: 300,
@@ -34,13 +34,13 @@ func sampleDesired() components.DesiredState {
 }
 
 func TestMembersVotePolicyN1To50(t *testing.T) {
-	for n := 1; n <= components.MaxReplicaSetMembers; n++ {
+	for n := 1; n <= replicaset.MaxReplicaSetMembers; n++ {
 		hosts := hostsN(n)
-		ms := components.Members(hosts)
+		ms := replicaset.Members(hosts)
 		require.Len(t, ms, n)
 		want := n
-		if want > components.MaxVotingMembers {
-			want = components.MaxVotingMembers
+		if want > replicaset.MaxVotingMembers {
+			want = replicaset.MaxVotingMembers
 		}
 		if want%2 == 0 {
 			want--
@@ -63,55 +63,55 @@ func TestMembersVotePolicyN1To50(t *testing.T) {
 		d.Members = ms
 		assert.NoError(t, d.Validate(), "n=%d", n)
 	}
-	assert.Empty(t, components.Members(nil))
+	assert.Empty(t, replicaset.Members(nil))
 }
 
 func TestMembersEightPattern(t *testing.T) {
-	ms := components.Members(hostsN(8))
+	ms := replicaset.Members(hostsN(8))
 	var votes []int
 	for _, m := range ms {
 		votes = append(votes, m.Votes)
 	}
 	assert.Equal(t, []int{1, 1, 1, 1, 1, 1, 1, 0}, votes)
-	ms = components.Members(hostsN(2))
-	assert.Equal(t, []components.DesiredMember{{Host: "node0:27017", Votes: 1, Priority: 1}, {Host: "node1:27017"}}, ms)
+	ms = replicaset.Members(hostsN(2))
+	assert.Equal(t, []replicaset.DesiredMember{{Host: "node0:27017", Votes: 1, Priority: 1}, {Host: "node1:27017"}}, ms)
 }
 
 func TestMemberHost(t *testing.T) {
-	assert.Equal(t, "rocket-1:27017", components.MemberHost("rocket-1", 27017))
-	assert.Equal(t, "db.example.org:27018", components.MemberHost("db.example.org", 27018))
-	assert.Equal(t, "[::1]:27017", components.MemberHost("::1", 27017))
+	assert.Equal(t, "rocket-1:27017", replicaset.MemberHost("rocket-1", 27017))
+	assert.Equal(t, "db.example.org:27018", replicaset.MemberHost("db.example.org", 27018))
+	assert.Equal(t, "[::1]:27017", replicaset.MemberHost("::1", 27017))
 }
 
 func TestDesiredValidateRejects(t *testing.T) {
-	cases := map[string]func(d *components.DesiredState){
-		"replica set name":   func(d *components.DesiredState) { d.ReplicaSet = "rs 0" },
-		"local":              func(d *components.DesiredState) { d.Local = "localhost" },
-		"no members":         func(d *components.DesiredState) { d.Members = nil },
-		"51 members":         func(d *components.DesiredState) { d.Members = components.Members(hostsN(51)) },
-		"duplicate host":     func(d *components.DesiredState) { d.Members[2].Host = d.Members[1].Host },
-		"bad host":           func(d *components.DesiredState) { d.Members[1].Host = "node1" },
-		"even voters":        func(d *components.DesiredState) { d.Members[2].Votes, d.Members[2].Priority = 0, 0 },
-		"votes 2":            func(d *components.DesiredState) { d.Members[1].Votes = 2 },
-		"non-voter priority": func(d *components.DesiredState) { d.Members = components.Members(hostsN(4)); d.Members[3].Priority = 1 },
-		"member 0 passive":   func(d *components.DesiredState) { d.Members[0].Priority = 0 },
-		"eight voters": func(d *components.DesiredState) {
-			d.Members = components.Members(hostsN(9))
+	cases := map[string]func(d *replicaset.DesiredState){
+		"replica set name":   func(d *replicaset.DesiredState) { d.ReplicaSet = "rs 0" },
+		"local":              func(d *replicaset.DesiredState) { d.Local = "localhost" },
+		"no members":         func(d *replicaset.DesiredState) { d.Members = nil },
+		"51 members":         func(d *replicaset.DesiredState) { d.Members = replicaset.Members(hostsN(51)) },
+		"duplicate host":     func(d *replicaset.DesiredState) { d.Members[2].Host = d.Members[1].Host },
+		"bad host":           func(d *replicaset.DesiredState) { d.Members[1].Host = "node1" },
+		"even voters":        func(d *replicaset.DesiredState) { d.Members[2].Votes, d.Members[2].Priority = 0, 0 },
+		"votes 2":            func(d *replicaset.DesiredState) { d.Members[1].Votes = 2 },
+		"non-voter priority": func(d *replicaset.DesiredState) { d.Members = replicaset.Members(hostsN(4)); d.Members[3].Priority = 1 },
+		"member 0 passive":   func(d *replicaset.DesiredState) { d.Members[0].Priority = 0 },
+		"eight voters": func(d *replicaset.DesiredState) {
+			d.Members = replicaset.Members(hostsN(9))
 			d.Members[7].Votes, d.Members[7].Priority = 1, 1
 			d.Members[8].Votes, d.Members[8].Priority = 1, 1
 		},
-		"root user":         func(d *components.DesiredState) { d.RootUser = "" },
-		"user is root":      func(d *components.DesiredState) { d.Users[0].User = "root" },
-		"duplicate user":    func(d *components.DesiredState) { d.Users[1].User = "rocket" },
-		"empty password":    func(d *components.DesiredState) { d.Users[0].Password = "" },
-		"no roles":          func(d *components.DesiredState) { d.Users[0].Roles = nil },
-		"bad role":          func(d *components.DesiredState) { d.Users[0].Roles[0].Role = "" },
-		"wait 0":            func(d *components.DesiredState) { d.WaitSeconds = 0 },
-		"user db":           func(d *components.DesiredState) { d.Users[0].DB = "a b" },
-		"user name":         func(d *components.DesiredState) { d.Users[0].User = "a b" },
-		"negative priority": func(d *components.DesiredState) { d.Members[1].Priority = -1 },
-		"mode":              func(d *components.DesiredState) { d.Mode = "full" },
-		"mode case":         func(d *components.DesiredState) { d.Mode = "Prune" },
+		"root user":         func(d *replicaset.DesiredState) { d.RootUser = "" },
+		"user is root":      func(d *replicaset.DesiredState) { d.Users[0].User = "root" },
+		"duplicate user":    func(d *replicaset.DesiredState) { d.Users[1].User = "rocket" },
+		"empty password":    func(d *replicaset.DesiredState) { d.Users[0].Password = "" },
+		"no roles":          func(d *replicaset.DesiredState) { d.Users[0].Roles = nil },
+		"bad role":          func(d *replicaset.DesiredState) { d.Users[0].Roles[0].Role = "" },
+		"wait 0":            func(d *replicaset.DesiredState) { d.WaitSeconds = 0 },
+		"user db":           func(d *replicaset.DesiredState) { d.Users[0].DB = "a b" },
+		"user name":         func(d *replicaset.DesiredState) { d.Users[0].User = "a b" },
+		"negative priority": func(d *replicaset.DesiredState) { d.Members[1].Priority = -1 },
+		"mode":              func(d *replicaset.DesiredState) { d.Mode = "full" },
+		"mode case":         func(d *replicaset.DesiredState) { d.Mode = "Prune" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -162,7 +162,7 @@ func TestDesiredJSONDeterministicAndCanonical(t *testing.T) {
 	assert.False(t, strings.HasSuffix(string(a), "\n"))
 
 	// Round trip.
-	var back components.DesiredState
+	var back replicaset.DesiredState
 	require.NoError(t, json.Unmarshal(a, &back))
 	again, err := back.JSON()
 	require.NoError(t, err)
@@ -171,49 +171,49 @@ func TestDesiredJSONDeterministicAndCanonical(t *testing.T) {
 
 func TestDesiredHash(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
-	hashOf := func(d components.DesiredState, root string, k []byte) string {
+	hashOf := func(d replicaset.DesiredState, root string, k []byte) string {
 		t.Helper()
 		j, err := d.JSON()
 		require.NoError(t, err)
-		return components.DesiredHash(k, j, root)
+		return replicaset.DesiredHash(k, j, root)
 	}
 	base := hashOf(sampleDesired(), "root-secret-1", key)
 	assert.Len(t, base, 64)
 	assert.Equal(t, base, hashOf(sampleDesired(), "root-secret-1", key), "deterministic")
 
-	changes := map[string]func(d *components.DesiredState) string{
-		"root password": func(d *components.DesiredState) string { return "root-secret-2" },
-		"rocket pwd": func(d *components.DesiredState) string {
+	changes := map[string]func(d *replicaset.DesiredState) string{
+		"root password": func(d *replicaset.DesiredState) string { return "root-secret-2" },
+		"rocket pwd": func(d *replicaset.DesiredState) string {
 			d.Users[0].Password = "rocket-secret-2"
 			return "root-secret-1"
 		},
-		"oplog pwd": func(d *components.DesiredState) string {
+		"oplog pwd": func(d *replicaset.DesiredState) string {
 			d.Users[1].Password = "oplog-secret-2"
 			return "root-secret-1"
 		},
-		"role":      func(d *components.DesiredState) string { d.Users[0].Roles[0].Role = "dbOwner"; return "root-secret-1" },
-		"role db":   func(d *components.DesiredState) string { d.Users[0].Roles[0].DB = "other"; return "root-secret-1" },
-		"drop user": func(d *components.DesiredState) string { d.Users = d.Users[:1]; return "root-secret-1" },
-		"add member": func(d *components.DesiredState) string {
-			d.Members = components.Members(hostsN(5))
+		"role":      func(d *replicaset.DesiredState) string { d.Users[0].Roles[0].Role = "dbOwner"; return "root-secret-1" },
+		"role db":   func(d *replicaset.DesiredState) string { d.Users[0].Roles[0].DB = "other"; return "root-secret-1" },
+		"drop user": func(d *replicaset.DesiredState) string { d.Users = d.Users[:1]; return "root-secret-1" },
+		"add member": func(d *replicaset.DesiredState) string {
+			d.Members = replicaset.Members(hostsN(5))
 			return "root-secret-1"
 		},
-		"remove member": func(d *components.DesiredState) string {
-			d.Members = components.Members(hostsN(1))
+		"remove member": func(d *replicaset.DesiredState) string {
+			d.Members = replicaset.Members(hostsN(1))
 			return "root-secret-1"
 		},
-		"member host": func(d *components.DesiredState) string { d.Members[2].Host = "other:27017"; return "root-secret-1" },
-		"votes": func(d *components.DesiredState) string {
-			d.Members = components.Members(hostsN(4))[:3]
+		"member host": func(d *replicaset.DesiredState) string { d.Members[2].Host = "other:27017"; return "root-secret-1" },
+		"votes": func(d *replicaset.DesiredState) string {
+			d.Members = replicaset.Members(hostsN(4))[:3]
 			d.Members[2].Votes, d.Members[2].Priority = 1, 1
 			d.Members[1].Priority = 2
 			return "root-secret-1"
 		},
-		"replica set":    func(d *components.DesiredState) string { d.ReplicaSet = "rs1"; return "root-secret-1" },
-		"root user name": func(d *components.DesiredState) string { d.RootUser = "admin"; return "root-secret-1" },
-		"wait":           func(d *components.DesiredState) string { d.WaitSeconds = 60; return "root-secret-1" },
-		"mode": func(d *components.DesiredState) string {
-			d.Mode = components.ReconcileModePrune
+		"replica set":    func(d *replicaset.DesiredState) string { d.ReplicaSet = "rs1"; return "root-secret-1" },
+		"root user name": func(d *replicaset.DesiredState) string { d.RootUser = "admin"; return "root-secret-1" },
+		"wait":           func(d *replicaset.DesiredState) string { d.WaitSeconds = 60; return "root-secret-1" },
+		"mode": func(d *replicaset.DesiredState) string {
+			d.Mode = replicaset.ReconcileModePrune
 			return "root-secret-1"
 		},
 	}
@@ -237,18 +237,18 @@ func TestDesiredHash(t *testing.T) {
 	}
 	j, err := sampleDesired().JSON()
 	require.NoError(t, err)
-	assert.NotEqual(t, base, components.DesiredHash(nil, j, "root-secret-1"), "an empty key gives a different hash")
+	assert.NotEqual(t, base, replicaset.DesiredHash(nil, j, "root-secret-1"), "an empty key gives a different hash")
 	// Length prefixes keep JSON and root password apart.
-	assert.NotEqual(t, components.DesiredHash(key, []byte("ab"), "c"), components.DesiredHash(key, []byte("a"), "bc"))
+	assert.NotEqual(t, replicaset.DesiredHash(key, []byte("ab"), "c"), replicaset.DesiredHash(key, []byte("a"), "bc"))
 }
 
 func TestReconcileScriptEmbedded(t *testing.T) {
-	s := components.ReconcileScript
+	s := replicaset.Script()
 	require.NotEmpty(t, s)
 	for _, want := range []string{
-		components.ReconcileEnvDesired, components.ReconcileEnvRootPassword, components.ReconcileEnvRootPasswordPrevious,
-		components.ReconcileProgressPrefix, components.ReconcileRootInEffectPrefix,
-		components.ReconcileRootCurrent, components.ReconcileRootPrevious,
+		replicaset.ReconcileEnvDesired, replicaset.ReconcileEnvRootPassword, replicaset.ReconcileEnvRootPasswordPrevious,
+		replicaset.ReconcileProgressPrefix, replicaset.ReconcileRootInEffectPrefix,
+		replicaset.ReconcileRootCurrent, replicaset.ReconcileRootPrevious,
 		`mode !== 'prune'`, "replSetInitiate", "replSetReconfig", "usersInfo", "updateUser",
 	} {
 		assert.Contains(t, s, want)
@@ -260,8 +260,8 @@ func TestReconcileScriptEmbedded(t *testing.T) {
 }
 
 func TestDesiredMode(t *testing.T) {
-	assert.Equal(t, "", components.ReconcileModeFull)
-	assert.Equal(t, "prune", components.ReconcileModePrune)
+	assert.Equal(t, "", replicaset.ReconcileModeFull)
+	assert.Equal(t, "prune", replicaset.ReconcileModePrune)
 
 	full := sampleDesired()
 	fj, err := full.JSON()
@@ -270,7 +270,7 @@ func TestDesiredMode(t *testing.T) {
 	assert.NotContains(t, string(fj), `"mode"`)
 
 	prune := sampleDesired()
-	prune.Mode = components.ReconcileModePrune
+	prune.Mode = replicaset.ReconcileModePrune
 	require.NoError(t, prune.Validate())
 	pj, err := prune.JSON()
 	require.NoError(t, err)
@@ -278,9 +278,9 @@ func TestDesiredMode(t *testing.T) {
 	again, err := prune.JSON()
 	require.NoError(t, err)
 	assert.Equal(t, pj, again, "deterministic")
-	var back components.DesiredState
+	var back replicaset.DesiredState
 	require.NoError(t, json.Unmarshal(pj, &back))
-	assert.Equal(t, components.ReconcileModePrune, back.Mode)
+	assert.Equal(t, replicaset.ReconcileModePrune, back.Mode)
 	rt, err := back.JSON()
 	require.NoError(t, err)
 	assert.Equal(t, pj, rt, "round trip")
@@ -290,7 +290,7 @@ func TestDesiredMode(t *testing.T) {
 	require.NoError(t, prune.Validate())
 
 	key := []byte("0123456789abcdef0123456789abcdef")
-	assert.NotEqual(t, components.DesiredHash(key, fj, "r"), components.DesiredHash(key, pj, "r"), "the hash covers the mode")
+	assert.NotEqual(t, replicaset.DesiredHash(key, fj, "r"), replicaset.DesiredHash(key, pj, "r"), "the hash covers the mode")
 
 	for _, bad := range []string{"full", "PRUNE", " prune", "add"} {
 		d := sampleDesired()
@@ -304,13 +304,13 @@ func TestDesiredMode(t *testing.T) {
 
 func TestReconcileRootInEffect(t *testing.T) {
 	ok := map[string]string{
-		"rcha-reconcile: converged\nrcha-reconcile: root password in effect: current\n": components.ReconcileRootCurrent,
-		"rcha-reconcile: root password in effect: previous":                             components.ReconcileRootPrevious,
-		"a\r\nrcha-reconcile: root password in effect: previous\r\n\n":                  components.ReconcileRootPrevious,
-		components.ReconcileRootInEffectPrefix + components.ReconcileRootCurrent + "\n": components.ReconcileRootCurrent,
+		"rcha-reconcile: converged\nrcha-reconcile: root password in effect: current\n": replicaset.ReconcileRootCurrent,
+		"rcha-reconcile: root password in effect: previous":                             replicaset.ReconcileRootPrevious,
+		"a\r\nrcha-reconcile: root password in effect: previous\r\n\n":                  replicaset.ReconcileRootPrevious,
+		replicaset.ReconcileRootInEffectPrefix + replicaset.ReconcileRootCurrent + "\n": replicaset.ReconcileRootCurrent,
 	}
 	for out, want := range ok {
-		got, err := components.ReconcileRootInEffect(out)
+		got, err := replicaset.ReconcileRootInEffect(out)
 		require.NoError(t, err, "%q", out)
 		assert.Equal(t, want, got, "%q", out)
 	}
@@ -321,7 +321,7 @@ func TestReconcileRootInEffect(t *testing.T) {
 		"rcha-reconcile: root password in effect: current extra",
 		"rcha-reconcile: converged",
 	} {
-		_, err := components.ReconcileRootInEffect(out)
+		_, err := replicaset.ReconcileRootInEffect(out)
 		require.Error(t, err, "%q", out)
 		assert.Contains(t, err.Error(), "replica-set script output")
 	}
