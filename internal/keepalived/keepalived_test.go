@@ -2,10 +2,11 @@ package keepalived
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -23,22 +24,7 @@ func TestRenderGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := filepath.Join("testdata", "node.conf")
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run with -update to create it)", err)
-	}
-	if got != string(want) {
-		t.Errorf("rendered config differs from %s; review, then run with -update:\n%s", path, got)
-	}
+	testenv.Golden(t, filepath.Join("testdata", "node.conf"), got, *update)
 	for _, s := range []string{"state BACKUP", "nopreempt", "unicast_src_ip 10.250.250.13", "10.250.250.100/24 dev eth0",
 		"auth_pass s3cr3tPw", "virtual_router_id 51", `script "/usr/bin/wget -q -T 2 -O /dev/null http://127.0.0.1:80/nginx-health"`} {
 		if !strings.Contains(got, s) {

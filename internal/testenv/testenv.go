@@ -3,10 +3,12 @@
 package testenv
 
 import (
+	"bytes"
 	_ "embed"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -88,5 +90,47 @@ func InstallFakeDocker(t testing.TB, dir string) {
 	t.Helper()
 	if err := os.WriteFile(filepath.Join(dir, "docker"), fakeDocker, 0o755); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// SyncBuffer is a bytes.Buffer that a process writes while a test reads it.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// Golden compares got with the file at path. With update it first rewrites
+// the file (creating its directory), so that a reviewed change of the output
+// is recorded with `go test -run ... -update`.
+func Golden(t testing.TB, path, got string, update bool) {
+	t.Helper()
+	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run the test with -update to create it)", err)
+	}
+	if got != string(want) {
+		t.Errorf("the output differs from %s; review the change, then run the test with -update.\n--- got ---\n%s", path, got)
 	}
 }

@@ -10,10 +10,10 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -257,24 +257,6 @@ func TestDriftRepaired(t *testing.T) {
 	assert.Equal(t, 0, same.sum.ChangeCount, "%s", same)
 }
 
-// syncBuffer is a bytes.Buffer a process writes while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // count is how often sub occurs in s.
 func count(s, sub string) int { return strings.Count(s, sub) }
 
@@ -332,7 +314,7 @@ func TestRoughEdges(t *testing.T) {
 	upCmd.Dir = p.dir
 	upCmd.Env = append(append([]string(nil), p.env...), "RCHA_LAB_HEALTH_DELAY=3s")
 	var upOut bytes.Buffer
-	upErr := &syncBuffer{}
+	upErr := &testenv.SyncBuffer{}
 	upCmd.Stdout, upCmd.Stderr = &upOut, upErr
 	require.NoError(t, upCmd.Start())
 	deadline := time.Now().Add(2 * time.Minute)

@@ -32,18 +32,10 @@ func diffInputs(olds, news resource.PropertyMap, replaceOn map[string]bool, dbr 
 			continue
 		}
 		changed = append(changed, k)
-		kind := plugin.DiffUpdate
-		switch {
-		case isEmpty(o):
-			kind = plugin.DiffAdd
-		case isEmpty(n):
-			kind = plugin.DiffDelete
-		}
 		if replaceOn[string(k)] {
 			replaced = append(replaced, k)
-			kind = kind.AsReplace()
 		}
-		detailed[string(k)] = plugin.PropertyDiff{Kind: kind, InputDiff: true}
+		detailed[string(k)] = plugin.PropertyDiff{Kind: diffKind(o, n, replaceOn[string(k)]), InputDiff: true}
 	}
 	sortKeys(changed)
 	sortKeys(replaced)
@@ -150,4 +142,20 @@ func boolOf(m resource.PropertyMap, k resource.PropertyKey, def bool) bool {
 		return v.BoolValue()
 	}
 	return def
+}
+
+// diffKind is how a detailed diff reports a key that changed from o to n:
+// added, deleted or updated, as a replacement when replace is set.
+func diffKind(o, n resource.PropertyValue, replace bool) plugin.DiffKind {
+	kind := plugin.DiffUpdate
+	switch {
+	case isEmpty(o):
+		kind = plugin.DiffAdd
+	case isEmpty(n):
+		kind = plugin.DiffDelete
+	}
+	if replace {
+		kind = kind.AsReplace()
+	}
+	return kind
 }

@@ -212,18 +212,10 @@ func diffContainer(state, oldInputs, news resource.PropertyMap, dbr bool) plugin
 			continue
 		}
 		changed = append(changed, k)
-		kind := plugin.DiffUpdate
-		switch {
-		case isEmpty(o):
-			kind = plugin.DiffAdd
-		case isEmpty(n):
-			kind = plugin.DiffDelete
-		}
 		if ContainerReplaceFields[string(k)] {
 			replaced = append(replaced, k)
-			kind = kind.AsReplace()
 		}
-		detailed[string(k)] = plugin.PropertyDiff{Kind: kind}
+		detailed[string(k)] = plugin.PropertyDiff{Kind: diffKind(o, n, ContainerReplaceFields[string(k)])}
 	}
 	sortKeys(changed)
 	sortKeys(replaced)
