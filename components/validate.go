@@ -245,10 +245,11 @@ func (a RocketChatHAArgs) Validate() error {
 // nodes (lbNodes) and every node.
 func checkVirtualIP(lb LoadBalancer, lbNodes, nodes []Node, bad func(key, format string, args ...any)) {
 	if lb.VirtualIP == "" {
-		for key, set := range map[string]bool{"LoadBalancer.Interface": lb.Interface != "", "LoadBalancer.VirtualRouterID": lb.VirtualRouterID != 0} {
-			if set {
-				bad(key, "is set without LoadBalancer.VirtualIP")
-			}
+		if lb.Interface != "" {
+			bad("LoadBalancer.Interface", "is set without LoadBalancer.VirtualIP")
+		}
+		if lb.VirtualRouterID != 0 {
+			bad("LoadBalancer.VirtualRouterID", "is set without LoadBalancer.VirtualIP")
 		}
 		return
 	}

@@ -152,9 +152,12 @@ func (c Config) CheckSecrets(sec Secrets, isSecret func(key string) bool) error 
 	check("license", sec.License != "")
 	check("registrationToken", sec.RegistrationToken != "")
 	check("dockerTls", sec.DockerTLS != nil)
-	for key, set := range map[string]bool{"privateKey": c.LoadBalancer.PrivateKey != "", "vrrpPassword": c.LoadBalancer.VRRPPassword != ""} {
-		if set && !isSecret(Namespace+":loadBalancer") {
-			errs = append(errs, fmt.Errorf("loadBalancer.%s: is a secret; set it with `pulumi config set --secret --path loadBalancer.%s ...`", key, key))
+	for _, f := range []struct {
+		key string
+		set bool
+	}{{"privateKey", c.LoadBalancer.PrivateKey != ""}, {"vrrpPassword", c.LoadBalancer.VRRPPassword != ""}} {
+		if f.set && !isSecret(Namespace+":loadBalancer") {
+			errs = append(errs, fmt.Errorf("loadBalancer.%s: is a secret; set it with `pulumi config set --secret --path loadBalancer.%s ...`", f.key, f.key))
 		}
 	}
 	return errors.Join(errs...)
