@@ -118,9 +118,11 @@ func (a RocketChatHAArgs) Validate() error {
 
 	names := map[string]int{}
 	claims := portClaims{}
-	claim := func(key, host, addr string, port int) {
-		if prev := claims.claim(key, host, addr, port); prev != "" {
-			bad(key, "port %d on %s is already used by %s on the same Docker host %s", port, addr, prev, host)
+	// claim reserves port on addr of host for key; who, when set, says
+	// which of several users of the same key it is.
+	claim := func(key, who, host, addr string, port int) {
+		if prev := claims.claim(key+who, host, addr, port); prev != "" {
+			bad(key, "%sport %d on %s is already used by %s on the same Docker host %s", who, port, addr, prev, host)
 		}
 	}
 	for i, n := range a.Nodes {
@@ -151,15 +153,16 @@ func (a RocketChatHAArgs) Validate() error {
 				bad(pk, "%d is not a TCP port (1-65535)", p.port)
 				continue
 			}
-			claim(pk, n.DockerHost, n.Address, p.port)
+			claim(pk, "", n.DockerHost, n.Address, p.port)
 		}
 	}
 
 	lb := a.LoadBalancer
-	// The Docker hosts that run a load balancer, for the port claims.
-	var lbHosts []string
+	// The Docker hosts that run a load balancer, and which one it is.
+	type lbHost struct{ host, who string }
+	var lbHosts []lbHost
 	if lb.DockerHost != "" {
-		lbHosts = []string{lb.DockerHost}
+		lbHosts = []lbHost{{lb.DockerHost, ""}}
 		if err := checkDockerHost(lb.DockerHost, lb.DockerTLS); err != nil {
 			bad("LoadBalancer.DockerHost", "%v", err)
 		}
@@ -192,7 +195,7 @@ func (a RocketChatHAArgs) Validate() error {
 			bad(key, "%q repeats LoadBalancer.Nodes[%d]", name, seenLB[name]-1)
 		default:
 			lbNodes = append(lbNodes, a.Nodes[j])
-			lbHosts = append(lbHosts, a.Nodes[j].DockerHost)
+			lbHosts = append(lbHosts, lbHost{a.Nodes[j].DockerHost, fmt.Sprintf("the load balancer on %s: ", name)})
 		}
 		seenLB[name] = i + 1
 	}
@@ -218,8 +221,8 @@ func (a RocketChatHAArgs) Validate() error {
 		if p.port < 1 || p.port > 65535 {
 			bad(p.key, "%d is not a TCP port (1-65535)", p.port)
 		} else if p.use {
-			for _, host := range lbHosts {
-				claim(p.key, host, lbAddr, p.port)
+			for _, h := range lbHosts {
+				claim(p.key, h.who, h.host, lbAddr, p.port)
 			}
 		}
 	}

@@ -160,7 +160,7 @@ func TestBadInput(t *testing.T) {
 		{"bad replica set name", map[string]string{"replicaSetName": "rs 0"}, "replicaSetName:", nil},
 		{"bad trusted proxy", map[string]string{"loadBalancer": `{"trustedProxies":["10.0.0.0/33"]}`}, `loadBalancer.trustedProxies[0]: "10.0.0.0/33" is neither`, nil},
 		{"plain password", map[string]string{"rocketPassword": "plain"}, "rocketPassword: is a secret; set it with `pulumi config set --secret rocketPassword", []string{"rocketchat-ha:rocketPassword"}},
-		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: port 27017 on 0.0.0.0 is already used by nodes[0].ports.mongo", nil},
+		{"lb port collides", map[string]string{"loadBalancer": `{"httpPort":27017}`}, "loadBalancer.httpPort: the load balancer on rocket-1: port 27017 on 0.0.0.0 is already used by nodes[0].ports.mongo", nil},
 		{"vip without interface", map[string]string{"loadBalancer": `{"virtualIp":"10.250.250.100"}`}, "loadBalancer.interface: is required with loadBalancer.virtualIp", nil},
 		{"vip outside the nodes' network", map[string]string{"loadBalancer": `{"virtualIp":"192.0.2.10","interface":"eth0"}`}, "loadBalancer.virtualIp: 192.0.2.10/24 is not inside the network of any load-balancer node", nil},
 		{"plain vrrp password", map[string]string{"loadBalancer": `{"virtualIp":"10.250.250.100","interface":"eth0","vrrpPassword":"abc12345"}`}, "loadBalancer.vrrpPassword: is a secret", nil},

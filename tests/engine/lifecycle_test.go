@@ -540,7 +540,7 @@ func TestLifecycle(t *testing.T) {
 func TestDestroyDeletesDataWhenAsked(t *testing.T) {
 	l := newLab(t, "wipe", labProgram, repoProject)
 	cfg := devConfig(3, rocketImageV1, mongoImageV1, true)
-	cfg["loadBalancer"] = map[string]any{"httpPort": 8080, "httpsPort": 8443,
+	cfg["loadBalancer"] = map[string]any{"node": "n1", "httpPort": 8080, "httpsPort": 8443,
 		"certificate": "-----BEGIN CERTIFICATE-----\nMIIBlabcertificate\n-----END CERTIFICATE-----\n"}
 	key := "-----BEGIN PRIVATE KEY-----\n" + password("MIIEvlabkey") + "\n-----END PRIVATE KEY-----\n"
 	l.setConfig(t, cfg, map[string]string{"loadBalancer.privateKey": key})
