@@ -121,8 +121,12 @@ func (a RocketChatHAArgs) Validate() error {
 	// claim reserves port on addr of host for key; who, when set, says
 	// which of several users of the same key it is.
 	claim := func(key, who, host, addr string, port int) {
-		if prev := claims.claim(key+who, host, addr, port); prev != "" {
-			bad(key, "%sport %d on %s is already used by %s on the same Docker host %s", who, port, addr, prev, host)
+		label, prefix := key, ""
+		if who != "" {
+			label, prefix = key+" of "+who, who+": "
+		}
+		if prev := claims.claim(label, host, addr, port); prev != "" {
+			bad(key, "%sport %d on %s is already used by %s on the same Docker host %s", prefix, port, addr, prev, host)
 		}
 	}
 	for i, n := range a.Nodes {
@@ -195,7 +199,7 @@ func (a RocketChatHAArgs) Validate() error {
 			bad(key, "%q repeats LoadBalancer.Nodes[%d]", name, seenLB[name]-1)
 		default:
 			lbNodes = append(lbNodes, a.Nodes[j])
-			lbHosts = append(lbHosts, lbHost{a.Nodes[j].DockerHost, fmt.Sprintf("the load balancer on %s: ", name)})
+			lbHosts = append(lbHosts, lbHost{a.Nodes[j].DockerHost, "the load balancer on "+name})
 		}
 		seenLB[name] = i + 1
 	}
