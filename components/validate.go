@@ -199,7 +199,7 @@ func (a RocketChatHAArgs) Validate() error {
 			bad(key, "%q repeats LoadBalancer.Nodes[%d]", name, seenLB[name]-1)
 		default:
 			lbNodes = append(lbNodes, a.Nodes[j])
-			lbHosts = append(lbHosts, lbHost{a.Nodes[j].DockerHost, "the load balancer on "+name})
+			lbHosts = append(lbHosts, lbHost{a.Nodes[j].DockerHost, "the load balancer on " + name})
 		}
 		seenLB[name] = i + 1
 	}
