@@ -123,6 +123,39 @@ func TestDevStackFile(t *testing.T) {
 	}
 }
 
+// The example production stack deploys as its comments say: a load
+// balancer with TLS and keepalived on each of the three hosts, over SSH.
+func TestProdStackFile(t *testing.T) {
+	cfg := readStackFile(t, "../Pulumi.prod.yaml")
+	lb := map[string]any{}
+	if err := json.Unmarshal([]byte(cfg["rocketchat-ha:loadBalancer"]), &lb); err != nil {
+		t.Fatal(err)
+	}
+	// The secrets its comments tell the operator to set.
+	lb["certificate"], lb["privateKey"] = "-----BEGIN CERTIFICATE-----", "-----BEGIN PRIVATE KEY-----"
+	b, _ := json.Marshal(lb)
+	cfg["rocketchat-ha:loadBalancer"] = string(b)
+	rec, err := mocktest.Run(t, cfg, []string{"rocketchat-ha:loadBalancer"}, stacks.Program)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ip := range []string{"10.250.250.13", "10.250.250.14", "10.250.250.17"} {
+		node := fmt.Sprintf("rocket-%d", i+1)
+		if h := rec.Named(t, "pulumi:providers:docker", "rocketchat-docker-"+node).String("host"); h != "ssh://root@"+ip {
+			t.Errorf("%s: docker host %q", node, h)
+		}
+		nginx := rec.Named(t, tContainer, "rocketchat-lb-"+node)
+		if ports := nginx.Objects("ports"); len(ports) != 2 || ports[1]["external"].NumberValue() != 443 {
+			t.Errorf("%s: load balancer ports %v, want 80 and 443", node, ports)
+		}
+		k := rec.Named(t, tContainer, "rocketchat-lb-"+node+"-keepalived")
+		conf := mocktest.Unwrap(k.Objects("uploads")[0]["content"]).StringValue()
+		if !strings.Contains(conf, "10.250.250.100/24 dev eth0") || !strings.Contains(conf, "unicast_src_ip "+ip) {
+			t.Errorf("%s: keepalived config does not carry the virtual IP and its own address", node)
+		}
+	}
+}
+
 func TestBadInput(t *testing.T) {
 	node := func(name, addr string) string { return fmt.Sprintf(`{"name":%q,"address":%q}`, name, addr) }
 	many := []string{}
