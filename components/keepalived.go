@@ -17,8 +17,11 @@ const keepalivedConfPath = "/etc/keepalived/keepalived.conf"
 
 // vrrpCapabilities are the only capabilities keepalived keeps: it sets the
 // address (NET_ADMIN) and sends VRRP and gratuitous ARP (NET_RAW,
-// NET_BROADCAST).
-var vrrpCapabilities = []string{"NET_ADMIN", "NET_BROADCAST", "NET_RAW"}
+// NET_BROADCAST). They are spelled as Docker 20.10 and later store and
+// report them, with the CAP_ prefix: pulumi-docker reads them back from the
+// daemon, and "NET_ADMIN" would differ from that on every `pulumi up`
+// (capabilities force replacement).
+var vrrpCapabilities = []string{"CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"}
 
 // vrrpGroup is what every keepalived of the cluster shares.
 type vrrpGroup struct {

@@ -148,7 +148,7 @@ func TestVirtualIPKeepalived(t *testing.T) {
 		}
 		caps := mocktest.Unwrap(k.Inputs["capabilities"]).ObjectValue()
 		adds := mocktest.Resource{Inputs: caps}.Strings("adds")
-		if !slices.Equal(adds, []string{"NET_ADMIN", "NET_BROADCAST", "NET_RAW"}) || !slices.Equal(mocktest.Resource{Inputs: caps}.Strings("drops"), []string{"ALL"}) {
+		if !slices.Equal(adds, []string{"CAP_NET_ADMIN", "CAP_NET_BROADCAST", "CAP_NET_RAW"}) || !slices.Equal(mocktest.Resource{Inputs: caps}.Strings("drops"), []string{"ALL"}) {
 			t.Errorf("%s: capabilities %v", name, caps)
 		}
 		if img := rec.Named(t, tImage, name+"-image").String("name"); img != components.DefaultKeepalivedImage {

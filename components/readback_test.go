@@ -42,11 +42,13 @@ func readBackCases() map[string]*components.RocketChatHAArgs {
 	api144 := tlsArgs()
 	api144.DockerAPIVersion = "1.44"
 	return map[string]*components.RocketChatHAArgs{
-		"defaults, 1 node":            {Nodes: testNodes(1), RootURL: pulumi.String("https://c.example.com")},
-		"defaults, 5 nodes":           {Nodes: testNodes(5), RootURL: pulumi.String("https://c.example.com")},
-		"tls and every secret":        tlsArgs(),
-		"instance port below 3000":    {Nodes: lowInstance, RootURL: pulumi.String("http://c.example.com")},
-		"docker API 1.44":             api144,
+		"defaults, 1 node":         {Nodes: testNodes(1), RootURL: pulumi.String("https://c.example.com")},
+		"defaults, 5 nodes":        {Nodes: testNodes(5), RootURL: pulumi.String("https://c.example.com")},
+		"tls and every secret":     tlsArgs(),
+		"instance port below 3000": {Nodes: lowInstance, RootURL: pulumi.String("http://c.example.com")},
+		"docker API 1.44":          api144,
+		"virtual ip": {Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
+			LoadBalancer: components.LoadBalancer{VirtualIP: "10.250.250.100", Interface: "eth0"}},
 		"separate load balancer host": {Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"), LoadBalancer: components.LoadBalancer{DockerHost: "unix:///var/run/lb.sock", Address: "lb.example.com"}},
 	}
 }
@@ -153,7 +155,17 @@ func checkContainerReadBack(t *testing.T, c mocktest.Resource, api144 bool) {
 			t.Errorf("%s: upload %s holds a secret with mode %s, want 0400", c.Name, file, mode.StringValue())
 		}
 	}
-	if c.String("networkMode") != "bridge" {
+	if caps := mocktest.Unwrap(c.Inputs["capabilities"]); caps.IsObject() {
+		r := mocktest.Resource{Inputs: caps.ObjectValue()}
+		for _, list := range []string{"adds", "drops"} {
+			for _, cp := range r.Strings(list) {
+				if cp != "ALL" && !strings.HasPrefix(cp, "CAP_") {
+					t.Errorf("%s: capabilities.%s %q; the daemon reports it as CAP_%s", c.Name, list, cp, cp)
+				}
+			}
+		}
+	}
+	if c.String("networkMode") != "bridge" && !(strings.HasSuffix(c.Name, "-keepalived") && c.String("networkMode") == "host") {
 		t.Errorf("%s: networkMode %q, want an explicit bridge (pulumi-docker #1272)", c.Name, c.String("networkMode"))
 	}
 }

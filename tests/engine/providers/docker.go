@@ -245,6 +245,10 @@ func containerFieldEqual(k string, o, n resource.PropertyValue) bool {
 		return equalValues(portsForDiff(o), portsForDiff(n))
 	case "hosts":
 		return strings.Join(hostsForDiff(o), "\n") == strings.Join(hostsForDiff(n), "\n")
+	case "capabilities":
+		// adds and drops are sets in the schema: order does not matter,
+		// spelling does ("NET_ADMIN" differs from the read-back "CAP_NET_ADMIN").
+		return setsEqual(o, n, "adds") && setsEqual(o, n, "drops")
 	case "user", "workingDir":
 		if nv := plainValue(n); nv.IsNull() || (nv.IsString() && nv.StringValue() == "") {
 			return true
@@ -500,6 +504,10 @@ func (p *dockerProvider) recordFrom(host string, props resource.PropertyMap) (co
 			rec.Binds = append(rec.Binds, src+":"+stringOf(vm, "containerPath"))
 		}
 	}
+	if c := plainValue(props["capabilities"]); c.IsObject() {
+		rec.CapAdd = daemonCapabilities(stringsOf(c.ObjectValue(), "adds"))
+		rec.CapDrop = daemonCapabilities(stringsOf(c.ObjectValue(), "drops"))
+	}
 	if hc := plainValue(props["healthcheck"]); hc.IsObject() {
 		m := hc.ObjectValue()
 		h := &healthSpec{Test: stringsOf(m, "tests"), Interval: durationNS(stringOf(m, "interval")),
@@ -570,6 +578,12 @@ func stateFromRecord(base resource.PropertyMap, rec containerRecord) resource.Pr
 		out["hosts"] = resource.NewProperty(hs)
 	} else {
 		delete(out, "hosts")
+	}
+	// The provider reads capabilities back from HostConfig.CapAdd/CapDrop,
+	// in the daemon's CAP_ form.
+	if len(rec.CapAdd) > 0 || len(rec.CapDrop) > 0 {
+		out["capabilities"] = resource.NewProperty(resource.PropertyMap{
+			"adds": stringsValue(rec.CapAdd), "drops": stringsValue(rec.CapDrop)})
 	}
 	out["user"] = resource.NewProperty(rec.User)
 	out["workingDir"] = resource.NewProperty(rec.WorkingDir)
@@ -837,4 +851,31 @@ func randomHex(n int) string {
 		panic(err)
 	}
 	return hex.EncodeToString(b)
+}
+
+// daemonCapabilities is how Docker 20.10 and later store capability
+// names: upper case with a CAP_ prefix, except ALL.
+func daemonCapabilities(caps []string) []string {
+	out := make([]string, len(caps))
+	for i, c := range caps {
+		c = strings.ToUpper(c)
+		if c != "ALL" && !strings.HasPrefix(c, "CAP_") {
+			c = "CAP_" + c
+		}
+		out[i] = c
+	}
+	return out
+}
+
+// setsEqual compares the string list key of two objects as sets.
+func setsEqual(o, n resource.PropertyValue, key string) bool {
+	list := func(v resource.PropertyValue) []string {
+		if v = plainValue(v); !v.IsObject() {
+			return nil
+		}
+		l := stringsOf(v.ObjectValue(), resource.PropertyKey(key))
+		sort.Strings(l)
+		return l
+	}
+	return strings.Join(list(o), "\n") == strings.Join(list(n), "\n")
 }

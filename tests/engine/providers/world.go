@@ -99,8 +99,12 @@ type containerRecord struct {
 	LogDriver   string            `json:"logDriver,omitempty"`
 	LogOpts     map[string]string `json:"logOpts,omitempty"`
 	Binds       []string          `json:"binds,omitempty"`
-	Health      *healthSpec       `json:"health,omitempty"`
-	Uploads     []UploadedFile    `json:"uploads,omitempty"`
+	// CapAdd and CapDrop are as the daemon stores them: Docker 20.10 and
+	// later write every capability but ALL with a CAP_ prefix.
+	CapAdd  []string       `json:"capAdd,omitempty"`
+	CapDrop []string       `json:"capDrop,omitempty"`
+	Health  *healthSpec    `json:"health,omitempty"`
+	Uploads []UploadedFile `json:"uploads,omitempty"`
 }
 
 func (w *world) hostDir(host string) string {
