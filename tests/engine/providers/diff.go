@@ -14,13 +14,7 @@ import (
 // the real providers treat them during previews and dependent-replacement
 // checks. Missing, null and empty values are equivalent.
 func diffInputs(olds, news resource.PropertyMap, replaceOn map[string]bool, dbr bool) plugin.DiffResult {
-	keys := map[resource.PropertyKey]bool{}
-	for k := range olds {
-		keys[k] = true
-	}
-	for k := range news {
-		keys[k] = true
-	}
+	keys := keyUnion(olds, news)
 	detailed := map[string]plugin.PropertyDiff{}
 	var changed, replaced []resource.PropertyKey
 	for k := range keys {
@@ -158,4 +152,16 @@ func diffKind(o, n resource.PropertyValue, replace bool) plugin.DiffKind {
 		kind = kind.AsReplace()
 	}
 	return kind
+}
+
+// keyUnion is the set of keys of a and b.
+func keyUnion(a, b resource.PropertyMap) map[resource.PropertyKey]bool {
+	keys := map[resource.PropertyKey]bool{}
+	for k := range a {
+		keys[k] = true
+	}
+	for k := range b {
+		keys[k] = true
+	}
+	return keys
 }

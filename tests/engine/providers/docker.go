@@ -190,13 +190,7 @@ func (p *dockerProvider) Diff(_ context.Context, req plugin.DiffRequest) (plugin
 // and fill protocol/ip defaults; hosts compare as a set; an empty user or
 // workingDir is suppressed.
 func diffContainer(state, oldInputs, news resource.PropertyMap, dbr bool) plugin.DiffResult {
-	keys := map[resource.PropertyKey]bool{}
-	for k := range news {
-		keys[k] = true
-	}
-	for k := range oldInputs {
-		keys[k] = true
-	}
+	keys := keyUnion(news, oldInputs)
 	detailed := map[string]plugin.PropertyDiff{}
 	var changed, replaced []resource.PropertyKey
 	for k := range keys {
