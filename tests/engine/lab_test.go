@@ -235,12 +235,13 @@ func (l *lab) begin(t *testing.T, name string) string {
 }
 
 // tryUp runs an update that may fail and returns its error.
-func (l *lab) tryUp(t *testing.T, name string) (opResult, error) {
+func (l *lab) tryUp(t *testing.T, name string, opts ...optup.Option) (opResult, error) {
 	t.Helper()
 	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
-	_, err := l.stack.Up(l.ctx, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
+	opts = append(opts, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
+	_, err := l.stack.Up(l.ctx, opts...)
 	res := l.finish(t, name, path, &log, nil)
 	res.diags = sink.wait()
 	saveDiags(path, res.diags)

@@ -20,9 +20,24 @@ const (
 // change runs the update command (or create when update is unset).
 var CommandReplaceFields = setOf("triggers")
 
-type commandProvider struct{ base }
+type commandProvider struct {
+	base
+	world *world
+}
 
-func newCommand() *commandProvider { return &commandProvider{base: newBase("command", CommandVersion)} }
+func newCommand() *commandProvider {
+	return &commandProvider{base: newBase("command", CommandVersion), world: newWorld()}
+}
+
+// hostDownError is how a command step fails whose docker CLI cannot reach
+// its DOCKER_HOST: pulumi-command reports the exit status and the stderr.
+func (p *commandProvider) hostDownError(props resource.PropertyMap) error {
+	_, env := environment(props)
+	if h := env["DOCKER_HOST"]; h != "" && p.world.hostDown(h) {
+		return fmt.Errorf("exit status 1: running %q:\n%v", "docker", unreachable(h))
+	}
+	return nil
+}
 
 func (p *commandProvider) Check(_ context.Context, req plugin.CheckRequest) (plugin.CheckResponse, error) {
 	switch string(req.Type) {
@@ -109,6 +124,11 @@ func (p *commandProvider) Create(_ context.Context, req plugin.CreateRequest) (p
 		return plugin.CreateResponse{Properties: outputsFrom(req.Properties,
 			map[string]resource.PropertyValue{"stdout": unknown, "stderr": unknown})}, nil
 	}
+	if err := p.hostDownError(req.Properties); err != nil {
+		ev.Error = err.Error()
+		p.trace.record(ev)
+		return plugin.CreateResponse{}, err
+	}
 	ev.ID = string(req.URN.Name()) + randomHex(4)
 	p.trace.record(ev)
 	stdout, stderr := p.run(ev, "create", req.Properties)
@@ -132,6 +152,11 @@ func (p *commandProvider) Update(_ context.Context, req plugin.UpdateRequest) (p
 		unknown := resource.MakeComputed(resource.NewProperty(""))
 		return plugin.UpdateResponse{Properties: outputsFrom(req.NewInputs,
 			map[string]resource.PropertyValue{"stdout": unknown, "stderr": unknown})}, nil
+	}
+	if err := p.hostDownError(req.NewInputs); err != nil {
+		ev.Error = err.Error()
+		p.trace.record(ev)
+		return plugin.UpdateResponse{}, err
 	}
 	p.trace.record(ev)
 	which := "update"

@@ -313,6 +313,9 @@ func (p *dockerProvider) Create(ctx context.Context, req plugin.CreateRequest) (
 	inputs, secretKeys := redactMap(req.Properties)
 	ev := Event{Op: OpCreate, URN: string(req.URN), Type: string(req.Type), Name: name, Host: host,
 		Preview: req.Preview, Inputs: inputs, SecretKeys: secretKeys}
+	if !req.Preview && p.world.hostDown(host) {
+		return plugin.CreateResponse{}, p.down(ev)
+	}
 	switch string(req.Type) {
 	case ContainerType:
 		return p.createContainer(ctx, req, ev)
@@ -677,6 +680,9 @@ func portValue(p publishedPort) resource.PropertyValue {
 func (p *dockerProvider) Read(ctx context.Context, req plugin.ReadRequest) (plugin.ReadResponse, error) {
 	host, name := p.host(), stringOf(req.State, "name")
 	ev := Event{Op: OpRead, URN: string(req.URN), Type: string(req.Type), ID: string(req.ID), Name: name, Host: host}
+	if p.world.hostDown(host) {
+		return plugin.ReadResponse{}, p.down(ev)
+	}
 	keep := plugin.ReadResponse{ReadResult: plugin.ReadResult{ID: req.ID, Inputs: req.Inputs, Outputs: req.State}}
 	switch string(req.Type) {
 	case ContainerType:
@@ -723,6 +729,10 @@ func (p *dockerProvider) Read(ctx context.Context, req plugin.ReadRequest) (plug
 }
 
 func (p *dockerProvider) Update(_ context.Context, req plugin.UpdateRequest) (plugin.UpdateResponse, error) {
+	if !req.Preview && p.world.hostDown(p.host()) {
+		return plugin.UpdateResponse{}, p.down(Event{Op: OpUpdate, URN: string(req.URN), Type: string(req.Type), ID: string(req.ID),
+			Name: stringOf(req.OldOutputs, "name"), Host: p.host()})
+	}
 	inputs, secretKeys := redactMap(req.NewInputs)
 	var d plugin.DiffResult
 	if string(req.Type) == ContainerType {
@@ -759,6 +769,9 @@ func (p *dockerProvider) Update(_ context.Context, req plugin.UpdateRequest) (pl
 func (p *dockerProvider) Delete(_ context.Context, req plugin.DeleteRequest) (plugin.DeleteResponse, error) {
 	host, name := p.host(), stringOf(req.Outputs, "name")
 	ev := Event{Op: OpDelete, URN: string(req.URN), Type: string(req.Type), ID: string(req.ID), Name: name, Host: host}
+	if p.world.hostDown(host) {
+		return plugin.DeleteResponse{}, p.down(ev)
+	}
 	switch string(req.Type) {
 	case ContainerType:
 		if p.world != nil {
@@ -872,4 +885,14 @@ func setsEqual(o, n resource.PropertyValue, key string) bool {
 		return l
 	}
 	return strings.Join(list(o), "\n") == strings.Join(list(n), "\n")
+}
+
+// down records ev as failed on a host that does not answer and returns
+// the error the real provider reports: the docker client's, wrapped in the
+// bridge's one-error list.
+func (p *dockerProvider) down(ev Event) error {
+	err := bridgeError("%v", unreachable(ev.Host))
+	ev.Error = err.Error()
+	p.trace.record(ev)
+	return err
 }

@@ -438,3 +438,40 @@ func RemoveContainer(dir, host, name string) error {
 	}
 	return w.removeContainer(host, name)
 }
+
+// downMarker is the file that marks a simulated Docker host as not
+// answering.
+const downMarker = "down"
+
+// hostDown reports whether host was taken down with SetHostDown.
+func (w *world) hostDown(host string) bool {
+	if w == nil {
+		return false
+	}
+	_, err := os.Stat(filepath.Join(w.hostDir(host), downMarker))
+	return err == nil
+}
+
+// SetHostDown makes the simulated Docker host stop answering (down) or
+// answer again: every daemon call of the docker fake on it, and every
+// command step whose DOCKER_HOST it is, then fails as with a dead host.
+func SetHostDown(dir, host string, down bool) error {
+	w := &world{dir: dir}
+	marker := filepath.Join(w.hostDir(host), downMarker)
+	if !down {
+		if err := os.Remove(marker); err != nil && !os.IsNotExist(err) {
+			return err
+		}
+		return nil
+	}
+	if err := os.MkdirAll(w.hostDir(host), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(marker, nil, 0o644)
+}
+
+// unreachable is the docker client's error for a daemon that does not
+// answer (client.ErrorConnectionFailed's text).
+func unreachable(host string) error {
+	return fmt.Errorf("Cannot connect to the Docker daemon at %s. Is the docker daemon running?", host)
+}
