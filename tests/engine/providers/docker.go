@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"os"
 	"regexp"
@@ -895,4 +896,20 @@ func (p *dockerProvider) down(ev Event) error {
 	ev.Error = err.Error()
 	p.trace.record(ev)
 	return err
+}
+
+// Configure is base's, except on a host that does not answer: the real
+// provider pings the daemon when it is configured (its native half) and
+// fails, so the engine cannot load that host's provider at all, whatever
+// the operation and whether or not anything of that host changes.
+func (p *dockerProvider) Configure(ctx context.Context, req plugin.ConfigureRequest) (plugin.ConfigureResponse, error) {
+	resp, err := p.base.Configure(ctx, req)
+	if err != nil {
+		return resp, err
+	}
+	if host := p.host(); p.world.hostDown(host) {
+		p.trace.record(Event{Op: OpConfigure, Host: host, Error: "host down"})
+		return plugin.ConfigureResponse{}, errors.New("docker native provider returned an unexpected error from Configure: failed to connect to any docker daemon")
+	}
+	return resp, nil
 }
