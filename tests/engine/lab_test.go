@@ -237,15 +237,28 @@ func (l *lab) begin(t *testing.T, name string) string {
 // tryUp runs an update that may fail and returns its error.
 func (l *lab) tryUp(t *testing.T, name string, opts ...optup.Option) (opResult, error) {
 	t.Helper()
+	res, _, err := l.runUp(t, name, false, opts)
+	return res, err
+}
+
+// runUp runs one update with the lab's output and event streams; with
+// mustSucceed a failure ends the test (in finish).
+func (l *lab) runUp(t *testing.T, name string, mustSucceed bool, opts []optup.Option) (opResult, auto.UpResult, error) {
+	t.Helper()
 	path := l.begin(t, name)
 	var log bytes.Buffer
 	sink := newEventSink()
 	opts = append(opts, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
-	_, err := l.stack.Up(l.ctx, opts...)
-	res := l.finish(t, name, path, &log, nil)
-	res.diags = sink.wait()
-	saveDiags(path, res.diags)
-	return res, err
+	r, err := l.stack.Up(l.ctx, opts...)
+	diags := sink.wait()
+	fatal := error(nil)
+	if mustSucceed {
+		fatal = err
+	}
+	res := l.finish(t, name, path, &log, fatal)
+	res.diags = diags
+	saveDiags(path, diags)
+	return res, r, err
 }
 
 func (l *lab) finish(t *testing.T, name, tracePath string, log *bytes.Buffer, err error) opResult {
@@ -271,18 +284,7 @@ func (l *lab) finish(t *testing.T, name, tracePath string, log *bytes.Buffer, er
 
 func (l *lab) up(t *testing.T, name string, opts ...optup.Option) opResult {
 	t.Helper()
-	path := l.begin(t, name)
-	var log bytes.Buffer
-	sink := newEventSink()
-	opts = append(opts, optup.ProgressStreams(&log), optup.ErrorProgressStreams(&log), optup.EventStreams(sink.ch))
-	r, err := l.stack.Up(l.ctx, opts...)
-	diags := sink.wait()
-	res := l.finish(t, name, path, &log, err)
-	res.diags = diags
-	saveDiags(path, diags)
-	if err != nil {
-		return res
-	}
+	res, r, _ := l.runUp(t, name, true, opts)
 	if r.Summary.ResourceChanges != nil {
 		res.changes = *r.Summary.ResourceChanges
 	}
