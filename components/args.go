@@ -126,7 +126,9 @@ type LoadBalancer struct {
 // RocketChatHAArgs are the inputs of the RocketChatHA component.
 type RocketChatHAArgs struct {
 	// Nodes lists the Docker hosts, in order. Node 0 initiates the replica
-	// set and boots Rocket.Chat first on a fresh cluster.
+	// set and boots Rocket.Chat first on a fresh cluster; later the
+	// replica-set steps run through the first node that answers as a
+	// member.
 	Nodes []Node
 	// RootURL is Rocket.Chat's public URL (ROOT_URL).
 	RootURL pulumi.StringInput
@@ -160,4 +162,11 @@ type RocketChatHAArgs struct {
 	// fields that need a newer API are used only when it allows them: the
 	// healthcheck start interval needs 1.44 (Docker 25).
 	DockerAPIVersion string
+	// ForceReconfig is the one-shot recovery from a lost majority, set only
+	// for one update by `rcha retire --force-reconfig`: the replica-set
+	// prune step forces a reconfig that keeps only the members of Nodes,
+	// through a surviving secondary. It refuses while the set has a
+	// primary. Writes that only the lost members acknowledged may be lost.
+	// Never leave it set.
+	ForceReconfig bool
 }

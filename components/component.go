@@ -14,6 +14,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/connstring"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nodeops"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
@@ -34,6 +35,8 @@ type RocketChatHA struct {
 	MongoURL pulumi.StringOutput `pulumi:"mongoUrl"`
 	// Members lists the replica-set members as host:port.
 	Members pulumi.StringArrayOutput `pulumi:"members"`
+
+	fingerprints pulumi.StringMapOutput
 }
 
 // builder carries what the named steps of NewRocketChatHA share.
@@ -44,6 +47,7 @@ type builder struct {
 	comp *RocketChatHA
 
 	nodes                               []*node
+	nodeInputs                          map[string][]nodeInput
 	rootPassword, rocketPassword        pulumi.StringOutput
 	keyfile                             pulumi.StringOutput
 	mongoURL                            pulumi.StringOutput
@@ -185,7 +189,19 @@ func (b *builder) connectionStrings() error {
 // mongod (chained after it), the full replica-set step, every node's Rocket.Chat (chained after the step), and
 // the load balancer; then it registers the component's outputs.
 func (b *builder) cluster() error {
-	prune, err := b.newReplicaSet(replicaset.ReconcileModePrune, nil)
+	// The prune step, which every other change waits for, waits for every
+	// node's provider: pulumi-docker reaches its daemon when it is
+	// configured, so with a host down the update fails there, before any
+	// container anywhere is touched.
+	var providers []pulumi.Resource
+	for _, n := range b.nodes {
+		providers = append(providers, n.provider)
+	}
+	pruneMode := replicaset.ReconcileModePrune
+	if b.args.ForceReconfig {
+		pruneMode = replicaset.ReconcileModeForce
+	}
+	prune, err := b.newReplicaSet(pruneMode, providers)
 	if err != nil {
 		return err
 	}
@@ -222,10 +238,12 @@ func (b *builder) cluster() error {
 	b.comp.LoadBalancers = pulumi.ToStringArray(lbs.endpoints).ToStringArrayOutput()
 	b.comp.MongoURL = b.mongoURL
 	b.comp.Members = pulumi.ToStringArray(memberHosts(b.args.Nodes)).ToStringArrayOutput()
+	b.comp.fingerprints = b.fingerprints()
 	return b.ctx.RegisterResourceOutputs(b.comp, pulumi.Map{
-		"url":           b.comp.URL,
-		"loadBalancers": b.comp.LoadBalancers,
-		"mongoUrl":      b.comp.MongoURL,
-		"members":       b.comp.Members,
+		"url":                      b.comp.URL,
+		"loadBalancers":            b.comp.LoadBalancers,
+		"mongoUrl":                 b.comp.MongoURL,
+		"members":                  b.comp.Members,
+		nodeops.FingerprintsOutput: b.comp.fingerprints,
 	})
 }

@@ -516,14 +516,42 @@ func TestPruneStepCarriesMembershipOnly(t *testing.T) {
 	if fmt.Sprint(prune.Members) != fmt.Sprint(full.Members) {
 		t.Errorf("prune members %v, full members %v", prune.Members, full.Members)
 	}
+	wantNodes := "rocket-1 ssh://root@10.250.250.11 chat-mongo-rocket-1 27017\n" +
+		"rocket-2 ssh://root@10.250.250.12 chat-mongo-rocket-2 27017\n" +
+		"rocket-3 ssh://root@10.250.250.13 chat-mongo-rocket-3 27017\n"
+	providers := map[string]bool{}
+	for _, p := range rec.ByType(tProvider) {
+		providers[p.URN] = true
+	}
 	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset"} {
 		step := rec.Named(t, tCommand, name)
 		script := step.String("create")
 		env := mocktest.Unwrap(step.Inputs["environment"]).ObjectValue()
-		if !strings.Contains(script, `docker exec -i -e RCHA_DESIRED -e RCHA_ROOT_PASSWORD -e RCHA_ROOT_PASSWORD_PREVIOUS -e RCHA_IN_EFFECT_PREFIX "$RCHA_CONTAINER" `) ||
-			mocktest.Unwrap(env["RCHA_CONTAINER"]).StringValue() != "chat-mongo-rocket-1" {
-			t.Errorf("%s does not exec into node 1's mongod: %s", name, script)
+		// Every node is a candidate to run through, in list order; no
+		// single host is wired in.
+		if got := mocktest.Unwrap(env["RCHA_NODES"]).StringValue(); got != wantNodes {
+			t.Errorf("%s: RCHA_NODES\n%s\nwant\n%s", name, got, wantNodes)
 		}
+		for _, k := range []resourceKey{"DOCKER_HOST", "RCHA_CONTAINER"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s: %s is set: the step must not depend on one node", name, k)
+			}
+		}
+		if !strings.Contains(script, `docker exec -i "$@" -e RCHA_LOCAL="127.0.0.1:$NODE_PORT" "$NODE_CONTAINER" `) {
+			t.Errorf("%s does not exec into the chosen node's mongod: %s", name, script)
+		}
+	}
+	// The prune step, which everything else waits for, waits for every
+	// node's provider: a host that does not answer fails the update there.
+	pruneStep := rec.Named(t, tCommand, "chat-replicaset-prune")
+	deps := 0
+	for _, d := range pruneStep.Req.GetDependencies() {
+		if providers[d] {
+			deps++
+		}
+	}
+	if deps != 3 {
+		t.Errorf("the prune step depends on %d of the 3 node providers: %v", deps, pruneStep.Req.GetDependencies())
 	}
 }
 
@@ -554,15 +582,28 @@ func TestDockerHostSchemes(t *testing.T) {
 	if _, ok := rec.Named(t, tProvider, "chat-docker-rocket-2").Inputs["keyMaterial"]; ok {
 		t.Error("a unix:// provider got TLS material")
 	}
-	// The command steps reach node 1's tcp:// host with the same material.
-	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset", "chat-lb-rocket-1-config"} {
-		env := mocktest.Unwrap(rec.Named(t, tCommand, name).Inputs["environment"]).ObjectValue()
-		if h := mocktest.Unwrap(env["DOCKER_HOST"]).StringValue(); h != "tcp://10.250.250.11:2376" {
-			t.Errorf("%s: DOCKER_HOST %q", name, h)
+	// The command steps reach node 1's tcp:// host with the same material:
+	// the load balancer's step as its only host, the replica-set steps as
+	// node 0 of their candidates.
+	env := mocktest.Unwrap(rec.Named(t, tCommand, "chat-lb-rocket-1-config").Inputs["environment"]).ObjectValue()
+	if h := mocktest.Unwrap(env["DOCKER_HOST"]).StringValue(); h != "tcp://10.250.250.11:2376" {
+		t.Errorf("chat-lb-rocket-1-config: DOCKER_HOST %q", h)
+	}
+	for _, k := range []resourceKey{"RCHA_DOCKER_CA", "RCHA_DOCKER_CERT", "RCHA_DOCKER_KEY"} {
+		if v, ok := env[k]; !ok || !mocktest.Secret(v) {
+			t.Errorf("chat-lb-rocket-1-config: %s is missing or not secret", k)
 		}
-		for _, k := range []resourceKey{"RCHA_DOCKER_CA", "RCHA_DOCKER_CERT", "RCHA_DOCKER_KEY"} {
+	}
+	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset"} {
+		env := mocktest.Unwrap(rec.Named(t, tCommand, name).Inputs["environment"]).ObjectValue()
+		for _, k := range []resourceKey{"RCHA_DOCKER_CA_0", "RCHA_DOCKER_CERT_0", "RCHA_DOCKER_KEY_0"} {
 			if v, ok := env[k]; !ok || !mocktest.Secret(v) {
 				t.Errorf("%s: %s is missing or not secret", name, k)
+			}
+		}
+		for _, k := range []resourceKey{"RCHA_DOCKER_CA_1", "RCHA_DOCKER_CA_2"} {
+			if _, ok := env[k]; ok {
+				t.Errorf("%s: %s set for a host without TLS", name, k)
 			}
 		}
 	}

@@ -149,6 +149,18 @@ func (b *builder) healthcheck(h health) docker.ContainerHealthcheckArgs {
 	return args
 }
 
+// newImage registers a pinned image on a Docker host (node n's, when n is
+// not nil) and records it in n's fingerprint.
+func (b *builder) newImage(n *node, name string, ref pulumi.StringInput, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*docker.RemoteImage, error) {
+	args := &docker.RemoteImageArgs{Name: ref, KeepLocally: pulumi.Bool(true)}
+	img, err := docker.NewRemoteImage(b.ctx, name, args, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(provider)}, opts...)...)
+	if err != nil {
+		return nil, err
+	}
+	b.record(n, name, args, img)
+	return img, nil
+}
+
 // containerOptions are the options every fixed-name container needs: its
 // name cannot exist twice, so replacements delete first, and changes that
 // only touch state (health, wait) still roll the container.

@@ -1,8 +1,11 @@
 package components
 
+import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 // Internals that the external tests (package components_test) use; this
 // file is compiled into the package only for tests.
 var (
 	RocketChatEntrypoint = func() string { return rocketChatEntrypoint }
 	EnvFile              = envFile
+	Fingerprints         = func(c *RocketChatHA) pulumi.StringMapOutput { return c.fingerprints }
 )

@@ -108,10 +108,7 @@ func (b *builder) newKeepalived(s lbSite, sites []lbSite, g *vrrpGroup, nginxSte
 		image = pulumi.String(DefaultKeepalivedImage)
 	}
 	name := s.name + "-keepalived"
-	img, err := docker.NewRemoteImage(b.ctx, name+"-image", &docker.RemoteImageArgs{
-		Name:        image,
-		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(b.comp), pulumi.Provider(s.provider))
+	img, err := b.newImage(s.node, name+"-image", image, s.provider)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
@@ -147,5 +144,6 @@ func (b *builder) newKeepalived(s lbSite, sites []lbSite, g *vrrpGroup, nginxSte
 	if err != nil {
 		return nil, fmt.Errorf("container: %w", err)
 	}
+	b.record(s.node, name, args, c)
 	return c, nil
 }

@@ -175,10 +175,7 @@ func (b *builder) newLoadBalancers(rockets []pulumi.Resource) (loadBalancers, er
 // connections.
 func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.StringOutput, deps []pulumi.Resource) (*local.Command, error) {
 	lb := b.args.LoadBalancer
-	img, err := docker.NewRemoteImage(b.ctx, s.name+"-image", &docker.RemoteImageArgs{
-		Name:        b.nginxImage,
-		KeepLocally: pulumi.Bool(true),
-	}, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(s.provider)}, s.aliases("-image")...)...)
+	img, err := b.newImage(s.node, s.name+"-image", b.nginxImage, s.provider, s.aliases("-image")...)
 	if err != nil {
 		return nil, fmt.Errorf("image: %w", err)
 	}
@@ -214,6 +211,7 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 	if err != nil {
 		return nil, fmt.Errorf("container: %w", err)
 	}
+	b.record(s.node, s.name, args, c)
 
 	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf, stepEnvContainer: pulumi.String(s.name)}
 	if cfg.TLS {
@@ -224,17 +222,19 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 	// It runs on the machine running pulumi, with the docker CLI, and reads
 	// RCHA_CONTAINER, RCHA_NGINX_CONF (and RCHA_TLS_CERT, RCHA_TLS_KEY).
 	script := stepScript(loadBalancerReload)
-	step, err := local.NewCommand(b.ctx, s.name+"-config", &local.CommandArgs{
+	stepArgs := &local.CommandArgs{
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
 		Environment: env,
 		// A new container (replaced for any reason) gets the current config.
 		Triggers: pulumi.Array{c.ID()},
 		Logging:  local.LoggingStdoutAndStderr,
-	}, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.DependsOn(append(append([]pulumi.Resource{}, deps...), c))}, s.aliases("-config")...)...)
+	}
+	step, err := local.NewCommand(b.ctx, s.name+"-config", stepArgs, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.DependsOn(append(append([]pulumi.Resource{}, deps...), c))}, s.aliases("-config")...)...)
 	if err != nil {
 		return nil, fmt.Errorf("config step: %w", err)
 	}
+	b.record(s.node, s.name+"-config", stepArgs, step)
 	return step, nil
 }
 

@@ -46,22 +46,21 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 
 	volOpts := append([]pulumi.ResourceOption{}, nodeOpts...)
 	volOpts = append(volOpts, pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy))
-	vol, err := docker.NewVolume(b.ctx, prefix+"-data", &docker.VolumeArgs{
+	volArgs := &docker.VolumeArgs{
 		Name: pulumi.String(prefix + "-data"),
 		Labels: docker.VolumeLabelArray{
 			docker.VolumeLabelArgs{Label: pulumi.String(LabelCluster), Value: pulumi.String(b.name)},
 			docker.VolumeLabelArgs{Label: pulumi.String(LabelNode), Value: pulumi.String(n.Name)},
 			docker.VolumeLabelArgs{Label: pulumi.String(LabelRole), Value: pulumi.String("mongo-data")},
 		},
-	}, volOpts...)
+	}
+	vol, err := docker.NewVolume(b.ctx, prefix+"-data", volArgs, volOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: mongo volume: %w", n, err)
 	}
+	b.record(n, prefix+"-data", volArgs, vol)
 
-	img, err := docker.NewRemoteImage(b.ctx, prefix+"-image", &docker.RemoteImageArgs{
-		Name:        b.mongoImage,
-		KeepLocally: pulumi.Bool(true),
-	}, nodeOpts...)
+	img, err := b.newImage(n, prefix+"-image", b.mongoImage, n.provider)
 	if err != nil {
 		return nil, fmt.Errorf("%s: mongo image: %w", n, err)
 	}
@@ -104,5 +103,6 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: mongo container: %w", n, err)
 	}
+	b.record(n, prefix, args, c)
 	return &mongoNode{Volume: vol, Image: img, Container: c}, nil
 }

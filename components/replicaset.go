@@ -3,6 +3,7 @@ package components
 import (
 	_ "embed"
 	"fmt"
+	"strings"
 
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -33,9 +34,21 @@ var replicaSetStep string
 // Environment variables of the replica-set step's script.
 const (
 	stepEnvContainer = "RCHA_CONTAINER"
+	stepEnvNodes     = "RCHA_NODES"
 	stepEnvMode      = "RCHA_MODE"
 	stepEnvPrefix    = "RCHA_IN_EFFECT_PREFIX"
 )
+
+// stepNodes is the replica-set step's RCHA_NODES: one line per node, in
+// list order, with its name, Docker host, mongod container and port. The
+// step runs through the first of them that answers as a member.
+func (b *builder) stepNodes() string {
+	var sb strings.Builder
+	for _, n := range b.nodes {
+		fmt.Fprintf(&sb, "%s %s %s %d\n", n.Name, n.DockerHost, n.mongoName, n.Ports.Mongo)
+	}
+	return sb.String()
+}
 
 // desiredState builds the replica-set step's input for the given passwords.
 func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) replicaset.DesiredState {
@@ -80,8 +93,8 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 		root, rocket, oplogPwd, key := v[0].(string), v[1].(string), v[2].(string), v[3].(string)
 		d := b.desiredState(rocket, oplogPwd, withOplog)
 		d.Mode = mode
-		if mode == replicaset.ReconcileModePrune {
-			d.Users = nil // the prune step touches membership only
+		if mode != replicaset.ReconcileModeFull {
+			d.Users = nil // the prune (or forced) step touches membership only
 		}
 		js, err := d.JSON() // validates
 		if err != nil {
@@ -92,7 +105,6 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 	desiredJSON := pulumi.ToSecret(state.ApplyT(func(v any) string { return v.(desired).JSON })).(pulumi.StringOutput)
 	hash := pulumi.Unsecret(state.ApplyT(func(v any) string { return v.(desired).Hash })).(pulumi.StringOutput)
 
-	n0 := b.nodes[0]
 	env := pulumi.StringMap{
 		reconcileEnvHash:                    hash,
 		replicaset.ReconcileEnvDesired:      desiredJSON,
@@ -102,13 +114,20 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 	if mname == replicaset.ReconcileModeFull {
 		mname = "full"
 	}
-	env[stepEnvContainer] = pulumi.String(n0.mongoName)
+	env[stepEnvNodes] = pulumi.String(b.stepNodes())
+	for i, n := range b.nodes {
+		if n.DockerTLS != nil && strings.HasPrefix(n.DockerHost, "tcp://") {
+			env[fmt.Sprintf("RCHA_DOCKER_CA_%d", i)] = secret(n.DockerTLS.CA)
+			env[fmt.Sprintf("RCHA_DOCKER_CERT_%d", i)] = secret(n.DockerTLS.Cert)
+			env[fmt.Sprintf("RCHA_DOCKER_KEY_%d", i)] = secret(n.DockerTLS.Key)
+		}
+	}
 	env[stepEnvMode] = pulumi.String(mname)
 	env[stepEnvPrefix] = pulumi.String(replicaset.ReconcileRootInEffectPrefix)
-	dockerCLIEnv(env, n0.DockerHost, n0.DockerTLS)
 	script := stepScript(replicaSetStep)
+	// A forced reconfig is a one-shot run of the prune step.
 	name := b.name + "-replicaset"
-	if mode == replicaset.ReconcileModePrune {
+	if mode != replicaset.ReconcileModeFull {
 		name += "-prune"
 	}
 	opts := []pulumi.ResourceOption{

@@ -120,10 +120,7 @@ func (b *builder) forwardedCount() int {
 // 8.9.1), and a change that replaces every server rolls one node at a time.
 func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.StringOutput) (*rocketNode, error) {
 	name := n.rocketName
-	img, err := docker.NewRemoteImage(b.ctx, name+"-image", &docker.RemoteImageArgs{
-		Name:        b.rocketImage,
-		KeepLocally: pulumi.Bool(true),
-	}, pulumi.Parent(b.comp), pulumi.Provider(n.provider))
+	img, err := b.newImage(n, name+"-image", b.rocketImage, n.provider)
 	if err != nil {
 		return nil, fmt.Errorf("%s: rocketchat image: %w", n, err)
 	}
@@ -164,5 +161,6 @@ func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.St
 	if err != nil {
 		return nil, fmt.Errorf("%s: rocketchat container: %w", n, err)
 	}
+	b.record(n, name, args, c)
 	return &rocketNode{Image: img, Container: c}, nil
 }

@@ -362,6 +362,9 @@ func checkDockerHost(h string, tls *DockerTLS) error {
 	if err != nil {
 		return fmt.Errorf("%q is not a URL: %v", h, err)
 	}
+	if strings.ContainsAny(h, " \t\r\n") {
+		return fmt.Errorf("%q holds white space", h)
+	}
 	switch u.Scheme {
 	case "ssh":
 		if u.Host == "" {

@@ -18,7 +18,19 @@ const DefaultClusterName = "rocketchat"
 // Program reads and validates the stack config, registers the RocketChatHA
 // component and exports url, mongoUrl (secret) and members. Bad config
 // fails before any resource is registered.
-func Program(ctx *pulumi.Context) error {
+func Program(ctx *pulumi.Context) error { return OneShot{}.Program(ctx) }
+
+// OneShot holds what a single update may ask for beyond the stack config
+// and that must never persist in it: rcha sets it for one update only.
+type OneShot struct {
+	// ForceReconfig forces the replica-set reconfig that recovers from a
+	// lost majority (`rcha retire --force-reconfig`); see
+	// components.RocketChatHAArgs.ForceReconfig.
+	ForceReconfig bool
+}
+
+// Program is Program with the one-shot requests of o.
+func (o OneShot) Program(ctx *pulumi.Context) error {
 	keys, err := configKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("stack config: %w", err)
@@ -28,6 +40,7 @@ func Program(ctx *pulumi.Context) error {
 		return fmt.Errorf("stack config:\n%w", err)
 	}
 	args := cfg.Args(sec)
+	args.ForceReconfig = o.ForceReconfig
 	if err := errors.Join(cfg.CheckSecrets(sec, ctx.IsConfigSecret), cfg.Validate(sec, args)); err != nil {
 		return fmt.Errorf("stack config:\n%w", err)
 	}

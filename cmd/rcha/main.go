@@ -12,5 +12,9 @@ import (
 )
 
 func main() {
-	os.Exit(cli.Main(os.Args[1:], cli.Env{Stdout: os.Stdout, Stderr: os.Stderr, Program: stacks.Program}))
+	os.Exit(cli.Main(os.Args[1:], cli.Env{
+		Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin,
+		Program:              stacks.Program,
+		ForceReconfigProgram: stacks.OneShot{ForceReconfig: true}.Program,
+	}))
 }

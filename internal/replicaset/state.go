@@ -25,12 +25,15 @@ import (
 // Script() is the mongosh script that brings the replica set to the
 // desired state: it initiates the set, changes membership one voting member
 // per reconfig, and creates, updates and rotates the database users; in
-// ReconcileModePrune it only removes departing members. It reads
-// its input only from the environment variables named by ReconcileEnvDesired,
-// ReconcileEnvRootPassword and ReconcileEnvRootPasswordPrevious, prints
-// progress lines prefixed with "rcha-reconcile:" on stdout, never prints a
-// password, and exits with one of the ReconcileExit* codes. On success its
-// last line starts with ReconcileRootInEffectPrefix.
+// ReconcileModePrune it only removes departing members; in
+// ReconcileModeForce it first recovers from a lost majority with a forced
+// reconfig. It reads its input only from the environment variables named by
+// ReconcileEnvDesired, ReconcileEnvRootPassword,
+// ReconcileEnvRootPasswordPrevious, ReconcileEnvLocal and ReconcileEnvProbe,
+// prints progress lines prefixed with "rcha-reconcile:" on stdout, never
+// prints a password, and exits with one of the ReconcileExit* codes. On
+// success its last line starts with ReconcileRootInEffectPrefix; in probe
+// mode (ReconcileEnvProbe) it prints one ReconcileProbePrefix line instead.
 //
 //go:embed reconcile.js
 var script string
@@ -48,13 +51,48 @@ const (
 	// ReconcileEnvRootPasswordPrevious is the root password applied by the
 	// previous successful run, or empty on the first run.
 	ReconcileEnvRootPasswordPrevious = "RCHA_ROOT_PASSWORD_PREVIOUS"
+	// ReconcileEnvLocal, when set and not empty, is the host:port of the
+	// mongod to run through (the one the script runs next to, for example
+	// "127.0.0.1:<that node's mongod port>"); it overrides DesiredState.Local,
+	// so that the steps can run through any member, not only node 0. It is
+	// validated like DesiredState.Local (exit ReconcileExitInput, naming
+	// RCHA_LOCAL).
+	ReconcileEnvLocal = "RCHA_LOCAL"
+	// ReconcileEnvProbe set to "1" selects probe mode: the script reads
+	// neither ReconcileEnvDesired nor any password, connects without logging
+	// in to ReconcileEnvLocal (required: ReconcileExitInput without it), runs
+	// hello and prints exactly one line, ReconcileProbePrefix followed by
+	// one of the ReconcileProbe* states, and exits ReconcileExitOK; when
+	// connecting or hello fails it prints ReconcileProbePrefix +
+	// ReconcileProbeFailed + the error and exits ReconcileExitFailed. Any
+	// other non-empty value is invalid input (ReconcileExitInput).
+	ReconcileEnvProbe = "RCHA_PROBE"
+)
+
+// Probe mode's output (see ReconcileEnvProbe).
+const (
+	// ReconcileProbePrefix starts the one line probe mode prints.
+	ReconcileProbePrefix = "rcha-reconcile: probe: "
+	// ReconcileProbePrimary: hello says isWritablePrimary.
+	ReconcileProbePrimary = "PRIMARY"
+	// ReconcileProbeSecondary: hello says secondary.
+	ReconcileProbeSecondary = "SECONDARY"
+	// ReconcileProbeOther: the mongod is in a replica set (hello has a
+	// setName) but neither primary nor secondary (STARTUP2, RECOVERING, ...).
+	ReconcileProbeOther = "OTHER"
+	// ReconcileProbeEmpty: the mongod is in no replica set (hello has no
+	// setName): never initiated, or removed from its set.
+	ReconcileProbeEmpty = "EMPTY"
+	// ReconcileProbeFailed follows ReconcileProbePrefix, then the error,
+	// when connecting or hello failed (exit ReconcileExitFailed).
+	ReconcileProbeFailed = "failed: "
 )
 
 // Exit codes of Script(). Any non-zero code means the replica set may be
 // only partly reconciled; re-running the script is always safe.
 const (
 	ReconcileExitOK      = 0 // converged
-	ReconcileExitFailed  = 1 // a server command failed
+	ReconcileExitFailed  = 1 // a server command failed, or force mode refused (no write)
 	ReconcileExitInput   = 2 // the environment or desired state is invalid
 	ReconcileExitTimeout = 3 // a bounded wait ran out
 	ReconcileExitAuth    = 4 // root authentication failed with both passwords
@@ -73,6 +111,25 @@ const (
 	// nothing. It runs before any mongod changes, so that on scale-in the
 	// departing members leave while every member still resolves every other.
 	ReconcileModePrune = "prune"
+	// ReconcileModeForce is the explicit, opt-in recovery from a lost
+	// majority: a one-shot run of the prune step by `rcha retire
+	// --force-reconfig`, never run by itself and never left set. Through a
+	// surviving member that is not primary it logs in as root and refuses
+	// (exit ReconcileExitFailed, no write, "a primary exists (HOST): a forced
+	// reconfig is refused; retire without --force-reconfig") while any member
+	// is primary, so a re-run after the recovery refuses; it also refuses
+	// while a majority of the configured voters is reachable, and when the
+	// members it would keep have no reachable majority of their voters.
+	// Otherwise it prints "rcha-reconcile: WARNING: ..." lines (writes
+	// acknowledged only by the lost members may be lost), forces a reconfig
+	// on the local member that keeps only the members of DesiredState.Members
+	// that are already configured (same _id and host, the desired votes and
+	// priorities), waits for a primary among them (ReconcileExitTimeout after
+	// WaitSeconds), and then carries on exactly as ReconcileModePrune (it
+	// adds no member and touches no user; the full step does that). When the
+	// config already holds only those members (an earlier forced run was
+	// interrupted before the election) it forces nothing and only waits.
+	ReconcileModeForce = "force"
 )
 
 // ReconcileRootInEffectPrefix starts the last line Script() prints
@@ -145,12 +202,13 @@ type DesiredMember struct {
 // ReconcileEnvDesired. The root password travels separately.
 type DesiredState struct {
 	ReplicaSet  string          `json:"replicaSet"`
-	Local       string          `json:"local"` // host:port of the mongod the script runs next to
+	Local       string          `json:"local"` // host:port of the mongod the script runs next to (ReconcileEnvLocal overrides it)
 	Members     []DesiredMember `json:"members"`
 	Users       []DesiredUser   `json:"users"` // non-root users (rocket, optional oploguser)
 	RootUser    string          `json:"rootUser"`
 	WaitSeconds int             `json:"waitSeconds"` // bound for every wait
-	// Mode is ReconcileModeFull (omitted from the JSON) or ReconcileModePrune.
+	// Mode is ReconcileModeFull (omitted from the JSON), ReconcileModePrune
+	// or ReconcileModeForce.
 	Mode string `json:"mode,omitempty"`
 }
 
@@ -275,8 +333,8 @@ func (d DesiredState) Validate() error {
 	if d.WaitSeconds < 1 || d.WaitSeconds > 24*3600 {
 		return fmt.Errorf("desired state: waitSeconds %d, want 1 to 86400", d.WaitSeconds)
 	}
-	if d.Mode != ReconcileModeFull && d.Mode != ReconcileModePrune {
-		return fmt.Errorf("desired state: mode %q, want %q (full) or %q", d.Mode, ReconcileModeFull, ReconcileModePrune)
+	if d.Mode != ReconcileModeFull && d.Mode != ReconcileModePrune && d.Mode != ReconcileModeForce {
+		return fmt.Errorf("desired state: mode %q, want %q (full), %q or %q", d.Mode, ReconcileModeFull, ReconcileModePrune, ReconcileModeForce)
 	}
 	return nil
 }

@@ -98,9 +98,16 @@ func newWorld(t *testing.T) *world {
 	w := &world{t: t, bin: filepath.Join(dir, "bin"), state: filepath.Join(dir, "sim.json"), dlog: filepath.Join(dir, "docker.log")}
 	must(t, os.MkdirAll(w.bin, 0o755))
 	testenv.InstallFakeDocker(t, w.bin)
-	// The steps run `mongosh --nodb --quiet --norc FILE`; load the
-	// simulation first, as tests/mongosh does.
-	wrapper := fmt.Sprintf("#!/bin/sh\nexport HOME=%q\nexec %q --nodb --quiet --norc %q \"$4\"\n", dir, mongosh, sim)
+	// The steps run `mongosh --nodb --quiet --norc FILE` in a node's mongod
+	// container; load the simulation first, as tests/mongosh does, as that
+	// node (the fake docker names the container; the reconciler connects
+	// to RCHA_LOCAL).
+	wrapper := fmt.Sprintf(`#!/bin/sh
+export HOME=%q
+node=${RCHA_FAKE_EXEC_CONTAINER##*-mongo-}
+export RCHA_SIM_LOCAL_NODE="$node:27017" RCHA_SIM_LOCAL_ALIAS="$RCHA_LOCAL"
+exec %q --nodb --quiet --norc %q "$4"
+`, dir, mongosh, sim)
 	must(t, os.WriteFile(filepath.Join(w.bin, "mongosh"), []byte(wrapper), 0o755))
 	nodes := map[string]any{}
 	for _, n := range []string{"rocket-1:27017", "rocket-2:27017", "rocket-3:27017"} {
@@ -236,7 +243,7 @@ func TestSeedSetupEndToEnd(t *testing.T) {
 	if e, g := remembered(t, out); e != "root-pass-1" || g != "root-pass-1" {
 		t.Fatalf("prune step on an empty cluster remembers %q, %q", e, g)
 	}
-	if !strings.Contains(w.logs[0], "does not exist yet") {
+	if !strings.Contains(w.logs[0], "no replica set yet (a fresh cluster): no member to remove") {
 		t.Errorf("prune step did not say why it did nothing:\n%s", w.logs[0])
 	}
 	pruneOut := out
@@ -325,10 +332,14 @@ func TestSeedSetupEndToEnd(t *testing.T) {
 	if !strings.Contains(logs, "rcha-reconcile:") {
 		t.Errorf("no reconciler progress in the logs:\n%s", logs)
 	}
-	d, _ := os.ReadFile(w.dlog)
-	for _, line := range strings.Split(strings.TrimSpace(string(d)), "\n") {
-		if line != "rocketchat-mongo-rocket-1" {
-			t.Errorf("docker exec into %q, want node 1's mongod", line)
+	// Every step ran through node 1, the first member; on the fresh
+	// cluster the full step probed the others too, finding them empty.
+	for i, l := range w.logs[1:] {
+		if !strings.Contains(l, "through rocket-1 (container rocketchat-mongo-rocket-1 on ssh://root@10.250.250.13)") {
+			t.Errorf("step run %d did not run through node 1:\n%s", i+1, l)
 		}
+	}
+	if strings.Contains(logs, "through rocket-2") || strings.Contains(logs, "through rocket-3") {
+		t.Errorf("a step ran through another node than the first member:\n%s", logs)
 	}
 }

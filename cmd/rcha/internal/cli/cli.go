@@ -47,6 +47,12 @@ type Env struct {
 	Getenv func(string) string
 	// Program is the Pulumi program run inline (stacks.Program).
 	Program pulumi.RunFunc
+	// ForceReconfigProgram is Program with the one-shot forced reconfig
+	// (stacks.OneShot{ForceReconfig: true}.Program), for
+	// `retire --force-reconfig` only.
+	ForceReconfigProgram pulumi.RunFunc
+	// Stdin is where retire reads its confirmation (none when nil).
+	Stdin io.Reader
 	// Signals delivers interrupts; when nil Main subscribes to SIGINT and SIGTERM.
 	Signals <-chan os.Signal
 }
@@ -63,6 +69,12 @@ Commands:
   destroy   delete the stack's resources
   outputs   print the stack outputs (secrets redacted unless --show-secrets)
   verify    check the deployed cluster: replica set, users, Rocket.Chat over HTTP
+  retire    remove dead nodes (already removed from nodes) without contacting their hosts
+            (--node NAME; --force-reconfig when the majority is lost; --yes)
+
+A node whose Docker host does not answer: "up --down NAME" updates the
+others when the change touches nothing on NAME, and refuses otherwise.
+See docs/runbooks.md.
 
 Common flags:
   --stack NAME         stack to work on; its config is Pulumi.NAME.yaml (required)
@@ -98,6 +110,10 @@ type options struct {
 	debug           bool
 	expectNoChanges bool
 	showSecrets     bool
+	down            nodeList // up --down
+	nodes           nodeList // retire --node
+	forceReconfig   bool     // retire --force-reconfig
+	yes             bool     // retire --yes
 	cancelGrace     time.Duration
 	verify          verifyOptions
 }
@@ -119,7 +135,7 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 	}
 	o := &options{command: args[0]}
 	switch o.command {
-	case "preview", "up", "refresh", "destroy", "outputs", "verify":
+	case "preview", "up", "refresh", "destroy", "outputs", "verify", "retire":
 	case "help", "-h", "--help":
 		return nil, flag.ErrHelp
 	default:
@@ -136,13 +152,21 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 	fs.BoolVar(&o.jsonOut, "json", false, "print a JSON summary on stdout")
 	fs.DurationVar(&o.cancelGrace, "cancel-grace", 2*time.Minute, "time the engine gets to stop cleanly after Ctrl-C/SIGTERM before it is killed")
 	switch o.command {
-	case "preview", "up", "refresh", "destroy":
+	case "preview", "up", "refresh", "destroy", "retire":
 		fs.BoolVar(&o.diff, "diff", false, "print a detailed diff")
 		fs.BoolVar(&o.debug, "debug", false, "also print the providers' debug logs (they may contain secrets)")
 	}
 	switch o.command {
 	case "preview", "up":
 		fs.BoolVar(&o.refresh, "refresh", true, "refresh the state from the real world first, so that drift (a removed container) is repaired")
+	}
+	switch o.command {
+	case "up":
+		fs.Var(&o.down, "down", "a node whose Docker host does not answer (repeatable): update the others, if the change touches nothing on it; no refresh")
+	case "retire":
+		fs.Var(&o.nodes, "node", "a dead node to retire, already removed from nodes (repeatable)")
+		fs.BoolVar(&o.forceReconfig, "force-reconfig", false, "the majority of the voters is lost for good: force a replica-set reconfig that keeps the remaining nodes (may lose the last writes)")
+		fs.BoolVar(&o.yes, "yes", false, "do not ask for confirmation")
 	}
 	switch o.command {
 	case "preview", "refresh":
@@ -174,6 +198,9 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 	}
 	if o.stack == "" {
 		return nil, usageError{msg: "--stack is required", flagUsage: flagUsage()}
+	}
+	if o.command == "retire" && len(o.nodes) == 0 {
+		return nil, usageError{msg: "--node is required", flagUsage: flagUsage()}
 	}
 	return o, nil
 }
@@ -222,6 +249,16 @@ func Main(args []string, env Env) int {
 		r.env.Stdout = env.Stdout
 	}
 	return r.run()
+}
+
+// forceProgram is the program of `retire --force-reconfig`.
+func (e Env) forceProgram() pulumi.RunFunc {
+	if e.ForceReconfigProgram != nil {
+		return e.ForceReconfigProgram
+	}
+	return func(*pulumi.Context) error {
+		return errors.New("this rcha was built without the forced-reconfig program")
+	}
 }
 
 // commandOr is the command of o, or the first argument when o is nil.
@@ -362,7 +399,7 @@ func (r *runner) prepare(sum *Summary) int {
 	defer cancel()
 	wsOpts := []auto.LocalWorkspaceOption{auto.WorkDir(wd), auto.Pulumi(r.cli), auto.EnvVars(envVars)}
 	switch r.o.command {
-	case "preview", "up", "refresh":
+	case "preview", "up", "refresh", "retire":
 		r.stack, err = auto.UpsertStackInlineSource(ctx, r.o.stack, ProjectName, r.env.Program, wsOpts...)
 	default:
 		r.stack, err = auto.SelectStackInlineSource(ctx, r.o.stack, ProjectName, r.env.Program, wsOpts...)
@@ -454,51 +491,25 @@ func (r *runner) dispatch(sum *Summary) int {
 	}
 	ctx, stop := r.withInterrupts()
 	defer stop()
-	prog := newProgress(r.env.Stderr, r.start, r.o.command == "preview")
-	prog.debug = r.o.debug
-	stream := prog.stream()
-
-	diffOut := r.env.Stdout
-	if r.o.jsonOut {
-		diffOut = r.env.Stderr
-	}
+	var prog *progress
 	var opErr error
 	var outs auto.OutputMap
-	switch r.o.command {
-	case "preview":
-		opts := []optpreview.Option{optpreview.EventStreams(stream.ch), optpreview.Color("never")}
-		if r.o.refresh {
-			opts = append(opts, optpreview.Refresh())
+	switch {
+	case r.o.command == "retire" || (r.o.command == "up" && len(r.o.down) > 0):
+		prog, outs, opErr = r.nodeOp(ctx)
+		if prog == nil {
+			// Refused before the engine ran.
+			sum.Errors = append(sum.Errors, trimErrorPrefix(opErr.Error()))
+			fmt.Fprintf(r.env.Stderr, "rcha %s: error: %s\n", r.o.command, trimErrorPrefix(opErr.Error()))
+			return ExitFailed
 		}
-		if r.o.diff {
-			opts = append(opts, optpreview.Diff(), optpreview.ProgressStreams(diffOut))
-		}
-		_, opErr = r.stack.Preview(ctx, opts...)
-	case "up":
-		opts := []optup.Option{optup.EventStreams(stream.ch), optup.Color("never")}
-		if r.o.refresh {
-			opts = append(opts, optup.Refresh())
-		}
-		if r.o.diff {
-			opts = append(opts, optup.Diff(), optup.ProgressStreams(diffOut))
-		}
-		var res auto.UpResult
-		res, opErr = r.stack.Up(ctx, opts...)
-		outs = res.Outputs
-	case "refresh":
-		opts := []optrefresh.Option{optrefresh.EventStreams(stream.ch), optrefresh.Color("never")}
-		if r.o.diff {
-			opts = append(opts, optrefresh.Diff(), optrefresh.ProgressStreams(diffOut))
-		}
-		_, opErr = r.stack.Refresh(ctx, opts...)
-	case "destroy":
-		opts := []optdestroy.Option{optdestroy.EventStreams(stream.ch), optdestroy.Color("never")}
-		if r.o.diff {
-			opts = append(opts, optdestroy.Diff(), optdestroy.ProgressStreams(diffOut))
-		}
-		_, opErr = r.stack.Destroy(ctx, opts...)
+	case r.o.command == "preview":
+		prog, _, opErr = r.engineOp(ctx, "preview", nil)
+	case r.o.command == "up":
+		prog, outs, opErr = r.engineOp(ctx, "up", nil)
+	default:
+		prog, outs, opErr = r.engineOp(ctx, r.o.command, nil)
 	}
-	stream.wait()
 	// Learn the secrets the operation created (a first up generates the
 	// passwords) before printing anything about its result.
 	lctx, lcancel := context.WithTimeout(context.Background(), 5*time.Minute)
@@ -511,7 +522,7 @@ func (r *runner) dispatch(sum *Summary) int {
 	switch {
 	case !failed:
 		sum.Changes = prog.changes()
-	case r.o.command == "preview":
+	case prog.preview:
 		// A failed preview applied nothing, and its plan is incomplete.
 		sum.Changes = map[string]int{}
 	default:
@@ -531,7 +542,8 @@ func (r *runner) dispatch(sum *Summary) int {
 			// or missing passphrase, unreadable backend, a lock).
 			return r.setupErr(sum, ExitSetup, fmt.Errorf("pulumi %s did not start: %s", r.o.command, cliMessage(opErr)))
 		}
-		if len(prog.errors()) == 0 {
+		r.explainHostDown(prog)
+		if len(prog.errors()) == 0 || r.o.command == "retire" || len(r.o.down) > 0 {
 			// The engine reported no error of its own: the CLI's is the news.
 			msg := cliMessage(opErr)
 			sum.Errors = append(sum.Errors, firstLine(msg))
@@ -550,6 +562,63 @@ func (r *runner) dispatch(sum *Summary) int {
 		return ExitChanges
 	}
 	return ExitOK
+}
+
+// engineOp runs one engine operation (preview, up, refresh or destroy),
+// printing its progress, with the given URNs excluded.
+func (r *runner) engineOp(ctx context.Context, op string, exclude []string) (*progress, auto.OutputMap, error) {
+	prog := newProgress(r.env.Stderr, r.start, op == "preview")
+	prog.debug = r.o.debug
+	prog.keep = op == "preview"
+	stream := prog.stream()
+	defer stream.wait()
+
+	diffOut := r.env.Stdout
+	if r.o.jsonOut {
+		diffOut = r.env.Stderr
+	}
+	switch op {
+	case "preview":
+		opts := []optpreview.Option{optpreview.EventStreams(stream.ch), optpreview.Color("never")}
+		if r.o.refresh && len(exclude) == 0 {
+			opts = append(opts, optpreview.Refresh())
+		}
+		if len(exclude) > 0 {
+			opts = append(opts, optpreview.Exclude(exclude))
+		}
+		if r.o.diff {
+			opts = append(opts, optpreview.Diff(), optpreview.ProgressStreams(diffOut))
+		}
+		_, err := r.stack.Preview(ctx, opts...)
+		return prog, nil, err
+	case "up":
+		opts := []optup.Option{optup.EventStreams(stream.ch), optup.Color("never")}
+		if r.o.refresh && len(exclude) == 0 {
+			opts = append(opts, optup.Refresh())
+		}
+		if len(exclude) > 0 {
+			opts = append(opts, optup.Exclude(exclude))
+		}
+		if r.o.diff {
+			opts = append(opts, optup.Diff(), optup.ProgressStreams(diffOut))
+		}
+		res, err := r.stack.Up(ctx, opts...)
+		return prog, res.Outputs, err
+	case "refresh":
+		opts := []optrefresh.Option{optrefresh.EventStreams(stream.ch), optrefresh.Color("never")}
+		if r.o.diff {
+			opts = append(opts, optrefresh.Diff(), optrefresh.ProgressStreams(diffOut))
+		}
+		_, err := r.stack.Refresh(ctx, opts...)
+		return prog, nil, err
+	default:
+		opts := []optdestroy.Option{optdestroy.EventStreams(stream.ch), optdestroy.Color("never")}
+		if r.o.diff {
+			opts = append(opts, optdestroy.Diff(), optdestroy.ProgressStreams(diffOut))
+		}
+		_, err := r.stack.Destroy(ctx, opts...)
+		return prog, nil, err
+	}
 }
 
 func (r *runner) outputs(sum *Summary) int {

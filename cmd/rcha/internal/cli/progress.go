@@ -24,8 +24,12 @@ type progress struct {
 	// API dumps in them: pulumi-docker logs every `docker inspect` of a
 	// container, its environment (MONGO_URL with the password) included.
 	debug bool
+	// keep keeps every event in events, for what reads them afterwards
+	// (the fingerprints of a preview).
+	keep bool
 
 	mu        sync.Mutex
+	events    []events.EngineEvent
 	received  int // events read, shown or not
 	started   map[string]time.Time
 	summary   *apitype.SummaryEvent
@@ -48,6 +52,11 @@ func newProgress(w io.Writer, start time.Time, preview bool) *progress {
 func (p *progress) consume(ch <-chan events.EngineEvent, done chan<- struct{}) {
 	defer close(done)
 	for ev := range ch {
+		if p.keep {
+			p.mu.Lock()
+			p.events = append(p.events, ev)
+			p.mu.Unlock()
+		}
 		p.handle(ev)
 	}
 }
