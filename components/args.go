@@ -169,4 +169,12 @@ type RocketChatHAArgs struct {
 	// primary. Writes that only the lost members acknowledged may be lost.
 	// Never leave it set.
 	ForceReconfig bool
+	// Unreachable names nodes whose Docker hosts do not answer, for one
+	// update run by `rcha up --down`: the component registers nothing on
+	// their hosts (pulumi-docker would fail to reach them), and everything
+	// else as usual, with those nodes still members and upstreams. It is
+	// safe only in an update that excludes every resource on those hosts
+	// (rcha does), because the engine would otherwise delete them. Never
+	// leave it set.
+	Unreachable []string
 }

@@ -9,6 +9,7 @@ package components
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
@@ -109,7 +110,10 @@ func (b *builder) images() error {
 // arguments, its Docker provider and the fixed names of its containers.
 type node struct {
 	Node
-	index      int
+	index int
+	// down: its Docker host does not answer (RocketChatHAArgs.Unreachable);
+	// nothing is registered on it, and provider is nil.
+	down       bool
 	provider   pulumi.ProviderResource
 	mongoName  string
 	rocketName string
@@ -122,12 +126,17 @@ func (n *node) String() string { return fmt.Sprintf("Nodes[%d] (%s)", n.index, n
 // per-node data every later step uses.
 func (b *builder) newProviders() error {
 	for i, n := range b.args.Nodes {
-		p, err := newDockerProvider(b.ctx, fmt.Sprintf("%s-docker-%s", b.name, n.Name), n.DockerHost, n.DockerTLS, pulumi.Parent(b.comp))
-		if err != nil {
-			return fmt.Errorf("Nodes[%d].DockerHost: %w", i, err)
+		down := slices.Contains(b.args.Unreachable, n.Name)
+		var p pulumi.ProviderResource
+		if !down {
+			dp, err := newDockerProvider(b.ctx, fmt.Sprintf("%s-docker-%s", b.name, n.Name), n.DockerHost, n.DockerTLS, pulumi.Parent(b.comp))
+			if err != nil {
+				return fmt.Errorf("Nodes[%d].DockerHost: %w", i, err)
+			}
+			p = dp
 		}
 		b.nodes = append(b.nodes, &node{
-			Node: n, index: i, provider: p,
+			Node: n, index: i, provider: p, down: down,
 			mongoName:  fmt.Sprintf("%s-mongo-%s", b.name, n.Name),
 			rocketName: fmt.Sprintf("%s-rocketchat-%s", b.name, n.Name),
 		})
@@ -195,7 +204,9 @@ func (b *builder) cluster() error {
 	// container anywhere is touched.
 	var providers []pulumi.Resource
 	for _, n := range b.nodes {
-		providers = append(providers, n.provider)
+		if !n.down {
+			providers = append(providers, n.provider)
+		}
 	}
 	pruneMode := replicaset.ReconcileModePrune
 	if b.args.ForceReconfig {
@@ -212,8 +223,10 @@ func (b *builder) cluster() error {
 		if err != nil {
 			return err
 		}
-		mongos = append(mongos, m.Container)
-		prev = m.Container
+		if m != nil {
+			mongos = append(mongos, m.Container)
+			prev = m.Container
+		}
 	}
 	rs, err := b.newReplicaSet(replicaset.ReconcileModeFull, mongos)
 	if err != nil {
@@ -227,8 +240,10 @@ func (b *builder) cluster() error {
 		if err != nil {
 			return err
 		}
-		rockets = append(rockets, r.Container)
-		prev = r.Container
+		if r != nil {
+			rockets = append(rockets, r.Container)
+			prev = r.Container
+		}
 	}
 	lbs, err := b.newLoadBalancers(rockets)
 	if err != nil {
@@ -238,12 +253,13 @@ func (b *builder) cluster() error {
 	b.comp.LoadBalancers = pulumi.ToStringArray(lbs.endpoints).ToStringArrayOutput()
 	b.comp.MongoURL = b.mongoURL
 	b.comp.Members = pulumi.ToStringArray(memberHosts(b.args.Nodes)).ToStringArrayOutput()
-	b.comp.fingerprints = b.fingerprints()
+	fingerprints := b.fingerprints()
+	b.comp.fingerprints = fingerprints.ToStringMapOutput()
 	return b.ctx.RegisterResourceOutputs(b.comp, pulumi.Map{
 		"url":                      b.comp.URL,
 		"loadBalancers":            b.comp.LoadBalancers,
 		"mongoUrl":                 b.comp.MongoURL,
 		"members":                  b.comp.Members,
-		nodeops.FingerprintsOutput: b.comp.fingerprints,
+		nodeops.FingerprintsOutput: fingerprints,
 	})
 }

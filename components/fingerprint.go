@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"reflect"
 
+	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 )
 
@@ -21,7 +22,9 @@ type nodeInput struct {
 }
 
 // record notes that the resource res, named name, on node n (nil: not on
-// a node) was built from args (its Args struct or a pointer to one).
+// a node) was built from args (its Args struct or a pointer to one). res
+// is nil on a node that is down: nothing was registered, and the
+// fingerprint is computed from the same arguments.
 func (b *builder) record(n *node, name string, args any, res pulumi.CustomResource) {
 	if n == nil {
 		return
@@ -33,7 +36,22 @@ func (b *builder) record(n *node, name string, args any, res pulumi.CustomResour
 	if b.nodeInputs == nil {
 		b.nodeInputs = map[string][]nodeInput{}
 	}
-	b.nodeInputs[n.Name] = append(b.nodeInputs[n.Name], nodeInput{name: name, args: pulumi.ToOutput(v.Interface()), id: res.ID()})
+	in := nodeInput{name: name, args: pulumi.ToOutput(v.Interface())}
+	if res != nil {
+		in.id = res.ID()
+	} else {
+		in.id = pulumi.ID("").ToIDOutput()
+	}
+	b.nodeInputs[n.Name] = append(b.nodeInputs[n.Name], in)
+}
+
+// recordContainer records a container with its image named by reference
+// (image) instead of by the pulled image's ID, which is not known on a node
+// that is down; the image resource itself is recorded with that reference.
+func (b *builder) recordContainer(n *node, name string, args *docker.ContainerArgs, image pulumi.StringInput, res pulumi.CustomResource) {
+	fp := *args
+	fp.Image = image
+	b.record(n, name, &fp, res)
 }
 
 // fingerprints is the component's nodeops.FingerprintsOutput: for each
@@ -49,7 +67,10 @@ func (b *builder) record(n *node, name string, args any, res pulumi.CustomResour
 // therefore not registered, and the state keeps the fingerprints of the
 // last complete update: a node left behind never looks up to date. In a
 // preview a fingerprint is unknown while any of its inputs is.
-func (b *builder) fingerprints() pulumi.StringMapOutput {
+//
+// It is a map of separate outputs, not one map output, so that in a
+// preview each node's fingerprint is known or unknown on its own.
+func (b *builder) fingerprints() pulumi.StringMap {
 	out := pulumi.StringMap{}
 	for _, n := range b.nodes {
 		ins := b.nodeInputs[n.Name]
@@ -70,5 +91,5 @@ func (b *builder) fingerprints() pulumi.StringMapOutput {
 		}).(pulumi.StringOutput)
 		out[n.Name] = pulumi.Unsecret(fp).(pulumi.StringOutput)
 	}
-	return out.ToStringMapOutput()
+	return out
 }

@@ -90,3 +90,57 @@ func TestFingerprints(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreachable checks what `rcha up --down` relies on: with a node
+// unreachable, nothing is registered on its host, every other node is
+// registered as before, and its fingerprint is the one it has when its host
+// answers (so an unchanged config is recognised as unchanged).
+func TestUnreachable(t *testing.T) {
+	args := func(down ...string) *components.RocketChatHAArgs {
+		return &components.RocketChatHAArgs{
+			Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
+			MongoRootPassword: pulumi.String("root-1"), RocketPassword: pulumi.String("rocket-1"),
+			LoadBalancer: components.LoadBalancer{Nodes: []string{"rocket-1", "rocket-2"}, VirtualIP: "10.250.250.100/24", Interface: "eth0"},
+			Unreachable:  down,
+		}
+	}
+	all := mustRun(t, args())
+	down := mustRun(t, args("rocket-2"))
+	names := func(rec *mocktest.Recorder) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range rec.Resources {
+			m[r.Type+"::"+r.Name] = true
+		}
+		return m
+	}
+	a, d := names(all), names(down)
+	for k := range a {
+		onNode2 := regexp.MustCompile(`-rocket-2(-|$)`).MatchString(k)
+		if onNode2 && d[k] {
+			t.Errorf("%s is registered although rocket-2 is unreachable", k)
+		}
+		if !onNode2 && !d[k] {
+			t.Errorf("%s is missing with rocket-2 unreachable", k)
+		}
+	}
+	for k := range d {
+		if !a[k] {
+			t.Errorf("%s is registered only with rocket-2 unreachable", k)
+		}
+	}
+	// The steps' and the other nodes' inputs do not change.
+	for _, name := range []string{"chat-replicaset-prune", "chat-replicaset", "chat-lb-rocket-1-config"} {
+		x, y := all.Named(t, tCommand, name), down.Named(t, tCommand, name)
+		if fmt.Sprint(x.Inputs["environment"]) != fmt.Sprint(y.Inputs["environment"]) {
+			t.Errorf("%s: environment differs with rocket-2 unreachable", name)
+		}
+	}
+	if fmt.Sprint(fingerprints(t, args())) != fmt.Sprint(fingerprints(t, args("rocket-2"))) {
+		t.Errorf("fingerprints differ with rocket-2 unreachable:\n%v\n%v", fingerprints(t, args()), fingerprints(t, args("rocket-2")))
+	}
+	for _, bad := range [][]string{{"rocket-9"}, {"rocket-1", "rocket-2", "rocket-3"}} {
+		if _, err := run(t, args(bad...)); err == nil {
+			t.Errorf("Unreachable %v was accepted", bad)
+		}
+	}
+}

@@ -150,15 +150,29 @@ func (b *builder) healthcheck(h health) docker.ContainerHealthcheckArgs {
 }
 
 // newImage registers a pinned image on a Docker host (node n's, when n is
-// not nil) and records it in n's fingerprint.
+// not nil) and records it in n's fingerprint. On a node that is down it
+// registers nothing and returns nil.
 func (b *builder) newImage(n *node, name string, ref pulumi.StringInput, provider pulumi.ProviderResource, opts ...pulumi.ResourceOption) (*docker.RemoteImage, error) {
 	args := &docker.RemoteImageArgs{Name: ref, KeepLocally: pulumi.Bool(true)}
+	if n != nil && n.down {
+		b.record(n, name, args, nil)
+		return nil, nil
+	}
 	img, err := docker.NewRemoteImage(b.ctx, name, args, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.Provider(provider)}, opts...)...)
 	if err != nil {
 		return nil, err
 	}
 	b.record(n, name, args, img)
 	return img, nil
+}
+
+// imageID is a container's image: the pulled image's ID, or nothing on a
+// node that is down (whose container is only fingerprinted).
+func imageID(img *docker.RemoteImage) pulumi.StringInput {
+	if img == nil {
+		return nil
+	}
+	return img.ImageId
 }
 
 // containerOptions are the options every fixed-name container needs: its

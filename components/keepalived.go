@@ -114,7 +114,7 @@ func (b *builder) newKeepalived(s lbSite, sites []lbSite, g *vrrpGroup, nginxSte
 	}
 	args := &docker.ContainerArgs{
 		Name:  pulumi.String(name),
-		Image: img.ImageId,
+		Image: imageID(img),
 		Entrypoints: pulumi.ToStringArray([]string{
 			"/usr/sbin/keepalived", "--dont-fork", "--log-console", "--log-detail", "--use-file", keepalivedConfPath,
 		}),
@@ -140,10 +140,14 @@ func (b *builder) newKeepalived(s lbSite, sites []lbSite, g *vrrpGroup, nginxSte
 	if prev != nil {
 		deps = append(deps, prev)
 	}
+	if s.node.down {
+		b.recordContainer(s.node, name, args, image, nil)
+		return prev, nil
+	}
 	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(s.provider, b.comp, deps)...)
 	if err != nil {
 		return nil, fmt.Errorf("container: %w", err)
 	}
-	b.record(s.node, name, args, c)
+	b.recordContainer(s.node, name, args, image, c)
 	return c, nil
 }

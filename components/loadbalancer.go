@@ -151,7 +151,9 @@ func (b *builder) newLoadBalancers(rockets []pulumi.Resource) (loadBalancers, er
 		if err != nil {
 			return loadBalancers{}, fmt.Errorf("load balancer %s: %w", s.name, err)
 		}
-		prev = append(append([]pulumi.Resource{}, rockets...), step)
+		if step != nil { // nil: its node is down, nothing was registered
+			prev = append(append([]pulumi.Resource{}, rockets...), step)
+		}
 		if vrrp != nil {
 			if prevKeepalived, err = b.newKeepalived(s, sites, vrrp, step, prevKeepalived); err != nil {
 				return loadBalancers{}, fmt.Errorf("load balancer %s: keepalived: %w", s.name, err)
@@ -196,7 +198,7 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 	}
 	args := &docker.ContainerArgs{
 		Name:    pulumi.String(s.name),
-		Image:   img.ImageId,
+		Image:   imageID(img),
 		Uploads: uploads,
 		Ports:   publish(lb.BindAddress, published),
 		Labels:  labels(b.name, nodeName, "loadbalancer"),
@@ -207,11 +209,15 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 	}
 	hygiene(args, b.args.WaitSeconds)
 	opts := append(containerOptions(s.provider, b.comp, deps), pulumi.IgnoreChanges([]string{"uploads"}))
-	c, err := docker.NewContainer(b.ctx, s.name, args, append(opts, s.aliases("")...)...)
-	if err != nil {
-		return nil, fmt.Errorf("container: %w", err)
+	var c *docker.Container
+	if s.node != nil && s.node.down {
+		b.recordContainer(s.node, s.name, args, b.nginxImage, nil)
+	} else {
+		if c, err = docker.NewContainer(b.ctx, s.name, args, append(opts, s.aliases("")...)...); err != nil {
+			return nil, fmt.Errorf("container: %w", err)
+		}
+		b.recordContainer(s.node, s.name, args, b.nginxImage, c)
 	}
-	b.record(s.node, s.name, args, c)
 
 	env := pulumi.StringMap{"RCHA_NGINX_CONF": conf, stepEnvContainer: pulumi.String(s.name)}
 	if cfg.TLS {
@@ -226,15 +232,22 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 		Create:      pulumi.String(script),
 		Update:      pulumi.String(script),
 		Environment: env,
-		// A new container (replaced for any reason) gets the current config.
-		Triggers: pulumi.Array{c.ID()},
-		Logging:  local.LoggingStdoutAndStderr,
+		Logging:     local.LoggingStdoutAndStderr,
 	}
+	// The fingerprint covers what the step is given, not the container
+	// it is triggered by (recorded above).
+	if c == nil {
+		b.record(s.node, s.name+"-config", stepArgs, nil)
+		return nil, nil
+	}
+	fpArgs := *stepArgs
+	// A new container (replaced for any reason) gets the current config.
+	stepArgs.Triggers = pulumi.Array{c.ID()}
 	step, err := local.NewCommand(b.ctx, s.name+"-config", stepArgs, append([]pulumi.ResourceOption{pulumi.Parent(b.comp), pulumi.DependsOn(append(append([]pulumi.Resource{}, deps...), c))}, s.aliases("-config")...)...)
 	if err != nil {
 		return nil, fmt.Errorf("config step: %w", err)
 	}
-	b.record(s.node, s.name+"-config", stepArgs, step)
+	b.record(s.node, s.name+"-config", &fpArgs, step)
 	return step, nil
 }
 

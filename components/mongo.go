@@ -54,11 +54,16 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 			docker.VolumeLabelArgs{Label: pulumi.String(LabelRole), Value: pulumi.String("mongo-data")},
 		},
 	}
-	vol, err := docker.NewVolume(b.ctx, prefix+"-data", volArgs, volOpts...)
-	if err != nil {
-		return nil, fmt.Errorf("%s: mongo volume: %w", n, err)
+	var vol *docker.Volume
+	if n.down {
+		b.record(n, prefix+"-data", volArgs, nil)
+	} else {
+		var err error
+		if vol, err = docker.NewVolume(b.ctx, prefix+"-data", volArgs, volOpts...); err != nil {
+			return nil, fmt.Errorf("%s: mongo volume: %w", n, err)
+		}
+		b.record(n, prefix+"-data", volArgs, vol)
 	}
-	b.record(n, prefix+"-data", volArgs, vol)
 
 	img, err := b.newImage(n, prefix+"-image", b.mongoImage, n.provider)
 	if err != nil {
@@ -68,7 +73,7 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 	port := strconv.Itoa(n.Ports.Mongo)
 	args := &docker.ContainerArgs{
 		Name:        pulumi.String(prefix),
-		Image:       img.ImageId,
+		Image:       imageID(img),
 		Entrypoints: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String("-c"), pulumi.String(mongoEntrypoint), pulumi.String("mongod-entrypoint")},
 		Command: pulumi.ToStringArray([]string{
 			"mongod", "--replSet", b.args.ReplicaSetName, "--keyFile", keyfilePath,
@@ -80,7 +85,7 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 			Permissions: pulumi.String(secretFileMode),
 		}},
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
-			VolumeName:    vol.Name,
+			VolumeName:    pulumi.String(prefix + "-data"),
 			ContainerPath: pulumi.String(mongoDataPath),
 		}},
 		Ports:  publish(n.Address, map[int]int{n.Ports.Mongo: n.Ports.Mongo}),
@@ -95,7 +100,11 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 		DestroyGraceSeconds: pulumi.Int(60),
 	}
 	hygiene(args, b.args.WaitSeconds)
-	var deps []pulumi.Resource
+	if n.down {
+		b.recordContainer(n, prefix, args, b.mongoImage, nil)
+		return nil, nil
+	}
+	deps := []pulumi.Resource{vol}
 	if prev != nil {
 		deps = append(deps, prev)
 	}
@@ -103,6 +112,6 @@ func (b *builder) newMongo(n *node, prev pulumi.Resource) (*mongoNode, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: mongo container: %w", n, err)
 	}
-	b.record(n, prefix, args, c)
+	b.recordContainer(n, prefix, args, b.mongoImage, c)
 	return &mongoNode{Volume: vol, Image: img, Container: c}, nil
 }

@@ -127,7 +127,7 @@ func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.St
 	entrypoint := []string{"/bin/sh", rocketChatEntrypointPath, RocketChatImageUser, rocketChatSecretsUpload, rocketChatSecretsCopy}
 	args := &docker.ContainerArgs{
 		Name:        pulumi.String(name),
-		Image:       img.ImageId,
+		Image:       imageID(img),
 		Envs:        b.rocketChatEnv(n),
 		Entrypoints: pulumi.ToStringArray(entrypoint),
 		Command:     pulumi.ToStringArray(rocketChatCommand),
@@ -157,10 +157,14 @@ func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.St
 		DestroyGraceSeconds: pulumi.Int(30),
 	}
 	hygiene(args, b.args.WaitSeconds)
+	if n.down {
+		b.recordContainer(n, name, args, b.rocketImage, nil)
+		return nil, nil
+	}
 	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(n.provider, b.comp, []pulumi.Resource{prev})...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: rocketchat container: %w", n, err)
 	}
-	b.record(n, name, args, c)
+	b.recordContainer(n, name, args, b.rocketImage, c)
 	return &rocketNode{Image: img, Container: c}, nil
 }

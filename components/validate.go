@@ -106,6 +106,18 @@ func (a RocketChatHAArgs) Validate() error {
 	case len(a.Nodes) > replicaset.MaxReplicaSetMembers:
 		bad("Nodes", "%d nodes given; a MongoDB replica set has at most %d members", len(a.Nodes), replicaset.MaxReplicaSetMembers)
 	}
+	for i, u := range a.Unreachable {
+		known := false
+		for _, n := range a.Nodes {
+			known = known || n.Name == u
+		}
+		switch {
+		case !known:
+			bad(fmt.Sprintf("Unreachable[%d]", i), "%q is not the name of a node", u)
+		case len(a.Unreachable) >= len(a.Nodes):
+			bad("Unreachable", "every node is unreachable")
+		}
+	}
 	if !check.ReplicaSetName(a.ReplicaSetName) {
 		bad("ReplicaSetName", "%q must be 1-64 letters, digits, '-' or '_'", a.ReplicaSetName)
 	}

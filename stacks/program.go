@@ -27,6 +27,9 @@ type OneShot struct {
 	// lost majority (`rcha retire --force-reconfig`); see
 	// components.RocketChatHAArgs.ForceReconfig.
 	ForceReconfig bool
+	// Unreachable names nodes whose Docker hosts do not answer (`rcha up
+	// --down`); see components.RocketChatHAArgs.Unreachable.
+	Unreachable []string
 }
 
 // Program is Program with the one-shot requests of o.
@@ -41,6 +44,7 @@ func (o OneShot) Program(ctx *pulumi.Context) error {
 	}
 	args := cfg.Args(sec)
 	args.ForceReconfig = o.ForceReconfig
+	args.Unreachable = o.Unreachable
 	if err := errors.Join(cfg.CheckSecrets(sec, ctx.IsConfigSecret), cfg.Validate(sec, args)); err != nil {
 		return fmt.Errorf("stack config:\n%w", err)
 	}

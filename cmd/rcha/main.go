@@ -7,6 +7,8 @@ package main
 import (
 	"os"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
 	"github.com/rocketchat-ha/rocketchat-ha/cmd/rcha/internal/cli"
 	"github.com/rocketchat-ha/rocketchat-ha/stacks"
 )
@@ -14,7 +16,7 @@ import (
 func main() {
 	os.Exit(cli.Main(os.Args[1:], cli.Env{
 		Stdout: os.Stdout, Stderr: os.Stderr, Stdin: os.Stdin,
-		Program:              stacks.Program,
-		ForceReconfigProgram: stacks.OneShot{ForceReconfig: true}.Program,
+		Program:     stacks.Program,
+		ProgramWith: func(o stacks.OneShot) pulumi.RunFunc { return o.Program },
 	}))
 }

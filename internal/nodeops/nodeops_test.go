@@ -170,16 +170,16 @@ func (f *fakeEngine) Import(_ context.Context, d apitype.UntypedDeployment) erro
 	return nil
 }
 
-func (f *fakeEngine) Preview(_ context.Context, exclude []string) ([]events.EngineEvent, error) {
-	f.calls = append(f.calls, fmt.Sprintf("preview-%d", len(exclude)))
+func (f *fakeEngine) Preview(_ context.Context, exclude []string, p OneShot) ([]events.EngineEvent, error) {
+	f.calls = append(f.calls, fmt.Sprintf("preview-%d%v", len(exclude), p.Unreachable))
 	f.excludeSeen = exclude
 	return []events.EngineEvent{{EngineEvent: apitype.EngineEvent{ResOutputsEvent: &apitype.ResOutputsEvent{
 		Metadata: apitype.StepEventMetadata{Type: ComponentType, New: &apitype.StepEventStateMetadata{
 			Outputs: map[string]any{FingerprintsOutput: f.previewFPs}}}}}}}, nil
 }
 
-func (f *fakeEngine) Up(_ context.Context, exclude []string) error {
-	f.calls = append(f.calls, fmt.Sprintf("up-%d", len(exclude)))
+func (f *fakeEngine) Up(_ context.Context, exclude []string, p OneShot) error {
+	f.calls = append(f.calls, fmt.Sprintf("up-%d%v%v", len(exclude), p.Unreachable, p.ForceReconfig))
 	f.excludeSeen = exclude
 	return f.upErr
 }
@@ -197,11 +197,11 @@ func TestDown(t *testing.T) {
 		err     string
 	}{
 		{"unchanged: up without n1", Request{Nodes: []string{"n1"}, Config: cfg},
-			map[string]any{"n1": fp('a'), "n2": fp('d'), "n3": fp('c')}, []string{"export", "preview-5", "up-5"}, ""},
+			map[string]any{"n1": fp('a'), "n2": fp('d'), "n3": fp('c')}, []string{"export", "preview-5[n1]", "up-5[n1]false"}, ""},
 		{"changed on n1: refused", Request{Nodes: []string{"n1"}, Config: cfg},
-			map[string]any{"n1": fp('e'), "n2": fp('b'), "n3": fp('c')}, []string{"export", "preview-5"}, "node n1: this change must update resources on n1's Docker host"},
+			map[string]any{"n1": fp('e'), "n2": fp('b'), "n3": fp('c')}, []string{"export", "preview-5[n1]"}, "node n1: this change must update resources on n1's Docker host"},
 		{"unknown in the preview: refused", Request{Nodes: []string{"n3"}, Config: cfg},
-			map[string]any{"n1": fp('a'), "n2": fp('b'), "n3": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, []string{"export", "preview-3"}, "its fingerprint is not known"},
+			map[string]any{"n1": fp('a'), "n2": fp('b'), "n3": "04da6b54-80e4-46f7-96ec-b56ff0331ba9"}, []string{"export", "preview-3[n3]"}, "its fingerprint is not known"},
 		{"not a node", Request{Nodes: []string{"n7"}, Config: cfg}, nil, nil, "--down n7: nodes has no node named n7"},
 		{"every node", Request{Nodes: cfg, Config: cfg}, nil, nil, "every node is named"},
 		{"named twice", Request{Nodes: []string{"n1", "n1"}, Config: cfg}, nil, nil, "named twice"},
@@ -231,7 +231,7 @@ func TestRetire(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := []string{"export", "up-5", "export", "import"}; !slices.Equal(f.calls, want) {
+	if want := []string{"export", "up-5[]false", "export", "import"}; !slices.Equal(f.calls, want) {
 		t.Errorf("calls %v, want %v", f.calls, want)
 	}
 	if !slices.Equal(names(f.excludeSeen), []string{"chat-docker-n1", "chat-mongo-n1-data", "chat-mongo-n1", "chat-lb-n1", "chat-lb-n1-config"}) {

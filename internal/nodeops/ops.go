@@ -17,11 +17,23 @@ type Engine interface {
 	// Export and Import read and replace the stack's state.
 	Export(ctx context.Context) (apitype.UntypedDeployment, error)
 	Import(ctx context.Context, d apitype.UntypedDeployment) error
-	// Preview previews an update that excludes the given URNs and returns
-	// its engine events.
-	Preview(ctx context.Context, exclude []string) ([]events.EngineEvent, error)
-	// Up runs an update that excludes the given URNs.
-	Up(ctx context.Context, exclude []string) error
+	// Preview previews an update of the program with the one-shot
+	// requests p that excludes the given URNs, without refreshing, and
+	// returns its engine events.
+	Preview(ctx context.Context, exclude []string, p OneShot) ([]events.EngineEvent, error)
+	// Up runs such an update.
+	Up(ctx context.Context, exclude []string, p OneShot) error
+}
+
+// OneShot is what the program must be told for one update, beyond the
+// stack config (stacks.OneShot; this package cannot import stacks).
+type OneShot struct {
+	// Unreachable: nodes whose hosts the program must register nothing on
+	// (the engine configures every provider a program registers, even an
+	// excluded one, and pulumi-docker then pings its daemon).
+	Unreachable []string
+	// ForceReconfig: the forced replica-set reconfig of a lost majority.
+	ForceReconfig bool
 }
 
 // Request names the nodes an operation is about and the node list of the
@@ -29,6 +41,9 @@ type Engine interface {
 type Request struct {
 	Nodes  []string
 	Config []string
+	// ForceReconfig (Retire only) forces the replica-set reconfig that
+	// recovers from a lost majority.
+	ForceReconfig bool
 	// Progress receives one line per step; nil discards them.
 	Progress func(string)
 }
@@ -68,8 +83,10 @@ func checkNames(nodes []string) error {
 	return nil
 }
 
-// Down runs an update that leaves the given nodes' Docker hosts alone: it
-// excludes every resource on them, so the engine never contacts them. It
+// Down runs an update that leaves the given nodes' Docker hosts alone: the
+// program registers nothing on them (OneShot.Unreachable) and the update
+// excludes every resource the state holds there, so the engine neither
+// contacts those hosts nor deletes what runs on them. It
 // first previews the same update and refuses, before anything changes,
 // when the change would have to reach one of them: when the node's
 // fingerprint in the preview differs from the one the last complete
@@ -97,7 +114,8 @@ func Down(ctx context.Context, e Engine, r Request) error {
 	}
 	old := st.Fingerprints()
 	r.say("previewing without %s (%d resources left alone)", strings.Join(r.Nodes, ", "), len(urns))
-	evs, err := e.Preview(ctx, urns)
+	once := OneShot{Unreachable: r.Nodes}
+	evs, err := e.Preview(ctx, urns, once)
 	if err != nil {
 		return fmt.Errorf("preview without %s: %w", strings.Join(r.Nodes, ", "), err)
 	}
@@ -113,7 +131,7 @@ func Down(ctx context.Context, e Engine, r Request) error {
 		}
 	}
 	r.say("nothing changes on %s: updating the other nodes", strings.Join(r.Nodes, ", "))
-	return e.Up(ctx, urns)
+	return e.Up(ctx, urns, once)
 }
 
 // Cleanup is what a retired node leaves on its host, should the host ever
@@ -159,7 +177,7 @@ func Retire(ctx context.Context, e Engine, r Request) ([]Cleanup, error) {
 		cleanup = append(cleanup, Cleanup{Node: n, Containers: c, Volumes: v})
 	}
 	r.say("updating the cluster without %s (%d resources on its host left alone)", strings.Join(r.Nodes, ", "), len(urns))
-	if err := e.Up(ctx, urns); err != nil {
+	if err := e.Up(ctx, urns, OneShot{ForceReconfig: r.ForceReconfig}); err != nil {
 		return nil, fmt.Errorf("the update without %s failed; the state still holds their resources, and running retire again is safe: %w", strings.Join(r.Nodes, ", "), err)
 	}
 	// The update may have rewritten the state: read it again.

@@ -28,6 +28,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/rocketchat-ha/rocketchat-ha/stacks"
 	"github.com/rocketchat-ha/rocketchat-ha/verify"
 )
 
@@ -47,10 +48,9 @@ type Env struct {
 	Getenv func(string) string
 	// Program is the Pulumi program run inline (stacks.Program).
 	Program pulumi.RunFunc
-	// ForceReconfigProgram is Program with the one-shot forced reconfig
-	// (stacks.OneShot{ForceReconfig: true}.Program), for
-	// `retire --force-reconfig` only.
-	ForceReconfigProgram pulumi.RunFunc
+	// ProgramWith is Program with one-shot requests for a single update
+	// (`up --down`, `retire --force-reconfig`): stacks.OneShot.Program.
+	ProgramWith func(stacks.OneShot) pulumi.RunFunc
 	// Stdin is where retire reads its confirmation (none when nil).
 	Stdin io.Reader
 	// Signals delivers interrupts; when nil Main subscribes to SIGINT and SIGTERM.
@@ -251,13 +251,13 @@ func Main(args []string, env Env) int {
 	return r.run()
 }
 
-// forceProgram is the program of `retire --force-reconfig`.
-func (e Env) forceProgram() pulumi.RunFunc {
-	if e.ForceReconfigProgram != nil {
-		return e.ForceReconfigProgram
+// programWith is the program with one-shot requests o.
+func (e Env) programWith(o stacks.OneShot) pulumi.RunFunc {
+	if e.ProgramWith != nil {
+		return e.ProgramWith(o)
 	}
 	return func(*pulumi.Context) error {
-		return errors.New("this rcha was built without the forced-reconfig program")
+		return errors.New("this rcha was built without one-shot program requests (Env.ProgramWith)")
 	}
 }
 
@@ -542,7 +542,7 @@ func (r *runner) dispatch(sum *Summary) int {
 			// or missing passphrase, unreadable backend, a lock).
 			return r.setupErr(sum, ExitSetup, fmt.Errorf("pulumi %s did not start: %s", r.o.command, cliMessage(opErr)))
 		}
-		r.explainHostDown(prog)
+		r.explainHostDown(prog, cliMessage(opErr))
 		if len(prog.errors()) == 0 || r.o.command == "retire" || len(r.o.down) > 0 {
 			// The engine reported no error of its own: the CLI's is the news.
 			msg := cliMessage(opErr)

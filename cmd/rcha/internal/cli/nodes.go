@@ -69,13 +69,20 @@ func (e *engine) Import(ctx context.Context, d apitype.UntypedDeployment) error 
 	return e.r.stack.Import(ctx, d)
 }
 
-func (e *engine) Preview(ctx context.Context, exclude []string) ([]events.EngineEvent, error) {
+// use points the stack at the program with the one-shot requests o.
+func (e *engine) use(o nodeops.OneShot) {
+	e.r.stack.Workspace().SetProgram(e.r.env.programWith(stacks.OneShot{Unreachable: o.Unreachable, ForceReconfig: o.ForceReconfig}))
+}
+
+func (e *engine) Preview(ctx context.Context, exclude []string, o nodeops.OneShot) ([]events.EngineEvent, error) {
+	e.use(o)
 	prog, _, err := e.r.engineOp(ctx, "preview", exclude)
 	e.last = prog
 	return prog.events, err
 }
 
-func (e *engine) Up(ctx context.Context, exclude []string) error {
+func (e *engine) Up(ctx context.Context, exclude []string, o nodeops.OneShot) error {
+	e.use(o)
 	prog, outs, err := e.r.engineOp(ctx, "up", exclude)
 	e.last, e.outs = prog, outs
 	return err
@@ -99,12 +106,9 @@ func (r *runner) nodeOp(ctx context.Context) (*progress, auto.OutputMap, error) 
 		err = nodeops.Down(ctx, e, req)
 		return e.last, e.outs, err
 	}
-	req.Nodes = r.o.nodes
+	req.Nodes, req.ForceReconfig = r.o.nodes, r.o.forceReconfig
 	if err := r.confirmRetire(names); err != nil {
 		return nil, nil, err
-	}
-	if r.o.forceReconfig {
-		r.stack.Workspace().SetProgram(r.env.forceProgram())
 	}
 	cleanup, err := nodeops.Retire(ctx, e, req)
 	if err != nil {
@@ -154,8 +158,8 @@ var providerFailure = regexp.MustCompile(`configure provider '[^']*pulumi:provid
 
 // explainHostDown adds, to a failed update whose Docker provider could not
 // reach its host, which node that is, its host, and what to run.
-func (r *runner) explainHostDown(prog *progress) {
-	text := strings.Join(prog.errors(), "\n")
+func (r *runner) explainHostDown(prog *progress, cliErr string) {
+	text := strings.Join(append(prog.errors(), cliErr), "\n")
 	m := providerFailure.FindStringSubmatch(text)
 	if m == nil {
 		for _, d := range prog.diags {

@@ -52,11 +52,6 @@ func newProgress(w io.Writer, start time.Time, preview bool) *progress {
 func (p *progress) consume(ch <-chan events.EngineEvent, done chan<- struct{}) {
 	defer close(done)
 	for ev := range ch {
-		if p.keep {
-			p.mu.Lock()
-			p.events = append(p.events, ev)
-			p.mu.Unlock()
-		}
 		p.handle(ev)
 	}
 }
@@ -91,6 +86,9 @@ func (s *eventStream) pump() {
 			}
 			s.p.mu.Lock()
 			s.p.received++
+			if s.p.keep {
+				s.p.events = append(s.p.events, ev)
+			}
 			s.p.mu.Unlock()
 			s.p.handle(ev)
 		case <-s.stop:
