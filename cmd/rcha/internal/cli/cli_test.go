@@ -29,8 +29,19 @@ func TestParseArgs(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "/opt/pulumi", o.pulumiPath, "RCHA_PULUMI_BIN is the --pulumi default")
 
+	o, err = parseArgs([]string{"up", "--stack", "s", "--down", "n1", "--down", "n2,n3"}, noEnv, nil)
+	require.NoError(t, err)
+	assert.Equal(t, nodeList{"n1", "n2", "n3"}, o.down)
+	o, err = parseArgs([]string{"retire", "--stack", "s", "--node", "n1", "--force-reconfig", "--yes"}, noEnv, nil)
+	require.NoError(t, err)
+	assert.Equal(t, nodeList{"n1"}, o.nodes)
+	assert.True(t, o.forceReconfig && o.yes)
+
 	for _, bad := range [][]string{
 		nil, {"deploy", "--stack", "s"}, {"up"}, {"up", "--stack", "s", "stray"},
+		{"retire", "--stack", "s"},                    // --node is required
+		{"preview", "--stack", "s", "--down", "n1"},   // only up takes --down
+		{"up", "--stack", "s", "--force-reconfig"},    // only retire takes it
 		{"up", "--stack", "s", "--expect-no-changes"}, // only preview and refresh take it
 		{"outputs", "--stack", "s", "--diff"},
 		{"verify", "--stack", "s", "--show-secrets"},
