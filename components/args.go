@@ -28,6 +28,9 @@ const (
 	// DefaultDockerAPIVersion is the oldest Docker Engine API the component
 	// supports: Docker Engine 20.10 (Debian 12's docker.io) speaks 1.41.
 	DefaultDockerAPIVersion = "1.41"
+	// The values of RocketChatHAArgs.MongoFeatureCompatibility.
+	featureCompatibilityAuto   = "auto"
+	featureCompatibilityManual = "manual"
 )
 
 // Node is one Docker host of the cluster. It runs one mongod and one
@@ -162,6 +165,11 @@ type RocketChatHAArgs struct {
 	// fields that need a newer API are used only when it allows them: the
 	// healthcheck start interval needs 1.44 (Docker 25).
 	DockerAPIVersion string
+	// MongoFeatureCompatibility is "auto" (the default): once every member
+	// runs the new MongoDB binary, the replica-set step raises the
+	// featureCompatibilityVersion to it; or "manual": the step leaves it to
+	// the operator and reports it.
+	MongoFeatureCompatibility string
 	// ForceReconfig is the one-shot recovery from a lost majority, set only
 	// for one update by `rcha retire --force-reconfig`: the replica-set
 	// prune step forces a reconfig that keeps only the members of Nodes,

@@ -35,7 +35,10 @@
 # (i from 0, secrets), RCHA_MODE (full, prune or force),
 # RCHA_IN_EFFECT_PREFIX (the line prefix with which the reconciler reports
 # the root password in effect), RCHA_DESIRED, RCHA_ROOT_PASSWORD (secrets),
-# PULUMI_COMMAND_STDOUT.
+# PULUMI_COMMAND_STDOUT; for the prune step RCHA_ROCKETCHAT_TARGET (the
+# target major.minor, empty when the image tag has none),
+# RCHA_ROCKETCHAT_CONTAINERS (in node order) and RCHA_ROCKETCHAT_INFO (the
+# node script that prints /api/info's version).
 : "${RCHA_NODES:?one line per node: name host container port}" "${RCHA_MODE:?full, prune or force}" "${RCHA_IN_EFFECT_PREFIX:?}"
 b64() { printf '%s' "$1" | base64 | tr -d '\n'; }
 unb64() { printf '%s' "$1" | base64 -d 2>/dev/null || true; }
@@ -97,6 +100,38 @@ probe() {
     *) echo "down: its mongod gave no probe answer" ;;
   esac
 }
+
+# Rocket.Chat's upgrade path, checked by the prune step before any
+# container changes: one major release at a time (each major drops the
+# migrations of the one before it), never back to an older major. The
+# running version is what the first server that answers reports on
+# /api/info ("X.Y" without a login).
+if [ "$RCHA_MODE" != full ] && [ -n "${RCHA_ROCKETCHAT_TARGET:-}" ]; then
+  running='' from='' i=0
+  for c in ${RCHA_ROCKETCHAT_CONTAINERS:-}; do
+    use_node "$i"
+    if v=$(docker exec "$c" node -e "$RCHA_ROCKETCHAT_INFO" 2>/dev/null) && [ -n "$v" ]; then
+      running=$v from="$NODE_NAME ($c)"
+      break
+    fi
+    i=$((i + 1))
+  done
+  rmajor=${running%%.*} tmajor=${RCHA_ROCKETCHAT_TARGET%%.*}
+  case "$rmajor" in
+    '') say "no Rocket.Chat server answers /api/info (a fresh cluster, or none running): the Rocket.Chat upgrade path is not checked" ;;
+    *[!0-9]*) say "Rocket.Chat on $from reports version \"$running\": the upgrade path is not checked" ;;
+    *)
+      if [ "$tmajor" -gt $((rmajor + 1)) ]; then
+        say "Rocket.Chat upgrades one major release at a time: $from runs $running, the target is $RCHA_ROCKETCHAT_TARGET. Upgrade to the newest $((rmajor + 1)).x release first (its database migrations cannot be skipped). Nothing was changed."
+        exit 1
+      fi
+      if [ "$tmajor" -lt "$rmajor" ]; then
+        say "Rocket.Chat cannot go back a major release: $from runs $running, the target is $RCHA_ROCKETCHAT_TARGET, and the database has been migrated. Restore a backup taken before the upgrade instead. Nothing was changed."
+        exit 1
+      fi
+      say "Rocket.Chat $running on $from to $RCHA_ROCKETCHAT_TARGET: an allowed step" ;;
+  esac
+fi
 
 count=$(printf '%s\n' "$RCHA_NODES" | grep -c .)
 through='' fresh=1 first=''

@@ -8,6 +8,7 @@ import (
 	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/versions"
 )
 
 // Names of the database users the component manages. They are the seed's.
@@ -38,6 +39,30 @@ const (
 	stepEnvMode      = "RCHA_MODE"
 	stepEnvPrefix    = "RCHA_IN_EFFECT_PREFIX"
 )
+
+// rocketChatInfo prints the version /api/info reports, with the node
+// binary of the Rocket.Chat image (it ships no curl).
+const rocketChatInfo = `require('http').get('http://127.0.0.1:3000/api/info', r => { let b = ''; r.on('data', d => b += d); r.on('end', () => { try { console.log(JSON.parse(b).version || '') } catch (e) { process.exit(1) } }) }).on('error', () => process.exit(1))`
+
+// rocketChatPreflightEnv adds what the prune step needs to check
+// Rocket.Chat's upgrade path: the target major.minor (empty when the image
+// tag carries none, and then nothing is checked), the servers to ask, in
+// node order, and the script that asks.
+func (b *builder) rocketChatPreflightEnv(env pulumi.StringMap) {
+	env["RCHA_ROCKETCHAT_TARGET"] = b.rocketImage.ToStringOutput().ApplyT(func(ref string) string {
+		v, ok, _ := versions.FromImage(ref)
+		if !ok {
+			return ""
+		}
+		return v.String()
+	}).(pulumi.StringOutput)
+	var names []string
+	for _, n := range b.nodes {
+		names = append(names, n.rocketName)
+	}
+	env["RCHA_ROCKETCHAT_CONTAINERS"] = pulumi.String(strings.Join(names, " "))
+	env["RCHA_ROCKETCHAT_INFO"] = pulumi.String(rocketChatInfo)
+}
 
 // stepNodes is the replica-set step's RCHA_NODES: one line per node, in
 // list order, with its name, Docker host, mongod container and port. The
@@ -121,6 +146,9 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 			env[fmt.Sprintf("RCHA_DOCKER_CERT_%d", i)] = secret(n.DockerTLS.Cert)
 			env[fmt.Sprintf("RCHA_DOCKER_KEY_%d", i)] = secret(n.DockerTLS.Key)
 		}
+	}
+	if mode != replicaset.ReconcileModeFull {
+		b.rocketChatPreflightEnv(env)
 	}
 	env[stepEnvMode] = pulumi.String(mname)
 	env[stepEnvPrefix] = pulumi.String(replicaset.ReconcileRootInEffectPrefix)

@@ -38,6 +38,16 @@ echo "$c $RCHA_LOCAL $DOCKER_HOST $ca" >>"$RCHA_TEST_RUNS"
 echo "rcha-reconcile: root password in effect: current"
 `
 
+// standInNode answers the Rocket.Chat version probe (node -e) in a
+// container with the version $RCHA_FAKE_RC_VERSION gives it
+// (container=VERSION ...); it fails for an unlisted container.
+const standInNode = `#!/bin/sh
+for p in ${RCHA_FAKE_RC_VERSION:-}; do
+  case "$p" in "$RCHA_FAKE_EXEC_CONTAINER="*) echo "${p#*=}"; exit 0 ;; esac
+done
+exit 1
+`
+
 // stepRun is one run of a replica-set step's real script on this machine,
 // with the stand-in docker CLI and mongosh.
 type stepRun struct {
@@ -48,7 +58,7 @@ type stepRun struct {
 
 // runStep runs the named step of rec as pulumi-command does (/bin/sh -c
 // with the step's environment and stdin), with the fake hosts given.
-func runStep(t *testing.T, rec *mocktest.Recorder, name string, containers, stopped, downHosts, probes []string) stepRun {
+func runStep(t *testing.T, rec *mocktest.Recorder, name string, containers, stopped, downHosts, probes []string, extraEnv ...string) stepRun {
 	t.Helper()
 	step := rec.Named(t, tCommand, name)
 	dir := t.TempDir()
@@ -56,6 +66,7 @@ func runStep(t *testing.T, rec *mocktest.Recorder, name string, containers, stop
 	must(t, os.MkdirAll(bin, 0o755))
 	testenv.InstallFakeDocker(t, bin)
 	must(t, os.WriteFile(filepath.Join(bin, "mongosh"), []byte(standInMongosh), 0o755))
+	must(t, os.WriteFile(filepath.Join(bin, "node"), []byte(standInNode), 0o755))
 	runs := filepath.Join(dir, "runs")
 	cmd := exec.Command("/bin/sh", "-c", step.String("create"))
 	cmd.Env = append(os.Environ(),
@@ -67,6 +78,7 @@ func runStep(t *testing.T, rec *mocktest.Recorder, name string, containers, stop
 		"RCHA_FAKE_DOCKER_LOG="+filepath.Join(dir, "docker.log"),
 		"RCHA_TEST_RUNS="+runs,
 	)
+	cmd.Env = append(cmd.Env, extraEnv...)
 	for k, v := range mocktest.Unwrap(step.Inputs["environment"]).ObjectValue() {
 		cmd.Env = append(cmd.Env, string(k)+"="+mocktest.Unwrap(v).StringValue())
 	}
@@ -174,5 +186,53 @@ func TestReplicaSetStepReachesChosenHost(t *testing.T) {
 	want := "chat-mongo-rocket-2 127.0.0.1:27018 tcp://10.250.250.12:2376 CA-OF-NODE-1"
 	if len(r.runs) != 1 || r.runs[0] != want {
 		t.Errorf("runs %q, want [%q]", r.runs, want)
+	}
+}
+
+// TestRocketChatUpgradePath runs the prune step's Rocket.Chat check: one
+// major release at a time, never back a major, judged by what the first
+// server that answers reports.
+func TestRocketChatUpgradePath(t *testing.T) {
+	testenv.LookPath(t, "base64", "coreutils")
+	mongos := []string{"chat-mongo-rocket-1", "chat-mongo-rocket-2", "chat-mongo-rocket-3"}
+	healthy := []string{"chat-mongo-rocket-1=PRIMARY", "chat-mongo-rocket-2=SECONDARY", "chat-mongo-rocket-3=SECONDARY"}
+	for _, c := range []struct {
+		name, image string
+		versions    []string
+		down        []string
+		fail        bool
+		log         string
+	}{
+		{"6.4 to 7.10: one major", "registry.rocket.chat/rocketchat/rocket.chat:7.10.0", []string{"chat-rocketchat-rocket-1=6.4"}, nil,
+			false, "Rocket.Chat 6.4 on rocket-1 (chat-rocketchat-rocket-1) to 7.10: an allowed step"},
+		{"6.4 to 8.2: a major skipped", "registry.rocket.chat/rocketchat/rocket.chat:8.2.0", []string{"chat-rocketchat-rocket-1=6.4"}, nil,
+			true, "Rocket.Chat upgrades one major release at a time: rocket-1 (chat-rocketchat-rocket-1) runs 6.4, the target is 8.2. Upgrade to the newest 7.x release first"},
+		{"8.1 to 7.10: back a major", "registry.rocket.chat/rocketchat/rocket.chat:7.10.0", []string{"chat-rocketchat-rocket-1=8.1"}, nil,
+			true, "Rocket.Chat cannot go back a major release"},
+		{"first host down: the second answers", "registry.rocket.chat/rocketchat/rocket.chat:8.2.0",
+			[]string{"chat-rocketchat-rocket-1=8.1", "chat-rocketchat-rocket-2=6.4"}, []string{"ssh://root@10.250.250.11"},
+			true, "rocket-2 (chat-rocketchat-rocket-2) runs 6.4"},
+		{"no server answers", "registry.rocket.chat/rocketchat/rocket.chat:8.2.0", nil, nil,
+			false, "no Rocket.Chat server answers /api/info"},
+		{"a tag without a version: not checked", "registry.example.com/rocket.chat:custom", []string{"chat-rocketchat-rocket-1=6.4"}, nil,
+			false, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
+				RocketChatImage: pulumi.String(c.image)})
+			r := runStep(t, rec, "chat-replicaset-prune", mongos, nil, c.down, healthy, "RCHA_FAKE_RC_VERSION="+strings.Join(c.versions, " "))
+			if c.fail != (r.rc != 0) {
+				t.Fatalf("exit %d (want failure: %v)\n%s", r.rc, c.fail, r.stderr)
+			}
+			if c.fail && len(r.runs) > 0 {
+				t.Errorf("the reconciler ran although the path was refused: %q", r.runs)
+			}
+			if c.log != "" && !strings.Contains(r.stderr, c.log) {
+				t.Errorf("stderr lacks %q:\n%s", c.log, r.stderr)
+			}
+			if c.log == "" && strings.Contains(r.stderr, "Rocket.Chat") {
+				t.Errorf("a check ran for an image without a version:\n%s", r.stderr)
+			}
+		})
 	}
 }

@@ -27,6 +27,9 @@ func (a RocketChatHAArgs) WithDefaults() RocketChatHAArgs {
 	if out.WaitSeconds == 0 {
 		out.WaitSeconds = DefaultWaitSeconds
 	}
+	if out.MongoFeatureCompatibility == "" {
+		out.MongoFeatureCompatibility = featureCompatibilityAuto
+	}
 	if out.DockerAPIVersion == "" {
 		out.DockerAPIVersion = DefaultDockerAPIVersion
 	}
@@ -123,6 +126,9 @@ func (a RocketChatHAArgs) Validate() error {
 	}
 	if a.WaitSeconds < 1 || a.WaitSeconds > 86400 {
 		bad("WaitSeconds", "must be between 1 and 86400 seconds, got %d", a.WaitSeconds)
+	}
+	if m := a.MongoFeatureCompatibility; m != featureCompatibilityAuto && m != featureCompatibilityManual {
+		bad("MongoFeatureCompatibility", "%q, want %q or %q", m, featureCompatibilityAuto, featureCompatibilityManual)
 	}
 	if _, err := apiMinor(a.DockerAPIVersion); err != nil {
 		bad("DockerAPIVersion", "%v", err)

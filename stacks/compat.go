@@ -2,18 +2,13 @@ package stacks
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
+
+	"github.com/rocketchat-ha/rocketchat-ha/internal/versions"
 )
 
 // version is a major.minor pair read from an image tag.
-type version struct{ major, minor int }
-
-func (v version) String() string { return fmt.Sprintf("%d.%d", v.major, v.minor) }
-
-func (v version) less(o version) bool {
-	return v.major < o.major || v.major == o.major && v.minor < o.minor
-}
+type version = versions.Version
 
 // compatRow is one line of the Rocket.Chat/MongoDB matrix: each release's
 // "Engine versions" in its notes, and compatibleMongoVersions at
@@ -26,14 +21,14 @@ type compatRow struct {
 
 // Compatibility is the Rocket.Chat/MongoDB matrix the stack enforces.
 var Compatibility = []compatRow{
-	{from: version{6, 0}, to: version{6, 99}, mongo: []version{{4, 4}, {5, 0}, {6, 0}}},
-	{from: version{7, 0}, to: version{7, 12}, mongo: []version{{5, 0}, {6, 0}, {7, 0}}},
-	{from: version{8, 0}, to: version{8, 1}, mongo: []version{{8, 2}}},
-	{from: version{8, 2}, to: version{-1, 0}, minMongo: version{8, 0}},
+	{from: version{Major: 6, Minor: 0}, to: version{Major: 6, Minor: 99}, mongo: []version{{Major: 4, Minor: 4}, {Major: 5, Minor: 0}, {Major: 6, Minor: 0}}},
+	{from: version{Major: 7, Minor: 0}, to: version{Major: 7, Minor: 12}, mongo: []version{{Major: 5, Minor: 0}, {Major: 6, Minor: 0}, {Major: 7, Minor: 0}}},
+	{from: version{Major: 8, Minor: 0}, to: version{Major: 8, Minor: 1}, mongo: []version{{Major: 8, Minor: 2}}},
+	{from: version{Major: 8, Minor: 2}, to: version{Major: -1, Minor: 0}, minMongo: version{Major: 8, Minor: 0}},
 }
 
 // minMongoWithMongosh is the first MongoDB whose official image ships mongosh.
-var minMongoWithMongosh = version{6, 0}
+var minMongoWithMongosh = version{Major: 6, Minor: 0}
 
 // CheckImagePair rejects an unpinned image and a Rocket.Chat/MongoDB pair
 // that the matrix says will not start. Tags that do not begin with a
@@ -47,18 +42,18 @@ func CheckImagePair(rocketchat, mongo string) error {
 	if err != nil {
 		return err
 	}
-	if mgOK && mg.less(minMongoWithMongosh) {
+	if mgOK && mg.Less(minMongoWithMongosh) {
 		return fmt.Errorf("%s is MongoDB %s; the healthcheck and the replica-set step need mongosh, which the images ship from %s on", mongo, mg, minMongoWithMongosh)
 	}
 	if !rcOK || !mgOK {
 		return nil
 	}
 	for _, row := range Compatibility {
-		if rc.less(row.from) || (row.to.major >= 0 && row.to.less(rc)) {
+		if rc.Less(row.from) || (row.to.Major >= 0 && row.to.Less(rc)) {
 			continue
 		}
 		if row.mongo == nil {
-			if mg.less(row.minMongo) {
+			if mg.Less(row.minMongo) {
 				return fmt.Errorf("Rocket.Chat %s needs MongoDB %s or newer, %s is MongoDB %s", rc, row.minMongo, mongo, mg)
 			}
 			return nil
@@ -68,12 +63,12 @@ func CheckImagePair(rocketchat, mongo string) error {
 				return nil
 			}
 		}
-		return fmt.Errorf("Rocket.Chat %s runs on MongoDB %s, not on %s (%s)", rc, versions(row.mongo), mg, mongo)
+		return fmt.Errorf("Rocket.Chat %s runs on MongoDB %s, not on %s (%s)", rc, versionList(row.mongo), mg, mongo)
 	}
 	return fmt.Errorf("Rocket.Chat %s is not in the compatibility matrix (6.0 and later)", rc)
 }
 
-func versions(vs []version) string {
+func versionList(vs []version) string {
 	s := make([]string, len(vs))
 	for i, v := range vs {
 		s[i] = v.String()
@@ -81,28 +76,6 @@ func versions(vs []version) string {
 	return strings.Join(s, ", ")
 }
 
-// imageVersion reads major.minor from an image reference's tag. ok is false
-// when the tag does not start with a version; an error means the image is
-// not pinned at all.
-func imageVersion(ref string) (v version, ok bool, err error) {
-	if strings.Contains(ref, "@sha256:") {
-		return version{}, false, nil
-	}
-	tag := ""
-	if i := strings.LastIndex(ref, ":"); i > strings.LastIndex(ref, "/") {
-		tag = ref[i+1:]
-	}
-	if tag == "" || tag == "latest" {
-		return version{}, false, fmt.Errorf("%q is not pinned: give a version tag such as :7.0.16", ref)
-	}
-	parts := strings.SplitN(tag, ".", 3)
-	if len(parts) < 2 {
-		return version{}, false, nil
-	}
-	major, err1 := strconv.Atoi(parts[0])
-	minor, err2 := strconv.Atoi(strings.SplitN(parts[1], "-", 2)[0])
-	if err1 != nil || err2 != nil {
-		return version{}, false, nil
-	}
-	return version{major, minor}, true, nil
-}
+// imageVersion reads major.minor from an image reference's tag (see
+// versions.FromImage).
+func imageVersion(ref string) (v version, ok bool, err error) { return versions.FromImage(ref) }

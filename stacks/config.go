@@ -30,6 +30,8 @@ type Config struct {
 	DeleteDataOnDestroy  bool               `json:"deleteDataOnDestroy"`
 	HealthTimeoutSeconds int                `json:"healthTimeoutSeconds"`
 	DockerAPIVersion     string             `json:"dockerApiVersion"`
+	// MongoFeatureCompatibility is "auto" or "manual".
+	MongoFeatureCompatibility string `json:"mongoFeatureCompatibility"`
 }
 
 // NodeConfig is one entry of `nodes`.
@@ -119,6 +121,7 @@ func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
 	obj("deleteDataOnDestroy", &cfg.DeleteDataOnDestroy)
 	obj("healthTimeoutSeconds", &cfg.HealthTimeoutSeconds)
 	str("dockerApiVersion", &cfg.DockerAPIVersion)
+	str("mongoFeatureCompatibility", &cfg.MongoFeatureCompatibility)
 
 	str("mongoRootPassword", &sec.MongoRootPassword)
 	str("rocketPassword", &sec.RocketPassword)

@@ -17,7 +17,7 @@ import (
 // are the keys Pulumi.yaml declares; a test holds the two together.
 var Keys = []string{
 	"clusterName", "nodes", "rootUrl", "replicaSetName", "rocketchatImage", "mongoImage", "nginxImage",
-	"loadBalancer", "deleteDataOnDestroy", "healthTimeoutSeconds", "dockerApiVersion",
+	"loadBalancer", "deleteDataOnDestroy", "healthTimeoutSeconds", "dockerApiVersion", "mongoFeatureCompatibility",
 	"mongoRootPassword", "rocketPassword", "oplogPassword", "license", "registrationToken", "dockerTls",
 }
 
@@ -135,7 +135,7 @@ func editDistance(a, b string) int {
 var fieldNames = map[string]string{
 	"Nodes": "nodes", "Name": "name", "Address": "address", "DockerHost": "dockerHost", "DockerTLS": "dockerTls",
 	"Ports": "ports", "Mongo": "mongo", "RocketChat": "rocketchat", "Instance": "instance",
-	"ReplicaSetName": "replicaSetName", "WaitSeconds": "healthTimeoutSeconds", "DockerAPIVersion": "dockerApiVersion",
+	"ReplicaSetName": "replicaSetName", "WaitSeconds": "healthTimeoutSeconds", "DockerAPIVersion": "dockerApiVersion", "MongoFeatureCompatibility": "mongoFeatureCompatibility",
 	"RootURL": "rootUrl", "RocketChatImage": "rocketchatImage", "MongoImage": "mongoImage", "NginxImage": "nginxImage",
 	"LoadBalancer": "loadBalancer", "Node": "node", "BindAddress": "bindAddress", "HTTPPort": "httpPort",
 	"HTTPSPort": "httpsPort", "Certificate": "certificate", "PrivateKey": "privateKey",
