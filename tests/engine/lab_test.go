@@ -5,10 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -40,7 +42,11 @@ type lab struct {
 	world string
 	env   map[string]string
 	stack auto.Stack
-	ops   int
+	// program is the stack's program (labEngine swaps in one-shot
+	// variants for single updates and restores it).
+	program pulumi.RunFunc
+	cli     *labCLI
+	ops     int
 	// known holds plaintext secrets that must never appear unencrypted.
 	known map[string]string
 	// noSecretChecks turns scenario 8 off for the lab's self-tests, whose
@@ -60,11 +66,13 @@ type opResult struct {
 	diags []apitype.DiagnosticEvent
 }
 
-// eventSink collects the diagnostic events of one operation.
+// eventSink collects the events of one operation, and its diagnostic
+// events apart.
 type eventSink struct {
-	ch    chan events.EngineEvent
-	done  chan struct{}
-	diags []apitype.DiagnosticEvent
+	ch     chan events.EngineEvent
+	done   chan struct{}
+	events []events.EngineEvent
+	diags  []apitype.DiagnosticEvent
 }
 
 func newEventSink() *eventSink {
@@ -72,6 +80,7 @@ func newEventSink() *eventSink {
 	go func() {
 		defer close(s.done)
 		for e := range s.ch {
+			s.events = append(s.events, e)
 			if e.DiagnosticEvent != nil {
 				s.diags = append(s.diags, *e.DiagnosticEvent)
 			}
@@ -141,10 +150,11 @@ func newLabWith(t *testing.T, stackName string, program pulumi.RunFunc, projectF
 	if err := os.Symlink(pulumiBin, filepath.Join(dir, "cli", "bin", "pulumi")); err != nil {
 		t.Fatal(err)
 	}
-	cmd, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Join(dir, "cli")})
+	real, err := auto.NewPulumiCommand(&auto.PulumiCommandOptions{Root: filepath.Join(dir, "cli")})
 	if err != nil {
 		t.Fatalf("pulumi CLI %s: %v", pulumiBin, err)
 	}
+	cmd := &labCLI{PulumiCommand: real}
 	backend := "file://" + filepath.Join(dir, "backend")
 	env := map[string]string{
 		"PULUMI_CONFIG_PASSPHRASE":                    passphrase,
@@ -182,7 +192,37 @@ func newLabWith(t *testing.T, stackName string, program pulumi.RunFunc, projectF
 	if err != nil {
 		t.Fatalf("create stack %s: %v", stackName, err)
 	}
-	return &lab{ctx: ctx, dir: dir, world: filepath.Join(dir, "world"), env: env, stack: stack, known: map[string]string{}}
+	return &lab{ctx: ctx, dir: dir, world: filepath.Join(dir, "world"), env: env, stack: stack, program: program, cli: cmd, known: map[string]string{}}
+}
+
+// labCLI is the Automation API's Pulumi command with extra arguments for
+// some CLI commands, as rcha's own runner adds them (its AddArgs): flags the
+// Automation API has no option for, such as --refresh=false, which
+// overrides the project's `options: refresh: always`.
+type labCLI struct {
+	auto.PulumiCommand
+	mu    sync.Mutex
+	extra map[string][]string
+}
+
+// setExtra makes every later run of the CLI command cmd ("up", "preview")
+// carry args right after the command name; no args clears them.
+func (c *labCLI) setExtra(cmd string, args ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.extra == nil {
+		c.extra = map[string][]string{}
+	}
+	c.extra[cmd] = args
+}
+
+func (c *labCLI) Run(ctx context.Context, workdir string, stdin io.Reader, out, errOut []io.Writer, env []string, args ...string) (string, string, int, error) {
+	c.mu.Lock()
+	if len(args) > 0 && len(c.extra[args[0]]) > 0 {
+		args = append(append([]string{args[0]}, c.extra[args[0]]...), args[1:]...)
+	}
+	c.mu.Unlock()
+	return c.PulumiCommand.Run(ctx, workdir, stdin, out, errOut, env, args...)
 }
 
 // setConfig writes the stack's config file: plain values as structured
@@ -460,6 +500,9 @@ func traceSummary(events []providers.Event) string {
 		}
 		if e.Command != "" {
 			fmt.Fprintf(&b, " command=%s members=%v", e.Command, e.Members)
+		}
+		if e.Mode != "" {
+			fmt.Fprintf(&b, " mode=%s through=%q", e.Mode, e.Through)
 		}
 		if e.Error != "" {
 			fmt.Fprintf(&b, " error=%q", e.Error)

@@ -60,6 +60,9 @@ func TestLabCatchesUnchainedRollout(t *testing.T) {
 		t.Errorf("without a DependsOn chain the lab saw at most %d node down (%v); it should see the engine replace them together\n%s",
 			n, who, traceSummary(res.events))
 	}
+	if n, _, who := nodesDown(res.events, "lab", nodeNames(3), nil); n < 2 {
+		t.Errorf("without a DependsOn chain nodesDown saw at most %d node down (%v)", n, who)
+	}
 }
 
 // TestLabCatchesMissingDeleteBeforeReplace shows the simulated Docker host

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/plugin"
@@ -30,7 +31,9 @@ func newCommand() *commandProvider {
 }
 
 // hostDownError is how a command step fails whose docker CLI cannot reach
-// its DOCKER_HOST: pulumi-command reports the exit status and the stderr.
+// its DOCKER_HOST (the load balancers' config steps): pulumi-command
+// reports the exit status and the stderr. The replica-set steps have no
+// DOCKER_HOST; their hosts are in RCHA_NODES (see run).
 func (p *commandProvider) hostDownError(props resource.PropertyMap) error {
 	_, env := environment(props)
 	if h := env["DOCKER_HOST"]; h != "" && p.world.hostDown(h) {
@@ -99,18 +102,39 @@ func desiredMembers(env map[string]string) []string {
 // outputs. The component's replica-set command prints the root password it
 // applied on stdout; the fake does the same with RCHA_ROOT_PASSWORD.
 // Like pulumi-command (built on pulumi-go-provider), stdout and stderr
-// are secret when any input is secret.
-func (p *commandProvider) run(ev Event, which string, props resource.PropertyMap) (resource.PropertyValue, resource.PropertyValue) {
+// are secret when any input is.
+//
+// A replica-set step (its environment has RCHA_NODES and RCHA_MODE) first
+// goes through the model of replicaset-step.sh (replicaset.go): the node it
+// runs through is recorded in the run event's Through, and a refusal fails
+// the run the way pulumi-command reports a script that exits 1.
+func (p *commandProvider) run(ev Event, which string, props resource.PropertyMap) (resource.PropertyValue, resource.PropertyValue, error) {
 	keys, env := environment(props)
 	ev.Op, ev.Command, ev.EnvKeys, ev.Members = OpRun, which, keys, desiredMembers(env)
 	ev.Inputs, ev.SecretKeys = nil, nil
+	stderrText := fmt.Sprintf("engine lab: simulated %s of %s with %d member(s)\n", which, ev.URN, len(ev.Members))
+	if _, ok := env["RCHA_NODES"]; ok && which != "delete" && p.world != nil {
+		ev.Mode = env["RCHA_MODE"]
+		c := p.world.runReplicaSetStep(env, ev.Members)
+		ev.Through = c.Through
+		log := strings.Join(c.Log, "\n") + "\n"
+		if c.Err != nil {
+			// pulumi-command: the exit status, the command, and what it
+			// wrote (the step's text is abbreviated here).
+			err := fmt.Errorf("%v: running %q:\n%s", c.Err, "[the "+which+" script of "+string(resource.URN(ev.URN).Name())+"]", log)
+			ev.Error = err.Error()
+			p.trace.record(ev)
+			return resource.PropertyValue{}, resource.PropertyValue{}, err
+		}
+		stderrText = log + stderrText
+	}
 	p.trace.record(ev)
 	stdout := resource.NewProperty(env["RCHA_ROOT_PASSWORD"])
-	stderr := resource.NewProperty(fmt.Sprintf("engine lab: simulated %s of %s with %d member(s)\n", which, ev.URN, len(ev.Members)))
+	stderr := resource.NewProperty(stderrText)
 	if props.ContainsSecrets() {
 		stdout, stderr = resource.MakeSecret(stdout), resource.MakeSecret(stderr)
 	}
-	return stdout, stderr
+	return stdout, stderr, nil
 }
 
 func (p *commandProvider) Create(_ context.Context, req plugin.CreateRequest) (plugin.CreateResponse, error) {
@@ -131,7 +155,12 @@ func (p *commandProvider) Create(_ context.Context, req plugin.CreateRequest) (p
 	}
 	ev.ID = string(req.URN.Name()) + randomHex(4)
 	p.trace.record(ev)
-	stdout, stderr := p.run(ev, "create", req.Properties)
+	stdout, stderr, err := p.run(ev, "create", req.Properties)
+	if err != nil {
+		// pulumi-command returns no ID for a create that failed: nothing
+		// is recorded in the state.
+		return plugin.CreateResponse{}, err
+	}
 	return plugin.CreateResponse{ID: resource.ID(ev.ID), Properties: outputsFrom(req.Properties,
 		map[string]resource.PropertyValue{"stdout": stdout, "stderr": stderr})}, nil
 }
@@ -164,7 +193,10 @@ func (p *commandProvider) Update(_ context.Context, req plugin.UpdateRequest) (p
 		which = "create" // pulumi-command falls back to the create text
 	}
 	ev.PreviousStdout = stringOf(req.OldOutputs, "stdout") != ""
-	stdout, stderr := p.run(ev, which, req.NewInputs)
+	stdout, stderr, err := p.run(ev, which, req.NewInputs)
+	if err != nil {
+		return plugin.UpdateResponse{}, err
+	}
 	return plugin.UpdateResponse{Properties: outputsFrom(req.NewInputs,
 		map[string]resource.PropertyValue{"stdout": stdout, "stderr": stderr})}, nil
 }
@@ -173,7 +205,9 @@ func (p *commandProvider) Delete(_ context.Context, req plugin.DeleteRequest) (p
 	ev := Event{Op: OpDelete, URN: string(req.URN), Type: string(req.Type), ID: string(req.ID)}
 	p.trace.record(ev)
 	if stringOf(req.Inputs, "delete") != "" {
-		p.run(ev, "delete", req.Inputs)
+		if _, _, err := p.run(ev, "delete", req.Inputs); err != nil {
+			return plugin.DeleteResponse{}, err
+		}
 	}
 	return plugin.DeleteResponse{}, nil
 }

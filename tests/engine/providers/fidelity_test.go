@@ -294,3 +294,140 @@ func TestDriftBehindPulumisBack(t *testing.T) {
 		t.Errorf("delete of a removed container: %v, want %q", err, want)
 	}
 }
+
+// rsStep runs a replica-set step of the command fake in mode over nodes
+// ("name" each, on host unix:///var/run/docker-<name>.sock, container
+// rs-mongo-<name>, port 27017) with the desired members, and returns its
+// run event and error.
+func rsStep(t *testing.T, p *commandProvider, mode string, nodes []string, desired []string) (Event, error) {
+	t.Helper()
+	var lines, members []string
+	for _, n := range nodes {
+		lines = append(lines, n+" "+rsHost(n)+" rs-mongo-"+n+" 27017")
+	}
+	for _, m := range desired {
+		members = append(members, `{"host":"`+m+`"}`)
+	}
+	env := resource.PropertyMap{
+		"RCHA_NODES":         resource.NewProperty(strings.Join(lines, "\n") + "\n"),
+		"RCHA_MODE":          resource.NewProperty(mode),
+		"RCHA_ROOT_PASSWORD": resource.MakeSecret(resource.NewProperty("root")),
+		"RCHA_DESIRED": resource.MakeSecret(resource.NewProperty(
+			`{"replicaSet":"rs0","members":[` + strings.Join(members, ",") + `]}`)),
+	}
+	trace := p.trace.path
+	before, _ := ReadTrace(trace)
+	_, err := p.Create(context.Background(), plugin.CreateRequest{URN: urn(LocalCommandType, "rs-replicaset"), Type: LocalCommandType,
+		Properties: resource.PropertyMap{"create": resource.NewProperty("script"), "environment": resource.NewProperty(env)}})
+	after, rerr := ReadTrace(trace)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	for _, e := range after[len(before):] {
+		if e.Op == OpRun {
+			return e, err
+		}
+	}
+	t.Fatalf("%s step over %v recorded no run event", mode, nodes)
+	return Event{}, err
+}
+
+func rsHost(node string) string { return "unix:///var/run/docker-" + node + ".sock" }
+
+// TestReplicaSetStepNodeChoice pins the command fake's model of
+// components/replicaset-step.sh: the step runs through the first node
+// whose host answers and whose running mongod is a member; absent and
+// non-member (EMPTY) mongods are skipped; with no member, a cluster where
+// every node answered and none is stopped is fresh (prune does nothing,
+// full initiates through node 0, force fails), otherwise the step refuses.
+func TestReplicaSetStepNodeChoice(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("RCHA_LAB_WORLD", dir)
+	t.Setenv("RCHA_LAB_TRACE", dir+"/trace.jsonl")
+	p := newCommand()
+	all := []string{"n1", "n2", "n3"}
+	want := []string{"n1:27017", "n2:27017", "n3:27017"}
+	members := func() string { return strings.Join(ReplicaSetMembers(dir, "rs0"), ",") }
+
+	// Fresh: no container anywhere.
+	if ev, err := rsStep(t, p, StepModePrune, all, want); err != nil || ev.Through != "" || members() != "" {
+		t.Errorf("fresh prune: through %q err %v members %q, want success doing nothing", ev.Through, err, members())
+	}
+	if _, err := rsStep(t, p, StepModeForce, all, want); err == nil || !strings.Contains(err.Error(), "no member of the replica set answers: nothing to reconfigure") {
+		t.Errorf("fresh force: %v, want a failure", err)
+	}
+	if _, err := rsStep(t, p, StepModeFull, all, want); err == nil || !strings.Contains(err.Error(), "the first node's mongod is not running: cannot initiate the replica set") {
+		t.Errorf("fresh full without node 0's mongod: %v", err)
+	}
+	for _, n := range all {
+		if err := p.world.startContainer(rsHost(n), "rs-mongo-"+n, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ev, err := rsStep(t, p, StepModeFull, all, want)
+	if err != nil || ev.Through != "n1" || ev.Mode != StepModeFull || members() != strings.Join(want, ",") {
+		t.Errorf("fresh full: through %q mode %q err %v members %q, want through n1 and every member", ev.Through, ev.Mode, err, members())
+	}
+
+	// n1's host does not answer: through n2; prune keeps the desired members.
+	if err := SetHostDown(dir, rsHost("n1"), true); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := rsStep(t, p, StepModePrune, []string{"n2", "n3"}, want[1:]); err != nil || ev.Through != "n2" || members() != "n2:27017,n3:27017" {
+		t.Errorf("prune with n1 down and retired: through %q err %v members %q", ev.Through, err, members())
+	}
+	// n2 stopped too: through n3.
+	if err := KillContainer(dir, rsHost("n2"), "rs-mongo-n2"); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := rsStep(t, p, StepModeFull, all, want[1:]); err != nil || ev.Through != "n3" {
+		t.Errorf("full with n1 down and n2 stopped: through %q err %v, want n3", ev.Through, err)
+	}
+	// n3 removed behind the fake's back (absent) and n1 still down:
+	// no member answers, and a node does not answer: refused.
+	if err := RemoveContainer(dir, rsHost("n3"), "rs-mongo-n3"); err != nil {
+		t.Fatal(err)
+	}
+	ev, err = rsStep(t, p, StepModeFull, all, want)
+	for _, s := range []string{
+		"exit status 1",
+		"rocketchat-ha: n1: its Docker host " + rsHost("n1") + " does not answer: Cannot connect to the Docker daemon at " + rsHost("n1"),
+		"rocketchat-ha: n2: its container rs-mongo-n2 is not running",
+		"rocketchat-ha: n3: no mongod container yet",
+		"refusing to run the full step",
+	} {
+		if err == nil || !strings.Contains(err.Error(), s) || !strings.Contains(ev.Error, s) {
+			t.Errorf("no member answers: error %v does not say %q", err, s)
+		}
+	}
+	if ev.Through != "" || members() != "n2:27017,n3:27017" {
+		t.Errorf("a refused step ran through %q or changed the members (%q)", ev.Through, members())
+	}
+
+	// Majority loss: n2 and n3 gone for good, n1 back; force keeps n1.
+	if err := SetHostDown(dir, rsHost("n1"), false); err != nil {
+		t.Fatal(err)
+	}
+	if err := (&world{dir: dir}).writeMembers("rs0", want); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := rsStep(t, p, StepModeForce, []string{"n1"}, want[:1]); err != nil || ev.Through != "n1" || ev.Mode != StepModeForce || members() != "n1:27017" {
+		t.Errorf("force with only n1: through %q err %v members %q", ev.Through, err, members())
+	}
+	// A running mongod that is not a member is skipped as EMPTY.
+	if err := (&world{dir: dir}).writeMembers("rs0", []string{"n2:27017"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.world.startContainer(rsHost("n3"), "rs-mongo-n3", nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := RemoveContainer(dir, rsHost("n2"), "rs-mongo-n2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.world.startContainer(rsHost("n2"), "rs-mongo-n2", nil); err != nil {
+		t.Fatal(err)
+	}
+	if ev, err := rsStep(t, p, StepModeFull, all, want); err != nil || ev.Through != "n2" {
+		t.Errorf("n1 running but not a member: through %q err %v, want n2", ev.Through, err)
+	}
+}

@@ -122,9 +122,11 @@ func TestTraceRedactsSecretsAndCommandSimulation(t *testing.T) {
 	dir := t.TempDir()
 	trace := filepath.Join(dir, "trace.jsonl")
 	t.Setenv("RCHA_LAB_TRACE", trace)
+	t.Setenv("RCHA_LAB_WORLD", "") // no world: the node choice is not modelled
 	p := newCommand()
 	env := resource.PropertyMap{
-		"DOCKER_HOST":        resource.NewProperty("unix:///var/run/docker.sock"),
+		"RCHA_NODES":         resource.NewProperty("n1 unix:///var/run/docker.sock rs-mongo-n1 27017\n"),
+		"RCHA_MODE":          resource.NewProperty("full"),
 		"RCHA_ROOT_PASSWORD": resource.MakeSecret(resource.NewProperty("very-secret-root")),
 		"RCHA_DESIRED": resource.MakeSecret(resource.NewProperty(
 			`{"members":[{"host":"n1:27017"},{"host":"n2:27018"}],"users":[{"pwd":"very-secret-user"}]}`)),
@@ -158,10 +160,10 @@ func TestTraceRedactsSecretsAndCommandSimulation(t *testing.T) {
 	if run == nil {
 		t.Fatalf("no run event in %v", events)
 	}
-	if strings.Join(run.Members, ",") != "n1:27017,n2:27018" || strings.Join(run.EnvKeys, ",") != "DOCKER_HOST,RCHA_DESIRED,RCHA_ROOT_PASSWORD" {
+	if strings.Join(run.Members, ",") != "n1:27017,n2:27018" || strings.Join(run.EnvKeys, ",") != "RCHA_DESIRED,RCHA_MODE,RCHA_NODES,RCHA_ROOT_PASSWORD" {
 		t.Errorf("run event members %v env keys %v", run.Members, run.EnvKeys)
 	}
-	if !strings.Contains(string(raw), `"DOCKER_HOST":"unix:///var/run/docker.sock"`) {
+	if !strings.Contains(string(raw), `"RCHA_NODES":"n1 unix:///var/run/docker.sock rs-mongo-n1 27017\n"`) {
 		t.Errorf("non-secret values should be traced as they are (so leaks are visible):\n%s", raw)
 	}
 }

@@ -71,6 +71,11 @@ type Event struct {
 	Members []string `json:"members,omitempty"`
 	// Command is which command text ran: "create", "update" or "delete".
 	Command string `json:"command,omitempty"`
+	// Mode is a replica-set step's RCHA_MODE (full, prune or force), and
+	// Through the node the modelled step ran through ("" when it had
+	// nothing to do or refused; then Error says why).
+	Mode    string `json:"mode,omitempty"`
+	Through string `json:"through,omitempty"`
 	// PreviousStdout reports whether a command update had the previous
 	// run's stdout to pass on as PULUMI_COMMAND_STDOUT.
 	PreviousStdout bool `json:"previousStdout,omitempty"`

@@ -162,7 +162,7 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 	}
 	switch o.command {
 	case "up":
-		fs.Var(&o.down, "down", "a node whose Docker host does not answer (repeatable): update the others, if the change touches nothing on it; no refresh")
+		fs.Var(&o.down, "down", "a node whose Docker host does not answer (repeatable): update the others, if the change touches nothing on it")
 	case "retire":
 		fs.Var(&o.nodes, "node", "a dead node to retire, already removed from nodes (repeatable)")
 		fs.BoolVar(&o.forceReconfig, "force-reconfig", false, "the majority of the voters is lost for good: force a replica-set reconfig that keeps the remaining nodes (may lose the last writes)")
@@ -580,7 +580,7 @@ func (r *runner) engineOp(ctx context.Context, op string, exclude []string) (*pr
 	switch op {
 	case "preview":
 		opts := []optpreview.Option{optpreview.EventStreams(stream.ch), optpreview.Color("never")}
-		if r.o.refresh && len(exclude) == 0 {
+		if r.o.refresh {
 			opts = append(opts, optpreview.Refresh())
 		}
 		if len(exclude) > 0 {
@@ -593,7 +593,7 @@ func (r *runner) engineOp(ctx context.Context, op string, exclude []string) (*pr
 		return prog, nil, err
 	case "up":
 		opts := []optup.Option{optup.EventStreams(stream.ch), optup.Color("never")}
-		if r.o.refresh && len(exclude) == 0 {
+		if r.o.refresh {
 			opts = append(opts, optup.Refresh())
 		}
 		if len(exclude) > 0 {

@@ -95,10 +95,9 @@ func (r *runner) nodeOp(ctx context.Context) (*progress, auto.OutputMap, error) 
 	if err != nil {
 		return nil, nil, err
 	}
-	// The excluded hosts cannot be read: these updates never refresh
-	// (Pulumi.yaml asks for a refresh on every update).
-	r.cli.AddArgs("preview", "--refresh=false")
-	r.cli.AddArgs("up", "--refresh=false")
+	// These updates refresh like any other (unless --refresh=false): the
+	// engine skips excluded resources when it refreshes (the engine lab
+	// pins this), so crashed containers on the other nodes are repaired.
 	e := &engine{r: r}
 	req := nodeops.Request{Config: names, Progress: func(s string) { r.progressf("rcha %s: %s", r.o.command, s) }}
 	if r.o.command == "up" {
