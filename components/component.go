@@ -224,7 +224,9 @@ func (b *builder) cluster() error {
 			return err
 		}
 		if m != nil {
-			mongos = append(mongos, m.Container)
+			// The full step waits for the containers and for their host
+			// names, so that members resolve each other before it adds any.
+			mongos = append(mongos, m.Container, m.Hosts)
 			prev = m.Container
 		}
 	}

@@ -57,7 +57,7 @@ func TestGraphForManyN(t *testing.T) {
 			lbs := min(n, 3) // a load balancer on each of the first three nodes
 			want := map[string]int{
 				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + lbs,
-				tContainer: 2*n + lbs, tCommand: 2 + lbs, tRandom: 3,
+				tContainer: 2*n + lbs, tCommand: 2 + n + lbs, tRandom: 3, // commands: the replica-set steps, a hosts step per node, a config step per load balancer
 			}
 			got := rec.Counts()
 			for typ, c := range want {
@@ -268,7 +268,7 @@ func TestMongodKeyfileAndExposure(t *testing.T) {
 	// The keyfile content itself must be secret (a secret list around a
 	// plain content would not survive a state rewrite of the element).
 	ups := m.Objects("uploads")
-	if len(ups) != 1 || !mocktest.Secret(ups[0]["content"]) {
+	if len(ups) != 2 || !mocktest.Secret(ups[0]["content"]) {
 		t.Errorf("keyfile upload content is not secret: %v", ups)
 	}
 	ports := m.Objects("ports")

@@ -7,5 +7,6 @@ import "github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 var (
 	RocketChatEntrypoint = func() string { return rocketChatEntrypoint }
 	EnvFile              = envFile
+	MongoApplyHosts      = func() string { return mongoApplyHosts }
 	Fingerprints         = func(c *RocketChatHA) pulumi.StringMapOutput { return c.fingerprints }
 )

@@ -208,8 +208,12 @@ func TestKeyfileUploadNotWorldReadable(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		m := rec.Named(t, tContainer, fmt.Sprintf("chat-mongo-rocket-%d", i))
 		ups := m.Objects("uploads")
-		if len(ups) != 1 || mocktest.Unwrap(ups[0]["permissions"]).StringValue() != "0400" {
+		if len(ups) != 2 || mocktest.Unwrap(ups[0]["file"]).StringValue() != "/etc/rocketchat-ha/keyfile" ||
+			mocktest.Unwrap(ups[0]["permissions"]).StringValue() != "0400" {
 			t.Errorf("%s: keyfile upload %v, want mode 0400", m.Name, ups)
+		}
+		if mocktest.Unwrap(ups[1]["permissions"]).StringValue() != "0444" {
+			t.Errorf("%s: apply-hosts script upload %v, want mode 0444", m.Name, ups[1])
 		}
 	}
 }
