@@ -4,24 +4,48 @@
 //   RCHA_DESIRED                 desired state JSON (components.DesiredState; holds user passwords)
 //   RCHA_ROOT_PASSWORD           root password wanted now
 //   RCHA_ROOT_PASSWORD_PREVIOUS  root password applied by the previous successful run ("" on the first)
+//   RCHA_LOCAL                   optional host:port of the mongod to run through (the one next to
+//                                the script, e.g. 127.0.0.1:<that node's port>); when set and not
+//                                empty it overrides desired.local, so that the steps can run
+//                                through any member, not only node 0
+//   RCHA_PROBE                   "1": probe mode (below); unset or empty: reconcile
 // Modes (desired.mode): "" (full) initiates, adds, removes and re-votes members, then
 // creates, updates and rotates users, root last. "prune" only removes the members that are
 // not desired and applies the desired votes/priorities of those that stay; it never
 // initiates, never adds a member, never touches a user, and does nothing on a set that is
 // not initiated or has no user yet. It runs before any mongod change on scale-in.
+// "force" is the explicit, opt-in recovery from a lost majority, run only as a one-shot by
+// `rcha retire --force-reconfig` (never by itself, never left set): on a set that has no
+// primary, through a surviving member that is not primary, it forces a reconfig keeping only
+// the desired members that are already configured (same _id and host, desired votes and
+// priority), waits for a primary among them, and then carries on exactly as "prune". It
+// refuses, with no write and exit 1, while any member is primary (so re-running it after
+// the recovery refuses), when a majority of the configured voters is reachable (an
+// election needs no force), or when the kept voters would have no reachable majority.
+// When the config already holds only the kept members (an earlier forced run was
+// interrupted before the election), it forces nothing and only waits for the primary.
+// Writes that only the lost members acknowledged may be lost; it says so loudly.
 // On success the last line is "rcha-reconcile: root password in effect: current|previous":
 // which of RCHA_ROOT_PASSWORD and RCHA_ROOT_PASSWORD_PREVIOUS now authenticates as root.
+// Probe mode (RCHA_PROBE=1) reads neither RCHA_DESIRED nor any password: it connects to
+// RCHA_LOCAL (required, exit 2 without it) without logging in, runs hello and prints exactly
+// one line, "rcha-reconcile: probe: STATE", STATE being PRIMARY (isWritablePrimary),
+// SECONDARY, OTHER (in a replica set, neither: e.g. STARTUP2, RECOVERING) or EMPTY (in no
+// replica set: not initiated, or removed), and exits 0; when connecting or hello fails it
+// prints "rcha-reconcile: probe: failed: <error>" and exits 1.
 // It talks to MongoDB only through new Mongo(uri), conn.getDB(name), db.runCommand(cmd),
 // db.auth(user, pwd) and sleep(ms), so tests can run it unchanged against a simulated
 // replica set (tests/mongosh). Every line it prints starts with "rcha-reconcile:"; it never
-// prints a password. Exit codes: 0 converged, 1 a command failed, 2 invalid input,
-// 3 a bounded wait ran out, 4 root authentication failed with both passwords.
+// prints a password. Exit codes: 0 converged, 1 a command failed (or force mode refused),
+// 2 invalid input, 3 a bounded wait ran out, 4 root authentication failed with both passwords.
 // Re-running it is always safe: on a converged replica set it makes no write at all.
 //
 // Layout (top-level functions, in the order main runs them):
 //   readInput(env)            validate the environment into an input object (pure)
+//   probe(env)                probe mode: hello on RCHA_LOCAL, one line, no login
 //   authenticate(s)           connect to the local mongod, log in as root, learn whether it is initiated
 //   initiate(s, initiated)    initiate with member 0 alone and create root under the localhost exception
+//   forceReconfig(s)          force mode only: the forced reconfig on a survivor, then wait for a primary
 //   membership(s)             loop: observe(s) -> plan(observed, desired) -> apply(s, observed, change)
 //   plan(observed, desired)   PURE: the next single change, or null when membership is as desired
 //   apply(s, observed, ch)    execute one planned change (a step-down or one reconfig) and wait for it
@@ -103,6 +127,85 @@ function stateName(st) {
 
 // ---- input ------------------------------------------------------------------
 
+// hostPortProblem returns why hp is not host:port, or '' when it is: the
+// rules of replicaset.validHostPort (state.go), which validates desired.local
+// on the Go side: net.SplitHostPort, then check.Host (net.ParseIP, or an RFC
+// 1123 host name of at most 253 characters that is not all digits and dots),
+// then strconv.Atoi for a port from 1 to 65535.
+function hostPortProblem(hp) {
+  if (typeof hp !== 'string' || hp === '') return 'is empty';
+  // net.SplitHostPort: the port follows the last colon; a host in brackets
+  // ends with the first ']', just before that colon.
+  const i = hp.lastIndexOf(':');
+  if (i < 0) return 'is not host:port (missing port)';
+  let host;
+  let j = 0;
+  let k = 0;
+  if (hp[0] === '[') {
+    const end = hp.indexOf(']');
+    if (end < 0) return "is not host:port (missing ']')";
+    if (end + 1 === hp.length) return 'is not host:port (missing port)';
+    if (end + 1 !== i) return 'is not host:port (' + (hp[end + 1] === ':' ? 'too many colons' : 'missing port') + ')';
+    host = hp.slice(1, end);
+    j = 1;
+    k = end + 1;
+  } else {
+    host = hp.slice(0, i);
+    if (host.indexOf(':') >= 0) return 'is not host:port (too many colons)';
+  }
+  if (hp.slice(j).indexOf('[') >= 0) return "is not host:port (unexpected '[')";
+  if (hp.slice(k).indexOf(']') >= 0) return "is not host:port (unexpected ']')";
+  const port = hp.slice(i + 1);
+  if (!isIPv4(host) && !isIPv6(host) && !isHostName(host)) return 'has an invalid host name ' + JSON.stringify(host);
+  if (!/^[+-]?[0-9]+$/.test(port) || !(Number(port) >= 1 && Number(port) <= 65535)) return 'has an invalid port ' + JSON.stringify(port);
+  return '';
+}
+function isIPv4(s) {
+  const octet = '(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'; // no leading zero, as net.ParseIP
+  return new RegExp('^' + octet + '(\\.' + octet + '){3}$').test(s);
+}
+// isIPv6 follows net.ParseIP: eight groups of 1-4 hex digits, one "::"
+// standing for at least one zero group, an IPv4 address as the last two
+// groups, no zone.
+function isIPv6(s) {
+  if (s.indexOf(':') < 0 || !/^[0-9A-Fa-f:.]+$/.test(s)) return false;
+  const halves = s.split('::');
+  if (halves.length > 2) return false;
+  const groupsOf = function (part) { return part === '' ? [] : part.split(':'); };
+  const head = groupsOf(halves[0]);
+  const tail = halves.length === 2 ? groupsOf(halves[1]) : [];
+  const last = halves.length === 2 ? tail : head; // the part an IPv4 suffix may end
+  let n = 0;
+  const all = head.concat(tail);
+  for (let g = 0; g < all.length; g++) {
+    const isLast = last.length > 0 && g === all.length - 1;
+    if (isLast && all[g].indexOf('.') >= 0) {
+      if (!isIPv4(all[g])) return false;
+      n += 2;
+    } else if (/^[0-9A-Fa-f]{1,4}$/.test(all[g])) {
+      n++;
+    } else {
+      return false;
+    }
+  }
+  return halves.length === 2 ? n < 8 : n === 8;
+}
+// isHostName is check.HostName.
+function isHostName(s) {
+  const label = '[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?';
+  return s.length <= 253 && new RegExp('^' + label + '(\\.' + label + ')*$').test(s) && !/^[0-9.]+$/.test(s);
+}
+// localOf is the host:port of the mongod to run through: RCHA_LOCAL when set
+// and not empty, else fallback (desired.local); it throws failure(EXIT.INPUT).
+function localOf(env, fallback, fallbackName) {
+  const fromEnv = env.RCHA_LOCAL || '';
+  const hp = fromEnv || fallback;
+  const name = fromEnv ? 'RCHA_LOCAL' : fallbackName;
+  const why = hostPortProblem(hp);
+  if (why) throw failure(EXIT.INPUT, name + ' ' + JSON.stringify(String(hp)) + ' ' + why);
+  return hp;
+}
+
 // readInput validates the environment; it throws failure(EXIT.INPUT) and never
 // quotes the desired state (it holds passwords).
 function readInput(env) {
@@ -118,9 +221,10 @@ function readInput(env) {
   if (!desired || typeof desired !== 'object') throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: not a JSON object');
   const users = Array.isArray(desired.users) ? desired.users : [];
   const members = Array.isArray(desired.members) ? desired.members : [];
-  if (!desired.replicaSet || !desired.local || !desired.rootUser || members.length === 0) {
-    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: replicaSet, local, rootUser and at least one member are required');
+  if (!desired.replicaSet || !(desired.local || env.RCHA_LOCAL) || !desired.rootUser || members.length === 0) {
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: replicaSet, local (or RCHA_LOCAL), rootUser and at least one member are required');
   }
+  const local = localOf(env, desired.local, 'reading RCHA_DESIRED: local');
   for (let i = 0; i < members.length; i++) {
     const m = members[i];
     if (!m || typeof m.host !== 'string' || !m.host || (m.votes !== 0 && m.votes !== 1) || typeof m.priority !== 'number') {
@@ -138,14 +242,14 @@ function readInput(env) {
   if (!(waitSeconds >= 1)) throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: waitSeconds must be at least 1');
   const waitMs = Math.round(waitSeconds * 1000);
   const mode = desired.mode === undefined || desired.mode === '' ? 'full' : desired.mode;
-  if (mode !== 'full' && mode !== 'prune') {
-    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mode ' + JSON.stringify(String(mode)) + ' is neither "" (full) nor "prune"');
+  if (mode !== 'full' && mode !== 'prune' && mode !== 'force') {
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mode ' + JSON.stringify(String(mode)) + ' is none of "" (full), "prune" and "force"');
   }
   return {
     rootPassword: rootPassword,
     previousRoot: previousRoot,
     rsName: desired.replicaSet,
-    local: desired.local,
+    local: local,
     rootUser: desired.rootUser,
     members: members,
     member0: members[0].host,
@@ -154,7 +258,9 @@ function readInput(env) {
     waitMs: waitMs,
     wc: { w: 'majority', wtimeout: waitMs },
     mode: mode,
-    prune: mode === 'prune',
+    // Force mode carries on as prune mode once the forced reconfig is done.
+    prune: mode === 'prune' || mode === 'force',
+    force: mode === 'force',
   };
 }
 
@@ -258,6 +364,42 @@ function waitFor(input, what, check) {
   }
 }
 
+// ---- probe ------------------------------------------------------------------
+
+const PROBE_TIMEOUT_MS = 10000;
+// probeState (pure) is what probe mode prints for a hello reply.
+function probeState(h) {
+  if (h && h.isWritablePrimary === true) return 'PRIMARY';
+  if (h && h.secondary === true) return 'SECONDARY';
+  if (h && h.setName) return 'OTHER';
+  return 'EMPTY';
+}
+// probe is the whole of probe mode (RCHA_PROBE=1) and returns the exit code.
+// It reads RCHA_LOCAL only: no desired state, no password, no login (hello
+// needs none), so nothing it prints can hold a secret.
+function probe(env) {
+  if (!env.RCHA_LOCAL) {
+    print(PREFIX + ' ERROR: probe mode (RCHA_PROBE=1) needs RCHA_LOCAL, the host:port of the mongod to probe');
+    return EXIT.INPUT;
+  }
+  let local;
+  try {
+    local = localOf(env, '', 'RCHA_LOCAL');
+  } catch (e) {
+    print(PREFIX + ' ERROR: ' + e.message);
+    return EXIT.INPUT;
+  }
+  let h;
+  try {
+    h = open({ waitMs: PROBE_TIMEOUT_MS }, local).admin.runCommand({ hello: 1 });
+  } catch (e) {
+    print(PREFIX + ' probe: failed: hello on ' + local + ': ' + describe(e));
+    return EXIT.FAILED;
+  }
+  print(PREFIX + ' probe: ' + probeState(h));
+  return EXIT.OK;
+}
+
 // ---- authenticate -----------------------------------------------------------
 
 // authenticate connects to the local mongod, logs in as root when a root user
@@ -267,7 +409,7 @@ function authenticate(s) {
   try {
     s.local = open(input, input.local);
   } catch (e) {
-    throw failure(EXIT.FAILED, 'connecting to the local mongod ' + input.local + ' (member 0, ' + input.member0 + '): ' + describe(e));
+    throw failure(EXIT.FAILED, 'connecting to the local mongod ' + input.local + ': ' + describe(e));
   }
   const hello0 = run(s.local, 'admin', { hello: 1 }, 'reading hello');
   if (hello0.setName && hello0.setName !== input.rsName) {
@@ -322,7 +464,8 @@ function initiate(s, initiated) {
         (s.auth ? '' : ' (localhost exception)'));
     const r = attempt(s.auth ? s.auth.c : s.local, 'admin', { replSetInitiate: cfg });
     if (!r.ok && codeOf(r.error) !== ERR.AlreadyInitialized) {
-      throw failure(EXIT.FAILED, 'initiating replica set ' + input.rsName + ' with member 0 ' + m.host + ' on ' + input.local + ': ' + describe(r.error));
+      const hint = codeOf(r.error) === ERR.NodeNotFound ? '; a new set is initiated through member 0 (RCHA_LOCAL must then be member 0\'s mongod)' : '';
+      throw failure(EXIT.FAILED, 'initiating replica set ' + input.rsName + ' with member 0 ' + m.host + ' on ' + input.local + ': ' + describe(r.error) + hint);
     }
     if (!r.ok) logLine(s, 'replica set ' + input.rsName + ' was already initiated (code ' + ERR.AlreadyInitialized + ')');
   }
@@ -343,6 +486,131 @@ function initiate(s, initiated) {
     throw failure(EXIT.FAILED, 'creating root user ' + input.rootUser + ' on ' + input.local + ': ' + describe(r.error));
   }
   s.auth = { c: authRootOrFail(s, input.local), which: 'current' };
+}
+
+// ---- force (majority loss recovery) -------------------------------------------
+
+// forcedConfig (pure) is cfg keeping only the desired members it already has
+// (same _id and host; arbiters are dropped), each with its desired votes and
+// priority, at version + 1 (the server raises a forced config's version
+// further) and without term. Like nextConfig it copies shallowly, so that
+// settings.replicaSetId goes back as the server gave it. It returns
+// {config, kept: [host], dropped: [host]}.
+function forcedConfig(cfg, desired) {
+  const want = byHost(desired.members);
+  const next = Object.assign({}, cfg);
+  delete next.term;
+  next.version = cfg.version + 1;
+  next.members = [];
+  const kept = [];
+  const dropped = [];
+  for (let i = 0; i < cfg.members.length; i++) {
+    const m = cfg.members[i];
+    const w = want[m.host];
+    if (!w || m.arbiterOnly) {
+      dropped.push(m.host);
+      continue;
+    }
+    const k = Object.assign({}, m);
+    k.votes = w.votes;
+    k.priority = w.priority;
+    next.members.push(k);
+    kept.push(m.host);
+  }
+  return { config: next, kept: kept, dropped: dropped };
+}
+// sameMembers (pure): a and b have the same members (_id, host, votes, priority).
+function sameMembers(a, b) {
+  const key = function (cfg) {
+    const out = [];
+    for (let i = 0; i < cfg.members.length; i++) {
+      const m = cfg.members[i];
+      out.push(m._id + '=' + m.host + '/' + (isVoter(m) ? 1 : 0) + '/' + priorityOf(m) + (m.arbiterOnly ? '/arbiter' : ''));
+    }
+    return out.sort().join(',');
+  };
+  return key(a) === key(b);
+}
+function votersIn(cfg) {
+  const out = [];
+  for (let i = 0; i < cfg.members.length; i++) if (isVoter(cfg.members[i])) out.push(cfg.members[i].host);
+  return out;
+}
+function primaryExists(host) {
+  return failure(EXIT.FAILED, 'a primary exists (' + host + '): a forced reconfig is refused; retire without --force-reconfig');
+}
+// forceReconfig is the first part of force mode, on the local mongod, which
+// must be a member that is not primary: it refuses while any member is
+// primary, forces a reconfig that keeps only the desired members already
+// configured (unless the config already is that), and waits for a primary.
+// Every refusal comes before the one write.
+function forceReconfig(s) {
+  const input = s.input;
+  const c = s.auth.c;
+  const hello = run(c, 'admin', { hello: 1 }, 'reading hello');
+  if (hello.isWritablePrimary === true) throw primaryExists(hello.me || input.local);
+  if (hello.primary) throw primaryExists(hello.primary);
+  const status = run(c, 'admin', { replSetGetStatus: 1 }, 'reading the replica-set status');
+  const members = status.members || [];
+  let self = null;
+  const reachable = {};
+  for (let i = 0; i < members.length; i++) {
+    const m = members[i];
+    if (m.state === STATE.PRIMARY) throw primaryExists(m.name);
+    if (m.self) self = m.name;
+    if (m.self || m.health === 1) reachable[m.name] = true;
+  }
+  if (!self) self = hello.me;
+  if (!self) throw failure(EXIT.FAILED, 'force mode: the local mongod ' + input.local + ' does not find itself in the replica-set status');
+  const cfg = run(c, 'admin', { replSetGetConfig: 1 }, 'reading the replica-set config').config;
+  const f = forcedConfig(cfg, input);
+  if (f.kept.indexOf(self) < 0) {
+    throw failure(EXIT.INPUT, 'force mode: the local mongod ' + self + ' is not a desired member; a forced reconfig runs through a surviving member that stays (no write)');
+  }
+  const count = function (hosts) {
+    let n = 0;
+    for (let i = 0; i < hosts.length; i++) if (reachable[hosts[i]]) n++;
+    return n;
+  };
+  const keptVoters = votersIn(f.config);
+  let electable = 0;
+  for (let i = 0; i < f.config.members.length; i++) {
+    if (isVoter(f.config.members[i]) && priorityOf(f.config.members[i]) > 0) electable++;
+  }
+  if (electable === 0) {
+    throw failure(EXIT.INPUT, 'force mode: no desired member that is configured (' + f.kept.join(', ') + ') could vote and be elected (no write)');
+  }
+  const keptUp = count(keptVoters);
+  if (keptUp * 2 <= keptVoters.length) {
+    throw failure(EXIT.FAILED, 'force mode: only ' + keptUp + ' of the ' + keptVoters.length + ' voting members the forced config would keep (' +
+        keptVoters.join(', ') + ') are reachable: it could elect no primary; a forced reconfig is refused (no write)');
+  }
+  if (sameMembers(cfg, f.config)) {
+    logLine(s, 'force mode: config version ' + cfg.version + ' already holds only the desired members ' + f.kept.join(', ') +
+        ' (an earlier forced run may have made it): nothing to force; waiting for a primary');
+  } else {
+    const curVoters = votersIn(cfg);
+    const curUp = count(curVoters);
+    if (curUp * 2 > curVoters.length) {
+      throw failure(EXIT.FAILED, 'force mode: ' + curUp + ' of the ' + curVoters.length + ' voting members are reachable, a majority that elects a primary by itself: ' +
+          'a forced reconfig is refused; wait for the election and retire without --force-reconfig');
+    }
+    logLine(s, 'WARNING: forcing a replica-set reconfig of ' + input.rsName + ' on ' + self + ': no member is primary and only ' + curUp + ' of the ' +
+        curVoters.length + ' voting members are reachable (the majority is lost)');
+    logLine(s, 'WARNING: the forced config keeps ' + f.kept.join(', ') + ' and drops ' + (f.dropped.length ? f.dropped.join(', ') : 'no member'));
+    logLine(s, 'WARNING: writes acknowledged only by the lost members may be lost');
+    logLine(s, 'WARNING: this is the one-shot recovery of `rcha retire --force-reconfig`; the server gives the forced config a much higher version');
+    run(c, 'admin', { replSetReconfig: f.config, force: true, maxTimeMS: input.waitMs }, 'forcing a reconfig');
+    s.changes++;
+    let version = '?';
+    const after = attempt(c, 'admin', { replSetGetConfig: 1 });
+    if (after.ok && after.reply && after.reply.config) version = after.reply.config.version;
+    logLine(s, 'forced reconfig accepted on ' + self + ': config version ' + cfg.version + ' -> ' + version + ', members ' + f.kept.join(', '));
+  }
+  waitFor(input, 'waiting for a primary among ' + f.kept.join(', ') + ' after the forced reconfig', function () {
+    const h = c.admin.runCommand({ hello: 1 });
+    return h.primary ? { done: true } : { done: false, detail: 'no member is primary yet' };
+  });
 }
 
 // ---- primary and observation ------------------------------------------------
@@ -402,7 +670,7 @@ function onPrimary(s, fn) {
 // ---- plan (pure) ------------------------------------------------------------
 // observed: {config: {members: [{_id, host, votes?, priority?, arbiterOnly?}]},
 //            committed: bool, primary: host, states: {host: state}}
-// desired:  {members: [{host, votes, priority}], mode: 'full' | 'prune'}
+// desired:  {members: [{host, votes, priority}], mode: 'full' | 'prune' | 'force'}
 // plan returns null (membership is as desired) or one change:
 //   {kind: 'wait', detail, then}      the set is not settled: wait, then plan again (then is the change waited for)
 //   {kind: 'stepDown', host, then}    the change (then) removes or demotes the primary: step it down first
@@ -412,7 +680,7 @@ function onPrimary(s, fn) {
 //   {kind: 'priority', fixes: [{host, votes, priority}], voter: false}
 // Each reconfig changes at most one voter (error 103 otherwise), never leaves
 // fewer than one voter, and gives a member a vote only while there are fewer
-// than MAX_VOTERS. Prune mode never adds a member.
+// than MAX_VOTERS. Prune mode, and force mode after its forced reconfig, never add a member.
 
 function isVoter(m) {
   return (m.votes === undefined ? 1 : m.votes) > 0;
@@ -438,7 +706,8 @@ function membershipChange(cur, desired) {
   const want = desired.members;
   const wantByHost = byHost(want);
   const curByHost = byHost(cur);
-  const prune = desired.mode === 'prune';
+  // Force mode carries on as prune mode once its forced reconfig is done.
+  const prune = desired.mode === 'prune' || desired.mode === 'force';
   let voters = 0;
   for (let i = 0; i < cur.length; i++) if (isVoter(cur[i])) voters++;
   const wanted = function (m) { return Boolean(wantByHost[m.host]) && !m.arbiterOnly; };
@@ -742,7 +1011,11 @@ function users(s) {
 // reconcile runs one whole pass and returns which root password is in effect.
 function reconcile(s) {
   const input = s.input;
-  if (input.prune) {
+  if (input.force) {
+    logLine(s, 'force mode: recovering replica set ' + input.rsName + ' from a lost majority through ' + input.local + ', keeping at most the ' +
+        input.members.length + ' desired member(s) (then as prune mode: no initiate, no member added, no user change), every wait bounded by ' +
+        input.waitSeconds + 's');
+  } else if (input.prune) {
     logLine(s, 'pruning replica set ' + input.rsName + ' down to the ' + input.members.length + ' desired member(s) (prune mode: ' +
         'no initiate, no member added, no user change), every wait bounded by ' + input.waitSeconds + 's');
   } else {
@@ -750,6 +1023,13 @@ function reconcile(s) {
         input.users.length + ' user(s) besides ' + input.rootUser + ', every wait bounded by ' + input.waitSeconds + 's');
   }
   const initiated = authenticate(s);
+  if (input.force && !initiated) {
+    throw failure(EXIT.FAILED, 'force mode: the local mongod ' + input.local + ' has no replica-set config: nothing to force (no write)');
+  }
+  if (input.force && !s.auth) {
+    throw failure(EXIT.FAILED, 'force mode: replica set ' + input.rsName + ' has only member 0 and no user yet (localhost exception): nothing to force (no write)');
+  }
+  if (input.force) forceReconfig(s);
   if (input.prune && !initiated) {
     logLine(s, 'nothing to prune: the local mongod ' + input.local + ' has no replica-set config yet; no write');
     return s.auth ? s.auth.which : 'current';
@@ -766,7 +1046,7 @@ function reconcile(s) {
     // Users are left to the full run; the members still configured must be healthy.
     settle(s, 'finishing');
     const configured = readConfig(s.primary).config.members.length;
-    logLine(s, 'prune of replica set ' + input.rsName + ' converged: ' + configured + ' member(s) configured, primary ' + s.primary.host +
+    logLine(s, (input.force ? 'forced recovery' : 'prune') + ' of replica set ' + input.rsName + ' converged: ' + configured + ' member(s) configured, primary ' + s.primary.host +
         ', ' + s.changes + ' membership change(s), 0 user write(s)');
     return s.rootWhich;
   }
@@ -778,6 +1058,16 @@ function reconcile(s) {
 
 function main() {
   const env = (typeof process !== 'undefined' && process.env) ? process.env : {};
+  const probeFlag = env.RCHA_PROBE || '';
+  if (probeFlag !== '') {
+    if (probeFlag !== '1') {
+      print(PREFIX + ' ERROR: RCHA_PROBE ' + JSON.stringify(probeFlag) + ' must be "1" (probe mode) or empty');
+      quit(EXIT.INPUT);
+      return;
+    }
+    quit(probe(env));
+    return;
+  }
   const s = {
     input: null, secrets: secretsOf(env),
     local: null, auth: null, rootWhich: null, primary: null, changes: 0, userWrites: 0,

@@ -191,7 +191,8 @@ type DesiredUser struct {
 }
 
 // DesiredMember is one replica-set member. Members are listed in node order;
-// member 0 is the mongod the reconciler runs next to and initiates the set with.
+// member 0 initiates the set (the reconciler then runs next to it). Later
+// runs may go through any member (ReconcileEnvLocal).
 type DesiredMember struct {
 	Host     string  `json:"host"`
 	Votes    int     `json:"votes"`

@@ -112,6 +112,8 @@ func TestDesiredValidateRejects(t *testing.T) {
 		"negative priority": func(d *replicaset.DesiredState) { d.Members[1].Priority = -1 },
 		"mode":              func(d *replicaset.DesiredState) { d.Mode = "full" },
 		"mode case":         func(d *replicaset.DesiredState) { d.Mode = "Prune" },
+		"force mode case":   func(d *replicaset.DesiredState) { d.Mode = "Force" },
+		"force mode local":  func(d *replicaset.DesiredState) { d.Mode = replicaset.ReconcileModeForce; d.Local = "127.0.0.1" },
 	}
 	for name, mutate := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -216,6 +218,10 @@ func TestDesiredHash(t *testing.T) {
 			d.Mode = replicaset.ReconcileModePrune
 			return "root-secret-1"
 		},
+		"force mode": func(d *replicaset.DesiredState) string {
+			d.Mode = replicaset.ReconcileModeForce
+			return "root-secret-1"
+		},
 	}
 	seen := map[string]string{base: "base"}
 	for name, mutate := range changes {
@@ -247,21 +253,38 @@ func TestReconcileScriptEmbedded(t *testing.T) {
 	require.NotEmpty(t, s)
 	for _, want := range []string{
 		replicaset.ReconcileEnvDesired, replicaset.ReconcileEnvRootPassword, replicaset.ReconcileEnvRootPasswordPrevious,
+		replicaset.ReconcileEnvLocal, replicaset.ReconcileEnvProbe,
 		replicaset.ReconcileProgressPrefix, replicaset.ReconcileRootInEffectPrefix,
 		replicaset.ReconcileRootCurrent, replicaset.ReconcileRootPrevious,
-		`mode !== 'prune'`, "replSetInitiate", "replSetReconfig", "usersInfo", "updateUser",
+		`mode !== 'prune'`, `mode !== 'force'`, "replSetInitiate", "replSetReconfig", "usersInfo", "updateUser",
+		"' probe: '", "' probe: failed: ",
+		"'" + replicaset.ReconcileProbePrimary + "'", "'" + replicaset.ReconcileProbeSecondary + "'",
+		"'" + replicaset.ReconcileProbeOther + "'", "'" + replicaset.ReconcileProbeEmpty + "'",
+		"a forced reconfig is refused; retire without --force-reconfig",
+		"WARNING: forcing a replica-set reconfig", "writes acknowledged only by the lost members may be lost",
 	} {
-		assert.Contains(t, s, want)
+		assert.True(t, strings.Contains(s, want), "the script lacks %q", want)
 	}
-	// The script never forces a reconfig and never puts credentials in a URI.
-	assert.NotContains(t, s, "force: true")
+	assert.Equal(t, replicaset.ReconcileProgressPrefix+" probe: ", replicaset.ReconcileProbePrefix)
+	// The script forces a reconfig in exactly one place, forceReconfig (force
+	// mode only), and never puts credentials in a URI.
+	assert.Equal(t, 1, strings.Count(s, "force: true"), "one forced reconfig command")
 	assert.NotContains(t, s, "force:true")
+	assert.NotContains(t, s, "force : true")
+	fn := strings.Index(s, "\nfunction forceReconfig(")
+	require.GreaterOrEqual(t, fn, 0, "forceReconfig is defined")
+	end := strings.Index(s[fn+1:], "\nfunction ")
+	require.Greater(t, end, 0)
+	assert.Contains(t, s[fn:fn+1+end], "force: true", "the force is sent by forceReconfig")
+	assert.Contains(t, s, "if (input.force) forceReconfig(s);", "forceReconfig runs in force mode only")
+	assert.Equal(t, 1, strings.Count(s, "forceReconfig(s);"), "forceReconfig has one caller")
 	assert.NotContains(t, s, "'@' + host")
 }
 
 func TestDesiredMode(t *testing.T) {
 	assert.Equal(t, "", replicaset.ReconcileModeFull)
 	assert.Equal(t, "prune", replicaset.ReconcileModePrune)
+	assert.Equal(t, "force", replicaset.ReconcileModeForce)
 
 	full := sampleDesired()
 	fj, err := full.JSON()
@@ -292,7 +315,18 @@ func TestDesiredMode(t *testing.T) {
 	key := []byte("0123456789abcdef0123456789abcdef")
 	assert.NotEqual(t, replicaset.DesiredHash(key, fj, "r"), replicaset.DesiredHash(key, pj, "r"), "the hash covers the mode")
 
-	for _, bad := range []string{"full", "PRUNE", " prune", "add"} {
+	force := sampleDesired()
+	force.Mode = replicaset.ReconcileModeForce
+	force.Users = nil
+	require.NoError(t, force.Validate())
+	xj, err := force.JSON()
+	require.NoError(t, err)
+	assert.Contains(t, string(xj), `"mode":"force"`)
+	require.NoError(t, json.Unmarshal(xj, &back))
+	assert.Equal(t, replicaset.ReconcileModeForce, back.Mode)
+	assert.NotEqual(t, replicaset.DesiredHash(key, pj, "r"), replicaset.DesiredHash(key, xj, "r"), "the hash tells force from prune")
+
+	for _, bad := range []string{"full", "PRUNE", " prune", "add", "FORCE", "force ", "forced"} {
 		d := sampleDesired()
 		d.Mode = bad
 		err := d.Validate()

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -87,6 +88,9 @@ type simState struct {
 			Priority    *float64 `json:"priority"`
 			ArbiterOnly bool     `json:"arbiterOnly"`
 		} `json:"members"`
+		Settings struct {
+			ReplicaSetID string `json:"replicaSetId"`
+		} `json:"settings"`
 	} `json:"config"`
 	Primary    *string            `json:"primary"`
 	NewlyAdded map[string]bool    `json:"newlyAdded"`
@@ -97,7 +101,10 @@ type simState struct {
 	Clock      float64            `json:"clock"`
 	RunStart   float64            `json:"runStartClock"`
 	RunSlept   float64            `json:"runSleptMs"`
-	Forced     int                `json:"forcedReconfigs"`
+	Forced     int                `json:"forcedReconfigs"` // replSetReconfig with force: true received, accepted or not
+	ForcedOK   int                `json:"forcedReconfigsAccepted"`
+	LocalNode  string             `json:"localNode"`
+	LocalAlias string             `json:"localAlias"`
 	LocalhostX int                `json:"localhostExceptionUses"`
 	ExitCode   *int               `json:"exitCode"`
 	Killed     bool               `json:"killed"`
@@ -118,6 +125,7 @@ type simWrite struct {
 	UnhealthyBefore []string `json:"unhealthyBefore"`
 	VoterChanges    int      `json:"voterChanges"`
 	Members         []string `json:"members"`
+	Forced          bool     `json:"forced"` // a replSetReconfig with force: true
 }
 
 type simNode struct {
@@ -136,12 +144,30 @@ type cluster struct {
 	state     string
 	outputs   []string
 	secrets   []string
+	nodes     int // simulated nodes newCluster created
+	// env is added to the environment of every run; through() sets it.
+	env []string
 }
+
+// throughEnv is the environment of a run through node i, reached at alias
+// (a 127.0.0.1 address): the simulation's local node and local alias for
+// that run (RCHA_SIM_LOCAL_NODE, RCHA_SIM_LOCAL_ALIAS, not persisted) and
+// RCHA_LOCAL, the address the reconciler connects to, as the step sets it.
+func throughEnv(i int, alias string) []string {
+	return []string{
+		"RCHA_SIM_LOCAL_NODE=" + host(i),
+		"RCHA_SIM_LOCAL_ALIAS=" + alias,
+		replicaset.ReconcileEnvLocal + "=" + alias,
+	}
+}
+
+// through makes every later run of c go through node i, reached at alias.
+func (c *cluster) through(i int, alias string) { c.env = throughEnv(i, alias) }
 
 // newCluster creates nodes node0..node(nodes-1); node0 is the local member.
 func newCluster(t *testing.T, nodes int, tweak func(st map[string]any)) *cluster {
 	t.Helper()
-	c := &cluster{t: t, mongosh: mongoshPath(t)}
+	c := &cluster{t: t, mongosh: mongoshPath(t), nodes: nodes}
 	dir := t.TempDir()
 	sim, err := filepath.Abs("sim.js")
 	require.NoError(t, err)
@@ -161,6 +187,40 @@ func newCluster(t *testing.T, nodes int, tweak func(st map[string]any)) *cluster
 	c.writeRaw(st)
 	t.Cleanup(c.checkNoSecretPrinted)
 	return c
+}
+
+// convergedStates caches, per "nodes/members", the state file of a cluster
+// of nodes simulated nodes on which the full step converged
+// desired(members, pw(1), 60) through node 0.
+var convergedStates sync.Map // string -> *convergedState
+
+type convergedState struct {
+	once  sync.Once
+	state []byte
+}
+
+// convergeCached puts c (fresh, from newCluster without tweak) in the state
+// the full step leaves after converging desired(members, pw(1), 60) through
+// node 0, and returns pw(1). The state is computed, and checked, once per
+// shape by the first test that asks, and copied for the others: it saves a
+// run per test.
+func (c *cluster) convergeCached(members int) secrets {
+	c.t.Helper()
+	s := pw(1)
+	v, _ := convergedStates.LoadOrStore(fmt.Sprintf("%d/%d", c.nodes, members), &convergedState{})
+	e := v.(*convergedState)
+	e.once.Do(func() {
+		ref := newCluster(c.t, c.nodes, nil)
+		d := desired(members, s, 60)
+		ref.mustRun(d, s.root, "")
+		ref.assertConverged(d, s.root)
+		b, err := os.ReadFile(ref.state)
+		require.NoError(c.t, err)
+		e.state = b
+	})
+	require.NotNil(c.t, e.state, "computing the converged %d/%d state failed in another test", c.nodes, members)
+	require.NoError(c.t, os.WriteFile(c.state, e.state, 0o600))
+	return s
 }
 
 func (c *cluster) writeRaw(st map[string]any) {
@@ -204,30 +264,12 @@ func (c *cluster) run(d replicaset.DesiredState, root, previous string, killAfte
 		c.secrets = append(c.secrets, u.Password)
 	}
 	c.secrets = append(c.secrets, root, previous)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, c.mongosh, "--nodb", "--quiet", "--norc", c.sim, c.script)
-	cmd.Env = append(os.Environ(),
-		"HOME="+filepath.Dir(c.state), // keep mongosh's history and logs out of the real home
+	r := c.runEnv(killAfter,
 		replicaset.ReconcileEnvDesired+"="+string(dj),
 		replicaset.ReconcileEnvRootPassword+"="+root,
 		replicaset.ReconcileEnvRootPasswordPrevious+"="+previous,
-		"RCHA_SIM_STATE="+c.state,
-		fmt.Sprintf("RCHA_SIM_KILL_AFTER=%d", killAfter),
 	)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err = cmd.Run()
-	code := 0
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		code = ee.ExitCode()
-	} else {
-		require.NoError(c.t, err, "running mongosh")
-	}
-	c.outputs = append(c.outputs, out.String())
-	r := result{code: code, out: out.String()}
-	if code == 0 && c.script == c.reconcile {
+	if r.code == 0 && c.script == c.reconcile {
 		// Every successful run ends with the line the step's shell wrapper reads
 		// to remember the root password; a full run always ends on the current one.
 		which, err := replicaset.ReconcileRootInEffect(r.out)
@@ -240,6 +282,37 @@ func (c *cluster) run(d replicaset.DesiredState, root, previous string, killAfte
 		assert.Equal(c.t, 1, strings.Count(r.out, replicaset.ReconcileRootInEffectPrefix), "the root-in-effect line is printed once:\n%s", r.out)
 	}
 	return r
+}
+
+// runEnv executes mongosh sim.js <script> with exactly the given variables,
+// c.env and the simulation's own: no other RCHA_ variable of the test's
+// environment reaches it.
+func (c *cluster) runEnv(killAfter int, env ...string) result {
+	c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, c.mongosh, "--nodb", "--quiet", "--norc", c.sim, c.script)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, "HOME="+filepath.Dir(c.state)) // keep mongosh's history and logs out of the real home
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Env = append(cmd.Env, c.env...)
+	cmd.Env = append(cmd.Env, "RCHA_SIM_STATE="+c.state, fmt.Sprintf("RCHA_SIM_KILL_AFTER=%d", killAfter))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else {
+		require.NoError(c.t, err, "running mongosh")
+	}
+	c.outputs = append(c.outputs, out.String())
+	return result{code: code, out: out.String()}
 }
 
 // mustRun runs and requires exit 0.
@@ -273,11 +346,19 @@ func (c *cluster) checkNoSecretPrinted() {
 	}
 }
 
-// assertConverged checks that the simulated set matches d and the passwords.
+// assertConverged checks that the simulated set matches d and the passwords,
+// and that no reconfig was ever forced.
 func (c *cluster) assertConverged(d replicaset.DesiredState, root string) simState {
 	c.t.Helper()
+	return c.assertConvergedForced(d, root, 0)
+}
+
+// assertConvergedForced is assertConverged for a set that received exactly
+// forced replSetReconfig commands with force: true.
+func (c *cluster) assertConvergedForced(d replicaset.DesiredState, root string, forced int) simState {
+	c.t.Helper()
 	t := c.t
-	st := c.assertMembership(d)
+	st := c.assertMembershipForced(d, forced)
 
 	users := map[string]simUser{}
 	for _, u := range st.Users {
@@ -301,8 +382,18 @@ func (c *cluster) assertConverged(d replicaset.DesiredState, root string) simSta
 
 // assertMembership checks that the simulated set's members, votes and
 // priorities match d (users are not checked), that it has a desired primary,
-// and that every reconfig so far kept MongoDB's rules.
+// that no reconfig was ever forced, and that every reconfig so far kept
+// MongoDB's rules.
 func (c *cluster) assertMembership(d replicaset.DesiredState) simState {
+	c.t.Helper()
+	return c.assertMembershipForced(d, 0)
+}
+
+// assertMembershipForced is assertMembership for a set that received exactly
+// forced replSetReconfig commands with force: true; the forced reconfigs
+// that it accepted are exempt from the rules of a normal reconfig (they run
+// on a set that lost its majority).
+func (c *cluster) assertMembershipForced(d replicaset.DesiredState, forced int) simState {
 	c.t.Helper()
 	t := c.t
 	st := c.read()
@@ -334,12 +425,18 @@ func (c *cluster) assertMembership(d replicaset.DesiredState) simState {
 	assert.Empty(t, st.NewlyAdded, "members still newlyAdded")
 	require.NotNil(t, st.Primary, "no primary")
 	assert.Contains(t, want, *st.Primary)
-	assert.Zero(t, st.Forced, "forced reconfigs")
+	assert.Equal(t, forced, st.Forced, "forced reconfigs")
 	// Rules the simulation cannot reject by itself: each reconfig started from a
-	// healthy set (the previous change was committed and new members were SECONDARY).
+	// healthy set (the previous change was committed and new members were
+	// SECONDARY). The one exception is the member the reconfig removes: a
+	// member that is DOWN for good must be able to leave.
 	for _, w := range st.Writes {
-		if w.Op == "replSetReconfig" {
-			assert.Empty(t, w.UnhealthyBefore, "reconfig %s started while members were not healthy", w.Detail)
+		if w.Op == "replSetReconfig" && !w.Forced {
+			in := hostsIn(w)
+			for _, h := range w.UnhealthyBefore {
+				assert.False(t, in[h], "reconfig %s started while member %s, which stays, was not healthy", w.Detail, h)
+			}
+			assert.LessOrEqual(t, len(w.UnhealthyBefore), 1, "reconfig %s started while members %v were not healthy", w.Detail, w.UnhealthyBefore)
 			assert.LessOrEqual(t, w.VoterChanges, 1)
 		}
 	}
@@ -422,7 +519,8 @@ func assertStepDownBeforeRemoval(t *testing.T, ws []simWrite, h string) {
 // killAfterEachWrite is the crash test both steps share. setup prepares a
 // reference cluster of nodes members and returns the step's input; the
 // helper snapshots it, runs the step once uninterrupted to count its writes
-// (at least minWrites), and then, for every k, restores the snapshot into a
+// (at least minWrites; setup may choose the node it runs through with
+// c.through, which the kill runs keep), and then, for every k, restores the snapshot into a
 // fresh cluster, runs the step killed right after its k-th write, checks
 // that the kill happened there, and hands the cluster to check, which re-runs
 // and asserts convergence. ref is the uninterrupted run's result.
@@ -442,6 +540,7 @@ func killAfterEachWrite(t *testing.T, nodes, minWrites int,
 		t.Run(fmt.Sprintf("kill after write %d of %d", k, total), func(t *testing.T) {
 			t.Parallel()
 			c := newCluster(t, nodes, nil)
+			c.env = refCluster.env // the node the step runs through, if setup chose one
 			require.NoError(t, os.WriteFile(c.state, snapshot, 0o600))
 			r := c.run(d, root, prev, k)
 			require.Equal(t, killCode, r.code, "expected the simulated kill:\n%s", r.out)

@@ -190,6 +190,11 @@ func planPrune(ms []replicaset.DesiredMember) desiredPlan {
 	return desiredPlan{Members: ms, Mode: "prune"}
 }
 
+// planForce is force mode, which plans as prune mode after its forced reconfig.
+func planForce(ms []replicaset.DesiredMember) desiredPlan {
+	return desiredPlan{Members: ms, Mode: "force"}
+}
+
 // membersOf is replicaset.Members over the given hosts (the vote policy).
 func membersOf(hs ...string) []replicaset.DesiredMember { return replicaset.Members(hs) }
 
@@ -310,6 +315,14 @@ func planCases() []planCase {
 	add("prune 4->2: remove non-voter node3", obsN(4), planPrune(m(2)), "remove non-voter node3 id=3")
 	add("prune 6 with 7 desired: node5 gets its vote, node6 is not added", obsN(6), planPrune(m(7)), "promote node5 id=5 votes=1 priority=1")
 
+	// Force mode, after its forced reconfig, plans as prune mode: never adds.
+	add("force 3 with 5 desired: never adds", obsN(3), planForce(m(5)), "none")
+	add("force 5->3: remove voter node3", obsN(5), planForce(m(3)), "remove voter node3 id=3")
+	add("force 5->3: node3 is primary", obsN(5).primary(h(3)), planForce(m(3)), "stepDown node3 then remove voter node3 id=3")
+	add("force 6 with 7 desired: node5 gets its vote, node6 is not added", obsN(6), planForce(m(7)), "promote node5 id=5 votes=1 priority=1")
+	add("force after the forced reconfig: 2 voters kept, a third desired is not added",
+		obs(mem(3, h(3), 1, 1), mem(4, h(4), 1, 1)), planForce(membersOf(h(3), h(4), h(5))), "none")
+
 	// Arbiters are never kept; priorities are fixed last, in one reconfig.
 	add("an arbiter is removed", obs(arbiter...), planFull(m(3)), "remove voter node3 id=3")
 	add("a desired host that is an arbiter is removed first", obs(arbiter...), planFull(m(4)), "remove voter node3 id=3")
@@ -403,6 +416,14 @@ func seqCases() []seqCase {
 		seqCase{Name: "replace node1 by nodex in 3", Observed: obsN(3), Desired: planFull(membersOf(host(0), "nodex:27017", host(2))), want: []string{
 			"add nodex id=3 votes=1 priority=1",
 			"remove voter node1 id=1",
+		}},
+		seqCase{Name: "force 9->3 (as prune)", Observed: obsN(9), Desired: planForce(m(3)), want: []string{
+			"remove non-voter node7 id=7",
+			"remove non-voter node8 id=8",
+			"remove voter node3 id=3",
+			"remove voter node4 id=4",
+			"remove voter node5 id=5",
+			"remove voter node6 id=6",
 		}},
 		seqCase{Name: "prune 9->3", Observed: obsN(9), Desired: planPrune(m(3)), want: []string{
 			"remove non-voter node7 id=7",
@@ -562,7 +583,7 @@ func checkSequence(t *testing.T, q seqCase, steps []seqStep) {
 		assert.False(t, ids[m.ID], "%s: duplicate _id %d", q.Name, m.ID)
 		ids[m.ID] = true
 	}
-	if q.Desired.Mode != "prune" || len(q.Desired.Members) <= len(q.Observed.Config.Members) {
+	if (q.Desired.Mode != "prune" && q.Desired.Mode != "force") || len(q.Desired.Members) <= len(q.Observed.Config.Members) {
 		assert.Equal(t, want, have, "%s: final members host -> votes/priority after %v", q.Name, got)
 	}
 	if q.want != nil {
@@ -606,4 +627,220 @@ func checkErrTable(t *testing.T, errTable map[string]int) {
 			assert.Equal(t, simName, name, "code %d: sim.js and reconcile.js disagree on its name", code)
 		}
 	}
+}
+
+// forcedCase is one call of the pure forcedConfig(cfg, desired) of force mode.
+type forcedCase struct {
+	Name    string         `json:"name"`
+	Config  map[string]any `json:"config"`
+	Desired desiredPlan    `json:"desired"`
+	// want: the members of the forced config ("_id=host/votes/priority"),
+	// kept and dropped hosts, and whether it equals the current config.
+	wantMembers []string
+	wantKept    []string
+	wantDropped []string
+	wantSame    bool
+}
+
+// forcedDriver prints, for every case, what forcedConfig returned, whether it
+// left its arguments alone, whether settings went back as the very object
+// the server gave (so an ObjectId replicaSetId survives), and sameMembers.
+const forcedDriver = `
+function forcedDriver() {
+  for (let i = 0; i < forcedCases.length; i++) {
+    const c = forcedCases[i];
+    const before = JSON.stringify([c.config, c.desired]);
+    const got = forcedConfig(c.config, c.desired);
+    print('rcha-forced: ' + JSON.stringify({ name: c.name, got: got,
+      pure: before === JSON.stringify([c.config, c.desired]),
+      settingsShared: got.config.settings === c.config.settings,
+      same: sameMembers(c.config, got.config) }));
+  }
+}
+forcedDriver();
+`
+
+func TestForcedConfigPure(t *testing.T) {
+	t.Parallel()
+	cfgOf := func(version int, ms ...map[string]any) map[string]any {
+		return map[string]any{
+			"_id": "rs0", "version": version, "term": 7, "protocolVersion": 1,
+			"settings": map[string]any{"replicaSetId": "sim0001", "electionTimeoutMillis": 10000},
+			"members":  ms,
+		}
+	}
+	m := func(id int, h string, votes int, prio float64) map[string]any {
+		return map[string]any{"_id": id, "host": h, "votes": votes, "priority": prio}
+	}
+	tagged := m(3, host(3), 1, 1)
+	tagged["tags"] = map[string]any{"dc": "b"}
+	arbiter := map[string]any{"_id": 5, "host": host(5), "votes": 1, "priority": 0, "arbiterOnly": true}
+	cases := []forcedCase{
+		{
+			Name:        "5 members, 3 lost: keep node3 and node4 with the vote policy over two",
+			Config:      cfgOf(9, m(0, host(0), 1, 1), m(1, host(1), 1, 1), m(2, host(2), 1, 1), tagged, m(4, host(4), 1, 1)),
+			Desired:     planForce(membersOf(host(3), host(4))),
+			wantMembers: []string{"3=node3:27017/1/1", "4=node4:27017/0/0"},
+			wantKept:    []string{host(3), host(4)}, wantDropped: []string{host(0), host(1), host(2)},
+		},
+		{
+			Name:        "a desired host that is not configured is ignored, an arbiter is dropped",
+			Config:      cfgOf(4, m(0, host(0), 1, 1), m(1, host(1), 1, 1), m(2, host(2), 1, 1), arbiter),
+			Desired:     planForce(membersOf(host(2), host(5), "nodex:27017")),
+			wantMembers: []string{"2=node2:27017/1/1"},
+			wantKept:    []string{host(2)}, wantDropped: []string{host(0), host(1), host(5)},
+		},
+		{
+			Name:        "already forced: the config is what force mode would make",
+			Config:      cfgOf(10012, m(2, host(2), 1, 1)),
+			Desired:     planForce(membersOf(host(2))),
+			wantMembers: []string{"2=node2:27017/1/1"},
+			wantKept:    []string{host(2)}, wantDropped: []string{},
+			wantSame: true,
+		},
+		{
+			Name:        "server defaults (no votes or priority) count as 1/1",
+			Config:      cfgOf(3, map[string]any{"_id": 0, "host": host(0)}, map[string]any{"_id": 1, "host": host(1)}),
+			Desired:     planForce(membersOf(host(0))),
+			wantMembers: []string{"0=node0:27017/1/1"},
+			wantKept:    []string{host(0)}, wantDropped: []string{host(1)},
+		},
+	}
+	dir := t.TempDir()
+	casesJSON, err := json.Marshal(cases)
+	require.NoError(t, err)
+	args := []string{"--nodb", "--quiet", "--norc"}
+	for _, f := range []struct{ name, text string }{
+		{"shim.js", libraryShim},
+		{"reconcile.js", replicaset.Script()},
+		{"driver.js", "const forcedCases = " + string(casesJSON) + ";\n" + forcedDriver},
+	} {
+		p := filepath.Join(dir, f.name)
+		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
+		args = append(args, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
+	env := []string{"HOME=" + dir}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
+			env = append(env, kv)
+		}
+	}
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+
+	type forcedGot struct {
+		Name string `json:"name"`
+		Got  struct {
+			Config  map[string]any `json:"config"`
+			Kept    []string       `json:"kept"`
+			Dropped []string       `json:"dropped"`
+		} `json:"got"`
+		Pure           bool `json:"pure"`
+		SettingsShared bool `json:"settingsShared"`
+		Same           bool `json:"same"`
+	}
+	got := map[string]forcedGot{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		rest, ok := strings.CutPrefix(line, "rcha-forced: ")
+		require.True(t, ok, "unexpected output line (did main() run?): %q", line)
+		var g forcedGot
+		require.NoError(t, json.Unmarshal([]byte(rest), &g))
+		got[g.Name] = g
+	}
+	for _, c := range cases {
+		g, ok := got[c.Name]
+		if !assert.True(t, ok, "no answer for %q", c.Name) {
+			continue
+		}
+		assert.True(t, g.Pure, "%s: forcedConfig changed its arguments", c.Name)
+		assert.True(t, g.SettingsShared, "%s: settings must go back as the server gave them", c.Name)
+		assert.Equal(t, c.wantSame, g.Same, "%s: sameMembers", c.Name)
+		assert.Equal(t, c.wantKept, g.Got.Kept, c.Name)
+		assert.Equal(t, c.wantDropped, g.Got.Dropped, c.Name)
+		cfg := g.Got.Config
+		assert.NotContains(t, cfg, "term", "%s: the server sets the term", c.Name)
+		assert.Equal(t, c.Config["version"].(int)+1, int(cfg["version"].(float64)), "%s: version + 1 (the server raises it further)", c.Name)
+		assert.Equal(t, "rs0", cfg["_id"])
+		assert.Equal(t, 1.0, cfg["protocolVersion"], "%s: other fields are kept", c.Name)
+		var ms []string
+		for _, raw := range cfg["members"].([]any) {
+			mm := raw.(map[string]any)
+			ms = append(ms, fmt.Sprintf("%v=%v/%v/%v", mm["_id"], mm["host"], mm["votes"], mm["priority"]))
+			assert.NotContains(t, mm, "arbiterOnly", c.Name)
+			if mm["host"] == host(3) {
+				assert.Equal(t, map[string]any{"dc": "b"}, mm["tags"], "%s: other member fields are kept", c.Name)
+			}
+		}
+		assert.Equal(t, c.wantMembers, ms, c.Name)
+	}
+}
+
+// TestHostPortValidation checks, in library mode, that the script validates
+// RCHA_LOCAL and desired.local exactly as replicaset.DesiredState.Validate
+// validates Local on the Go side.
+func TestHostPortValidation(t *testing.T) {
+	t.Parallel()
+	values := []string{
+		"127.0.0.1:27017", "localhost:1", "node-1.example.org:65535", "rocket-2:27017", "1a:80", "A.B:27017",
+		"[::1]:27017", "[::ffff:1.2.3.4]:27017", "[1:2:3:4:5:6:7:8]:1", "[1:2:3:4:5:6:1.2.3.4]:1", "[::]:1", "[1::]:1",
+		"[1.2.3.4]:80", "[localhost]:80", "host:+80", "host:080", "host:0000000000080",
+		"", "127.0.0.1", "localhost", "node2:0", "node2:70000", "node2:-1", "node2:", "node2:8o", "node 2:27017",
+		"[::1", "[::1]", "[::1]x:1", "[::1]:1:2", "a[b]:1", "a:b:c", ":27017", "1.2.3.4.5:27017", "256.1.1.1:80",
+		"01.2.3.4:80", "-bad:80", "bad-:80", "a..b:80", "[fe80::1%eth0]:27017", "[1:2:3:4:5:6:7:8:9]:1",
+		"[1::2::3]:1", "[1.2.3.4::]:1", "[:1::]:1", "[12345::]:1", "[1:2:3:4:5:6:7:8::]:1", "[g::]:1",
+		strings.Repeat("a", 63) + ":1", strings.Repeat("a", 64) + ":1",
+		strings.Repeat("abcdefghi.", 25) + "abc:1", strings.Repeat("abcdefghi.", 25) + "abcd:1",
+	}
+	dir := t.TempDir()
+	js, err := json.Marshal(values)
+	require.NoError(t, err)
+	args := []string{"--nodb", "--quiet", "--norc"}
+	for _, f := range []struct{ name, text string }{
+		{"shim.js", libraryShim},
+		{"reconcile.js", replicaset.Script()},
+		{"driver.js", "const values = " + string(js) + ";\n" +
+			"for (let i = 0; i < values.length; i++) print('rcha-hostport: ' + JSON.stringify({ v: values[i], why: hostPortProblem(values[i]) }));\n"},
+	} {
+		p := filepath.Join(dir, f.name)
+		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
+		args = append(args, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
+	cmd.Env = []string{"HOME=" + dir}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+	got := map[string]string{}
+	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+		rest, ok := strings.CutPrefix(line, "rcha-hostport: ")
+		require.True(t, ok, "unexpected output line: %q", line)
+		var r struct{ V, Why string }
+		require.NoError(t, json.Unmarshal([]byte(rest), &r))
+		got[r.V] = r.Why
+	}
+	require.Len(t, got, len(values))
+	valid := 0
+	for _, v := range values {
+		d := replicaset.DesiredState{ReplicaSet: "rs0", Local: v}
+		err := d.Validate()
+		goOK := err == nil || !strings.Contains(err.Error(), "desired state: local:")
+		if goOK {
+			valid++
+		}
+		assert.Equal(t, goOK, got[v] == "", "%q: Go says valid=%v, the script says %q", v, goOK, got[v])
+	}
+	assert.GreaterOrEqual(t, valid, 10)
+	assert.Less(t, valid, len(values)-20)
 }

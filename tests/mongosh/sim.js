@@ -1,7 +1,7 @@
 // =====================================================================================
 // SIMULATION - THIS IS NOT MONGODB.
 // A small JavaScript model of a MongoDB replica set with --auth and a keyfile, loaded by
-// real mongosh before components/reconcile.js:
+// real mongosh before internal/replicaset/reconcile.js:
 //   mongosh --nodb --quiet --norc sim.js reconcile.js
 // It replaces the globals the reconciler uses (Mongo, sleep, quit) and answers the
 // commands it sends (hello, replSetGetStatus, replSetGetConfig, replSetInitiate,
@@ -21,14 +21,36 @@
 // step-down (262); newlyAdded members (hidden from replSetGetConfig, rejected in a
 // reconfig, removed by an automatic reconfig after initial sync); members must be
 // running to reach SECONDARY; elections need a majority of running voters; config
-// commitment needs a majority of voters; virtual time (sleep advances it, instantly).
+// commitment needs a majority of voters; a primary that no longer sees a majority of the
+// voters (counting itself) steps down at once (real mongod: within electionTimeoutMillis);
+// virtual time (sleep advances it, instantly).
+// Forced reconfigs (replSetReconfig with force: true): see reconfig() below. Accepted only
+// on a member that is not primary and only while no member at all is primary (a rule of
+// this simulation, stricter than mongod, see there); they skip the rules a forced
+// reconfig skips in MongoDB (committed config, one voter change, version, this node
+// electable), keep the replicaSetId, and get a version raised by the server (mongod adds
+// a large random number; here version + 10000 + a deterministic 0..9999). An election
+// among the new config's running voters (a majority of the NEW config) can follow.
+// S.forcedReconfigs counts every force the simulation received, accepted or refused.
+// There is one config for the whole set (S.config): a config written on any member is at
+// once the config of every member, so a forced config "propagates" to every running
+// member of it, and members it drops see themselves removed (hello without setName).
+// hello on a member that is not running fails with a network error, like every command.
 // What it does not model: the network, oplog contents, rollback, write concern timing,
-// SCRAM, TLS, DNS, elections racing with commands, real server timing.
+// SCRAM, TLS, DNS, elections racing with commands, real server timing, per-member
+// configs (a DOWN member that returns learns the current config at once).
 //
 // Input (environment):
-//   RCHA_SIM_STATE       path of a JSON state file; read at start, rewritten after every
-//                        write and at exit (tests read it back)
-//   RCHA_SIM_KILL_AFTER  N > 0: exit with code 137 right after the N-th write, like a kill
+//   RCHA_SIM_STATE        path of a JSON state file; read at start, rewritten after every
+//                         write and at exit (tests read it back)
+//   RCHA_SIM_KILL_AFTER   N > 0: exit with code 137 right after the N-th write, like a kill
+//   RCHA_SIM_LOCAL_NODE   optional member host (e.g. "node2:27017"): the node the script runs
+//                         next to for this mongosh run only, overriding the state file's
+//                         localNode (not written back; the next run uses localNode again)
+//   RCHA_SIM_LOCAL_ALIAS  optional host:port (e.g. "127.0.0.1:27019"): the address under which
+//                         this run reaches its local node, overriding the state file's
+//                         localAlias for this run only (not written back). Any other
+//                         127.0.0.1 or localhost address is refused with ECONNREFUSED.
 // =====================================================================================
 (function rchaSimulation() {
   const fs = require('fs');
@@ -38,6 +60,11 @@
   if (!statePath) throw new Error('sim: RCHA_SIM_STATE is not set');
   const killAfter = Number(process.env.RCHA_SIM_KILL_AFTER || 0);
   const S = JSON.parse(fs.readFileSync(statePath, 'utf8'));
+  // Per-run local node and alias: kept out of S, so that save() never persists them.
+  const localNode = process.env.RCHA_SIM_LOCAL_NODE || S.localNode;
+  const localAlias = process.env.RCHA_SIM_LOCAL_ALIAS || S.localAlias;
+  if (!S.nodes[localNode]) throw new Error('sim: the local node ' + localNode + ' is not a simulated node');
+  if (!/^(localhost|127\.0\.0\.1):\d+$/.test(localAlias)) throw new Error('sim: the local alias ' + localAlias + ' is not a localhost address');
 
   // ---- defaults --------------------------------------------------------------------
   S.clock = S.clock || 0;
@@ -151,6 +178,16 @@
     if (S.primary && !(S.nodes[S.primary] && S.nodes[S.primary].running)) {
       S.primary = null;
       S.electionAt = S.clock + S.electionDelayMs;
+    }
+    if (S.primary) {
+      // A primary that cannot see a majority of the voters steps down.
+      const voters = S.config.members.filter(isCountedVoter);
+      const up = voters.filter((m) => S.nodes[m.host] && S.nodes[m.host].running);
+      if (up.length * 2 <= voters.length) {
+        S.primary = null;
+        S.electionAt = S.clock + S.electionDelayMs;
+        S.majorityLostStepDowns = (S.majorityLostStepDowns || 0) + 1;
+      }
     }
     if (!S.primary && S.electionAt === null) S.electionAt = S.clock + S.electionDelayMs;
     if (!S.primary && S.electionAt !== null && S.clock >= S.electionAt) {
@@ -384,7 +421,7 @@
     if (S.config) throw serverError(23, 'already initialized');
     if (!cfg) throw serverError(93, 'replSetInitiate without a config records a container-local host name; the simulation requires a config');
     validateConfig(cfg, 'replSetInitiate');
-    const self = cfg.members.find((m) => m.host === conn.host || (conn.isLocal && m.host === S.localAlias));
+    const self = cfg.members.find((m) => m.host === conn.host || (conn.isLocal && m.host === localAlias));
     if (!self) {
       throw serverError(74, 'No host described in new configuration with {version: ' + cfg.version + '} for replica set ' + S.replSetName + ' maps to this node');
     }
@@ -409,21 +446,9 @@
     return { ok: 1 };
   }
 
-  function reconfig(conn, cmd) {
-    const cfg = cmd.replSetReconfig;
-    if (cmd.force) {
-      S.forcedReconfigs = (S.forcedReconfigs || 0) + 1;
-      throw serverError(2, 'the simulation refuses force reconfigs: the reconciler must never force');
-    }
-    requirePrimary(conn, 'replSetReconfig');
-    if (!committed()) {
-      throw serverError(109, 'Cannot run replSetReconfig because the current config: {version: ' + S.config.version + '} is not yet committed');
-    }
-    validateConfig(cfg, 'replSetReconfig');
-    const old = S.config;
-    if (cfg.version <= old.version) {
-      throw serverError(103, 'replSetReconfig: new replica set configuration version ' + cfg.version + ' must be greater than the old version ' + old.version);
-    }
+  // checkCompatible: rules of every reconfig, forced or not: the replicaSetId is passed
+  // back unchanged and no member keeps its _id with another host or its host with another _id.
+  function checkCompatible(old, cfg) {
     if (cfg.settings && cfg.settings.replicaSetId !== undefined) {
       const id = cfg.settings.replicaSetId;
       if (!(id instanceof SimObjectId) || id.hex !== old.settings.replicaSetId) {
@@ -436,29 +461,28 @@
       if (byId && byId.host !== m.host) throw serverError(103, 'New and old configurations both have members with _id of ' + m._id + ' but in the new configuration the host field is ' + m.host + ' and in the old configuration it is ' + byId.host);
       if (byHost && byHost._id !== m._id) throw serverError(103, 'New and old configurations both have members with host of ' + m.host + ' but in the new configuration the _id field is ' + m._id + ' and in the old configuration it is ' + byHost._id);
     }
+  }
+  function voterChanges(old, cfg) {
     const oldVoters = new Set(old.members.filter((m) => votesOf(m) > 0).map((m) => m.host));
     const newVoters = new Set(cfg.members.filter((m) => votesOf(m) > 0).map((m) => m.host));
     let changed = 0;
     for (const h of oldVoters) if (!newVoters.has(h)) changed++;
     for (const h of newVoters) if (!oldVoters.has(h)) changed++;
-    if (changed > 1) {
-      throw serverError(103, 'Non-force replica set reconfig can only add or remove at most 1 voting member (' + changed + ' changed)');
-    }
-    const me = cfg.members.find((m) => m.host === conn.host);
-    if (!me || votesOf(me) === 0 || priorityOf(me) === 0) {
-      throw serverError(103, 'This node, ' + conn.host + ', is not electable under the new configuration with {version: ' + cfg.version + '} for replica set ' + S.replSetName);
-    }
-    // For the tests: members of the old config that were not yet PRIMARY/SECONDARY.
-    const unhealthy = old.members.filter((m) => !healthy(m.host)).map((m) => m.host);
+    return changed;
+  }
+  // installConfig writes the validated cfg (a copy) as the set's config and does the
+  // bookkeeping of members that join (initial sync; newlyAdded unless forced) or leave.
+  function installConfig(old, cfg, version, forced) {
     const c = JSON.parse(JSON.stringify(cfg));
     delete c.term;
+    c.version = version;
     c.settings = old.settings;
     c.protocolVersion = 1;
     for (const m of c.members) {
       if (!old.members.some((o) => o.host === m.host)) {
         const n = S.nodes[m.host];
         if (!n) throw serverError(74, 'replSetReconfig: host ' + m.host + ' does not resolve (not a simulated node)');
-        if (votesOf(m) > 0) S.newlyAdded[m.host] = true;
+        if (votesOf(m) > 0 && !forced) S.newlyAdded[m.host] = true;
         n.syncDoneAt = null;
       }
     }
@@ -472,7 +496,79 @@
         }
       }
     }
-    writeConfig(c, 'replSetReconfig');
+    writeConfig(c, forced ? 'replSetReconfig force' : 'replSetReconfig');
+    return c;
+  }
+
+  // forcedReconfig: replSetReconfig with force: true.
+  // What mongod does, as far as we know (the replication coordinator's reconfig path and
+  // its config validation, MongoDB 4.4 to 7.0): a forced reconfig is accepted on any
+  // member, the primary included; it skips the checks that the current config is
+  // committed (109), that at most one voter changes and that this node is electable; the
+  // config must still be valid (93), name this node (74), keep every member's _id/host
+  // pairing and the replicaSetId (103); the server replaces the version with a much
+  // larger one (the old version plus 10000 plus a random number below 100000).
+  // SIMULATION RULE, stricter than mongod on purpose: a force on the primary, or on any
+  // member while some member is primary, is refused with code 2 (BadValue). mongod has no
+  // such rule and so no code for it; BadValue is our choice. The reconciler must force
+  // only once the majority is lost and no member is primary.
+  function forcedReconfig(conn, cmd) {
+    const cfg = cmd.replSetReconfig;
+    S.forcedReconfigs = (S.forcedReconfigs || 0) + 1;
+    if (!S.config) throw serverError(94, 'no replset config has been received');
+    if (!inSet(conn.host)) throw serverError(93, 'Our replica set config is invalid or we are not a member of it');
+    if (S.primary === conn.host) {
+      throw serverError(2, 'simulation rule: replSetReconfig with force: true is refused on the primary ' + conn.host +
+        ' (force only on a member that is not primary, once the majority is lost)');
+    }
+    if (S.primary) {
+      throw serverError(2, 'simulation rule: replSetReconfig with force: true is refused on ' + conn.host + ' while ' + S.primary + ' is primary');
+    }
+    validateConfig(cfg, 'replSetReconfig (force)');
+    const old = S.config;
+    checkCompatible(old, cfg);
+    if (!cfg.members.some((m) => m.host === conn.host)) {
+      throw serverError(74, 'No host described in new configuration with {version: ' + cfg.version + '} for replica set ' + S.replSetName + ' maps to this node');
+    }
+    const unhealthy = old.members.filter((m) => !healthy(m.host)).map((m) => m.host);
+    const changed = voterChanges(old, cfg);
+    const base = Math.max(old.version, typeof cfg.version === 'number' ? cfg.version : 0);
+    const version = base + 10000 + ((S.forcedReconfigs * 7919 + Math.floor(S.clock)) % 10000);
+    const c = installConfig(old, cfg, version, true);
+    S.forcedReconfigsAccepted = (S.forcedReconfigsAccepted || 0) + 1;
+    // The new config's voters hold an election (advance() runs it once it is due).
+    S.electionAt = S.clock + S.electionDelayMs;
+    recordWrite('replSetReconfig', conn.host, 'version ' + c.version + ' (forced)', {
+      forced: true, unhealthyBefore: unhealthy, voterChanges: changed,
+      members: c.members.map((m) => m.host + '/' + votesOf(m) + '/' + priorityOf(m)),
+    });
+    return { ok: 1 };
+  }
+
+  function reconfig(conn, cmd) {
+    const cfg = cmd.replSetReconfig;
+    if (cmd.force) return forcedReconfig(conn, cmd);
+    requirePrimary(conn, 'replSetReconfig');
+    if (!committed()) {
+      throw serverError(109, 'Cannot run replSetReconfig because the current config: {version: ' + S.config.version + '} is not yet committed');
+    }
+    validateConfig(cfg, 'replSetReconfig');
+    const old = S.config;
+    if (cfg.version <= old.version) {
+      throw serverError(103, 'replSetReconfig: new replica set configuration version ' + cfg.version + ' must be greater than the old version ' + old.version);
+    }
+    checkCompatible(old, cfg);
+    const changed = voterChanges(old, cfg);
+    if (changed > 1) {
+      throw serverError(103, 'Non-force replica set reconfig can only add or remove at most 1 voting member (' + changed + ' changed)');
+    }
+    const me = cfg.members.find((m) => m.host === conn.host);
+    if (!me || votesOf(me) === 0 || priorityOf(me) === 0) {
+      throw serverError(103, 'This node, ' + conn.host + ', is not electable under the new configuration with {version: ' + cfg.version + '} for replica set ' + S.replSetName);
+    }
+    // For the tests: members of the old config that were not yet PRIMARY/SECONDARY.
+    const unhealthy = old.members.filter((m) => !healthy(m.host)).map((m) => m.host);
+    const c = installConfig(old, cfg, cfg.version, false);
     recordWrite('replSetReconfig', conn.host, 'version ' + c.version, {
       unhealthyBefore: unhealthy, voterChanges: changed,
       members: c.members.map((m) => m.host + '/' + votesOf(m) + '/' + priorityOf(m)),
@@ -504,9 +600,9 @@
     s = s.split('/')[0].split('?')[0];
     if (s.indexOf('@') >= 0) throw new Error('sim: credentials in the connection string are not allowed (they would show in ps and logs)');
     if (s.indexOf(',') >= 0) throw new Error('sim: the reconciler must connect to one member at a time');
-    if (S.localAlias === s || /^(localhost|127\.0\.0\.1):/.test(s)) {
-      if (s !== S.localAlias) throw networkError('connect ECONNREFUSED ' + s);
-      return { host: S.localNode, isLocal: true };
+    if (localAlias === s || /^(localhost|127\.0\.0\.1):/.test(s)) {
+      if (s !== localAlias) throw networkError('connect ECONNREFUSED ' + s);
+      return { host: localNode, isLocal: true };
     }
     if (!S.nodes[s]) throw networkError('getaddrinfo ENOTFOUND ' + s.split(':')[0]);
     return { host: s, isLocal: false };
