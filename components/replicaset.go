@@ -114,10 +114,18 @@ func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Com
 		oplog = b.args.OplogPassword.ToStringOutput()
 	}
 	type desired struct{ JSON, Hash string }
-	state := pulumi.All(b.rootPassword, b.rocketPassword, oplog, b.keyfile).ApplyT(func(v []any) (desired, error) {
+	state := pulumi.All(b.rootPassword, b.rocketPassword, oplog, b.keyfile, b.mongoImage).ApplyT(func(v []any) (desired, error) {
 		root, rocket, oplogPwd, key := v[0].(string), v[1].(string), v[2].(string), v[3].(string)
+		mongoTarget := ""
+		if ver, ok, _ := versions.FromImage(v[4].(string)); ok {
+			mongoTarget = ver.String()
+		}
 		d := b.desiredState(rocket, oplogPwd, withOplog)
 		d.Mode = mode
+		d.MongoVersion, d.MongoReleases = mongoTarget, versions.MongoReleaseNames()
+		if mode == replicaset.ReconcileModeFull {
+			d.FeatureCompatibility = b.args.MongoFeatureCompatibility
+		}
 		if mode != replicaset.ReconcileModeFull {
 			d.Users = nil // the prune (or forced) step touches membership only
 		}

@@ -211,7 +211,26 @@ type DesiredState struct {
 	// Mode is ReconcileModeFull (omitted from the JSON), ReconcileModePrune
 	// or ReconcileModeForce.
 	Mode string `json:"mode,omitempty"`
+	// MongoVersion is the target MongoDB release ("7.0"), read from the
+	// image tag; empty when the tag has none, and then neither the upgrade
+	// path is checked nor featureCompatibilityVersion raised.
+	MongoVersion string `json:"mongoVersion,omitempty"`
+	// MongoReleases is the order in which MongoDB releases are upgraded
+	// through (versions.MongoReleaseNames).
+	MongoReleases []string `json:"mongoReleases,omitempty"`
+	// FeatureCompatibility is FeatureCompatibilityAuto (raise FCV to
+	// MongoVersion once every member runs it) or FeatureCompatibilityManual
+	// (report it only). The full step uses it.
+	FeatureCompatibility string `json:"featureCompatibility,omitempty"`
 }
+
+var mongoRelease = regexp.MustCompile(`^[0-9]{1,3}\.[0-9]{1,3}$`)
+
+// Values of DesiredState.FeatureCompatibility.
+const (
+	FeatureCompatibilityAuto   = "auto"
+	FeatureCompatibilityManual = "manual"
+)
 
 // MemberHost returns the replica-set host name of a node: "<nodeName>:<port>",
 // the name under which every member and client reaches that node's mongod.
@@ -264,6 +283,17 @@ func validHostPort(hp string) error {
 // Validate checks the desired state against MongoDB's rules and the
 // reconciler's assumptions, and names the offending field.
 func (d DesiredState) Validate() error {
+	if d.MongoVersion != "" && !mongoRelease.MatchString(d.MongoVersion) {
+		return fmt.Errorf("desired state: mongoVersion %q is not major.minor", d.MongoVersion)
+	}
+	for _, r := range d.MongoReleases {
+		if !mongoRelease.MatchString(r) {
+			return fmt.Errorf("desired state: mongoReleases: %q is not major.minor", r)
+		}
+	}
+	if f := d.FeatureCompatibility; f != "" && f != FeatureCompatibilityAuto && f != FeatureCompatibilityManual {
+		return fmt.Errorf("desired state: featureCompatibility %q, want %q or %q", f, FeatureCompatibilityAuto, FeatureCompatibilityManual)
+	}
 	if !check.ReplicaSetName(d.ReplicaSet) {
 		return fmt.Errorf("desired state: replicaSet %q must be 1-64 letters, digits, '_' or '-'", d.ReplicaSet)
 	}
