@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi-command/sdk/go/command/local"
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
@@ -29,6 +30,19 @@ var dockerPrelude string
 
 // stepScript is the text of a command step: the prelude, then body.
 func stepScript(body string) string { return dockerPrelude + body }
+
+// containerStep is the arguments of a command step that runs body (after
+// the prelude) against one container, with env, on create and on update,
+// logging what it prints.
+func containerStep(body string, env pulumi.StringMap) *local.CommandArgs {
+	script := stepScript(body)
+	return &local.CommandArgs{
+		Create:      pulumi.String(script),
+		Update:      pulumi.String(script),
+		Environment: env,
+		Logging:     local.LoggingStdoutAndStderr,
+	}
+}
 
 // dockerCLIEnv adds to env what dockerPrelude needs to reach host.
 func dockerCLIEnv(env pulumi.StringMap, host string, tls *DockerTLS) {

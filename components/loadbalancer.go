@@ -227,13 +227,7 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 	dockerCLIEnv(env, s.dockerHost, s.tls)
 	// It runs on the machine running pulumi, with the docker CLI, and reads
 	// RCHA_CONTAINER, RCHA_NGINX_CONF (and RCHA_TLS_CERT, RCHA_TLS_KEY).
-	script := stepScript(loadBalancerReload)
-	stepArgs := &local.CommandArgs{
-		Create:      pulumi.String(script),
-		Update:      pulumi.String(script),
-		Environment: env,
-		Logging:     local.LoggingStdoutAndStderr,
-	}
+	stepArgs := containerStep(loadBalancerReload, env)
 	// The fingerprint covers what the step is given, not the container
 	// it is triggered by (recorded above).
 	if c == nil {

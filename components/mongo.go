@@ -171,13 +171,7 @@ func hostsLines(nodes []Node) string {
 func (b *builder) newHostsStep(n *node, c *docker.Container) (*local.Command, error) {
 	env := pulumi.StringMap{stepEnvContainer: pulumi.String(n.mongoName), "RCHA_HOSTS": pulumi.String(hostsLines(b.args.Nodes))}
 	dockerCLIEnv(env, n.DockerHost, n.DockerTLS)
-	script := stepScript(mongoHostsStep)
-	args := &local.CommandArgs{
-		Create:      pulumi.String(script),
-		Update:      pulumi.String(script),
-		Environment: env,
-		Logging:     local.LoggingStdoutAndStderr,
-	}
+	args := containerStep(mongoHostsStep, env)
 	fp := *args
 	if c == nil {
 		b.record(n, n.mongoName+"-hosts", &fp, nil)
