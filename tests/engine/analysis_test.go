@@ -175,16 +175,33 @@ func describe(events []providers.Event, i int) string {
 	return s
 }
 
+// hostsRun matches a mongod's hosts step (<cluster>-mongo-<node>-hosts)
+// running: the command that carries RCHA_HOSTS and RCHA_CONTAINER. Its run
+// event names the container (Name), its docker host (Host) and the
+// entries it wrote (HostsEntries, "address name").
+func hostsRun(e providers.Event) bool {
+	return e.Op == providers.OpRun && e.Type == providers.LocalCommandType && e.Command != "delete" &&
+		contains(e.EnvKeys, "RCHA_HOSTS") && contains(e.EnvKeys, "RCHA_CONTAINER")
+}
+
 // unresolvable replays one operation and reports every moment a running
-// container of role (on a node in keep) had no extra-hosts entry for a
-// current replica-set member. Members are resolved by node name through
-// the containers' `hosts` entries (the contract's member host is
-// <nodeName>:<port>), so a mongod that cannot resolve a member cannot
-// heartbeat, vote with or sync from it, and a Rocket.Chat server cannot
-// reach it if it becomes primary. before are the members at the start of
-// the operation; containers not recreated keep the entries they had, which
-// were all of before.
-func unresolvable(events []providers.Event, cluster, role string, keep, before []string) []string {
+// container of role (on a node in keep) had no hosts entry for a current
+// replica-set member, or had one with another address than the member's in
+// addrs (member name to address; nil or a missing name: the name alone is
+// checked). Members are resolved by node name through the containers'
+// /etc/hosts (the contract's member host is <nodeName>:<port>), so a
+// mongod that cannot resolve a member cannot heartbeat, vote with or sync
+// from it, and a Rocket.Chat server cannot reach it if it becomes primary.
+//
+// A container's entries are the `hosts` it was created with, as every
+// successful hosts step run since rewrote them in the running container
+// (the entries for the names it carries replaced, the others kept: the
+// model of mongo-hosts.sh in providers/mongohosts.go); a failed run
+// changes nothing. before are the members at the start of the operation;
+// containers not recreated start with an entry for each of them, at its
+// address in addrs (the lab never moves a node that stays a member across
+// one operation: TestReplaceNodeOnNewHost retires n2 first).
+func unresolvable(events []providers.Event, cluster, role string, keep, before []string, addrs map[string]string) []string {
 	nameOf := func(hostPort string) string {
 		if i := strings.LastIndex(hostPort, ":"); i >= 0 {
 			return hostPort[:i]
@@ -195,12 +212,13 @@ func unresolvable(events []providers.Event, cluster, role string, keep, before [
 	for _, m := range before {
 		members[nameOf(m)] = true
 	}
-	hosts := map[string]map[string]bool{}
+	// hosts: node -> member name -> address.
+	hosts := map[string]map[string]string{}
 	for _, n := range keep {
 		if members[n] { // the node ran before this operation
-			hosts[n] = map[string]bool{}
+			hosts[n] = map[string]string{}
 			for m := range members {
-				hosts[n][m] = true
+				hosts[n][m] = addrs[m]
 			}
 		}
 	}
@@ -209,11 +227,17 @@ func unresolvable(events []providers.Event, cluster, role string, keep, before [
 	for i, e := range events {
 		switch {
 		case commandRun(e):
+			if e.Error != "" {
+				continue // a refused step changes no membership
+			}
 			members = map[string]bool{}
 			for _, m := range e.Members {
 				members[nameOf(m)] = true
 			}
 		case pruneRun(e):
+			if e.Error != "" {
+				continue
+			}
 			// The prune step only removes: what remains is the current
 			// members that are still desired.
 			want := map[string]bool{}
@@ -225,21 +249,32 @@ func unresolvable(events []providers.Event, cluster, role string, keep, before [
 					delete(members, m)
 				}
 			}
+		case hostsRun(e):
+			r, n := roleOf(cluster, e.Name)
+			if r != role || !contains(keep, n) || e.Error != "" || hosts[n] == nil {
+				continue
+			}
+			for _, line := range e.HostsEntries {
+				if f := strings.Fields(line); len(f) == 2 {
+					hosts[n][f[1]] = f[0]
+				}
+			}
 		case e.Type == providers.ContainerType:
 			r, n := roleOf(cluster, e.Name)
 			if r != role || !contains(keep, n) {
 				continue
 			}
-			switch e.Op {
-			case providers.OpDown:
+			switch {
+			case e.Op == providers.OpDown:
 				delete(hosts, n)
-			case providers.OpCreate:
-				hosts[n] = map[string]bool{}
+			case e.Op == providers.OpCreate && e.Error == "":
+				hosts[n] = map[string]string{}
 				if list, ok := e.Inputs["hosts"].([]any); ok {
 					for _, h := range list {
 						if m, ok := h.(map[string]any); ok {
 							name, _ := m["host"].(string)
-							hosts[n][name] = true
+							ip, _ := m["ip"].(string)
+							hosts[n][name] = ip
 						}
 					}
 				}
@@ -251,9 +286,18 @@ func unresolvable(events []providers.Event, cluster, role string, keep, before [
 		}
 		for n, hs := range hosts {
 			for m := range members {
-				if !hs[m] && !seen[n+"/"+m] {
-					seen[n+"/"+m] = true
-					out = append(out, fmt.Sprintf("from %s, %s on %s runs without a hosts entry for member %s", describe(events, i), role, n, m))
+				addr, has := hs[m]
+				switch want, known := addrs[m]; {
+				case !has:
+					if !seen[n+"/"+m] {
+						seen[n+"/"+m] = true
+						out = append(out, fmt.Sprintf("from %s, %s on %s runs without a hosts entry for member %s", describe(events, i), role, n, m))
+					}
+				case known && addr != want:
+					if k := n + "/" + m + "@" + addr; !seen[k] {
+						seen[k] = true
+						out = append(out, fmt.Sprintf("from %s, %s on %s resolves member %s to %s, not its address %s", describe(events, i), role, n, m, addr, want))
+					}
 				}
 			}
 		}

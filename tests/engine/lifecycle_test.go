@@ -133,14 +133,15 @@ func (l *lab) checkStateMatchesWorld(t *testing.T, res opResult, cluster string,
 }
 
 // checkResolvable asserts that no running mongod ever lacks a hosts entry
-// for a current replica-set member, and notes (without failing) the same
-// for Rocket.Chat servers.
-func checkResolvable(t *testing.T, res opResult, cluster string, keep, before []string) {
+// for a current replica-set member, or resolves it to another address than
+// addrs gives, counting the entries its hosts step wrote into it; and notes
+// (without failing) the same for Rocket.Chat servers.
+func checkResolvable(t *testing.T, res opResult, cluster string, keep, before []string, addrs map[string]string) {
 	t.Helper()
-	for _, v := range unresolvable(res.events, cluster, roleMongo, keep, before) {
+	for _, v := range unresolvable(res.events, cluster, roleMongo, keep, before, addrs) {
 		t.Errorf("%s: %s", res.name, v)
 	}
-	for _, v := range unresolvable(res.events, cluster, roleRocket, keep, before) {
+	for _, v := range unresolvable(res.events, cluster, roleRocket, keep, before, addrs) {
 		t.Logf("note: %s: %s", res.name, v)
 	}
 }
@@ -291,7 +292,7 @@ func TestLifecycle(t *testing.T) {
 			t.Errorf("load balancer created at %s, not after its last upstream was healthy (%s)", describe(ev, lb), describe(ev, lastRocket))
 		}
 		checkHA(t, res, cluster, nodes)
-		checkResolvable(t, res, cluster, nodes, nil)
+		checkResolvable(t, res, cluster, nodes, nil, devAddrs(3))
 		l.checkStateMatchesWorld(t, res, cluster, 3)
 		l.converged(t, "after-up-n3")
 	})
@@ -306,6 +307,7 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Run("3-scale-3-to-5", func(t *testing.T) {
+		mongods := l.mongodIDs(t, cluster, nodeNames(3), onLabHost)
 		l.setConfig(t, devConfig(5, rocketImageV1, mongoImageV1, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
 		res := l.up(t, "up-n5")
 		ev := res.events
@@ -328,8 +330,15 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("new rocketchat on %s created at %s, before the replica-set command %s", n, describe(ev, rc), describe(ev, run))
 			}
 		}
+		// The running mongods learn n4 and n5 from their hosts steps,
+		// before the full step adds them, and are not restarted; the
+		// Rocket.Chat servers are rolled for their MONGO_URL.
+		l.checkMongodsKept(t, res, cluster, nodeNames(3), mongods, onLabHost)
+		l.checkHostsSteps(t, res, cluster, nodeNames(5), devAddrs(5), nil, onLabHost)
+		rolled(t, res, cluster, roleRocket, nodeNames(3))
 		checkHA(t, res, cluster, nodeNames(5))
-		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
+		checkOneDown(t, res, cluster, nodeNames(5), nil)
+		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3), devAddrs(5))
 		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
 		l.checkStateMatchesWorld(t, res, cluster, 5)
 		l.converged(t, "after-up-n5")
@@ -383,6 +392,7 @@ func TestLifecycle(t *testing.T) {
 	})
 
 	t.Run("6-scale-5-to-3", func(t *testing.T) {
+		mongods := l.mongodIDs(t, cluster, nodeNames(3), onLabHost)
 		l.setConfig(t, devConfig(3, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
 		res := l.up(t, "up-n3-again")
 		ev := res.events
@@ -441,14 +451,21 @@ func TestLifecycle(t *testing.T) {
 				t.Errorf("retained data volume %s-mongo-%s-data is gone from the docker host", cluster, n)
 			}
 		}
+		// The remaining mongods keep running; their hosts steps drop
+		// n4 and n5 from the list they are given.
+		l.checkMongodsKept(t, res, cluster, nodeNames(3), mongods, onLabHost)
+		l.checkHostsSteps(t, res, cluster, nodeNames(3), devAddrs(3), []string{"n4", "n5"}, onLabHost)
+		rolled(t, res, cluster, roleRocket, nodeNames(3))
 		checkHA(t, res, cluster, nodeNames(3))
-		checkResolvable(t, res, cluster, nodeNames(3), memberHosts(5))
+		checkOneDown(t, res, cluster, nodeNames(3), nil)
+		checkResolvable(t, res, cluster, nodeNames(3), memberHosts(5), devAddrs(3))
 		checkLBFollows(t, res, cluster, nodeNames(3), nil, []string{"n4", "n5"})
 		l.checkStateMatchesWorld(t, res, cluster, 3)
 		l.converged(t, "after-n3-again")
 	})
 
 	t.Run("6b-scale-out-again-adopts-retained-volumes", func(t *testing.T) {
+		mongods := l.mongodIDs(t, cluster, nodeNames(3), onLabHost)
 		l.setConfig(t, devConfig(5, rocketImageV2, mongoImageV2, false), map[string]string{"mongoRootPassword": root, "rocketPassword": rocket})
 		res := l.up(t, "up-n5-again")
 		for _, n := range []string{"n4", "n5"} {
@@ -460,8 +477,12 @@ func TestLifecycle(t *testing.T) {
 			}
 		}
 		t.Logf("note: re-added nodes n4, n5 adopt their retained data volumes; their mongod starts on data as old as the scale-in")
+		l.checkMongodsKept(t, res, cluster, nodeNames(3), mongods, onLabHost)
+		l.checkHostsSteps(t, res, cluster, nodeNames(5), devAddrs(5), nil, onLabHost)
+		rolled(t, res, cluster, roleRocket, nodeNames(3))
 		checkHA(t, res, cluster, nodeNames(5))
-		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3))
+		checkOneDown(t, res, cluster, nodeNames(5), nil)
+		checkResolvable(t, res, cluster, nodeNames(5), memberHosts(3), devAddrs(5))
 		checkLBFollows(t, res, cluster, nodeNames(5), []string{"n4", "n5"}, nil)
 		l.checkStateMatchesWorld(t, res, cluster, 5)
 		l.converged(t, "after-n5-again")

@@ -588,8 +588,12 @@ func TestUpWithNodeDownFailsEarly(t *testing.T) {
 // replica-set steps ran through through (the prune step in pruneMode) and
 // the set keeps exactly the survivors; the surviving load balancers no
 // longer list the dead nodes; nothing reached their hosts; none of their
-// resources remains in the state; and the survivors were rolled one node
-// at a time.
+// resources remains in the state; the surviving mongods kept running (the
+// same containers, never stopped: with two members left of three, the set
+// has a single voter, and restarting it would leave no primary) and
+// learnt the new node list from their hosts steps, which no longer list
+// the dead nodes and ran before the full step; and the survivors'
+// Rocket.Chat servers were rolled one node at a time.
 func retire(t *testing.T, l *lab, cluster string, secrets map[string]string, all []nodeSpec, dead []string, through string, force bool) opResult {
 	t.Helper()
 	var keep, gone []nodeSpec
@@ -606,6 +610,7 @@ func retire(t *testing.T, l *lab, cluster string, secrets map[string]string, all
 	for _, n := range dead {
 		urns[n] = l.nodeURNs(t, n)
 	}
+	mongods := l.mongodIDs(t, cluster, keepNames, hostOf)
 	l.setConfig(t, clusterConfig(keep, map[string]any{}), secrets)
 	e := l.engine(t, "retire-"+strings.Join(dead, "-"))
 	cleanup, err := nodeops.Retire(l.ctx, e, nodeops.Request{Nodes: dead, Config: keepNames, ForceReconfig: force})
@@ -653,6 +658,14 @@ func retire(t *testing.T, l *lab, cluster string, secrets map[string]string, all
 			}
 		}
 	}
+	l.checkMongodsKept(t, res, cluster, keepNames, mongods, hostOf)
+	l.checkHostsSteps(t, res, cluster, keepNames, addrsOf(keep), dead, hostOf)
+	var before []string
+	for _, n := range all {
+		before = append(before, n.name)
+	}
+	checkResolvable(t, res, cluster, keepNames, memberList(before...), addrsOf(keep))
+	rolled(t, res, cluster, roleRocket, keepNames)
 	checkOneDown(t, res, cluster, keepNames, nil)
 	t.Logf("%s: replaced, in order: %v", res.name, replaced(res.events))
 	return res
@@ -664,10 +677,12 @@ func retire(t *testing.T, l *lab, cluster string, secrets map[string]string, all
 func TestRetireFirstNode(t *testing.T) {
 	l, cluster, secrets := deployed(t, "retire-n1")
 	hostDown(t, l, "n1", true)
+	// retire checks that the survivors' mongods keep running and drop
+	// n1 through their hosts steps, and that their Rocket.Chat servers
+	// (whose MONGO_URL and hosts entries list every node) are rolled one
+	// at a time.
 	res := retire(t, l, cluster, secrets, specsOf("n1", "n2", "n3"), []string{"n1"}, "n2", false)
-	// The hosts entries of every container list every node, so the
-	// survivors' mongod and Rocket.Chat are rolled without n1's entry.
-	rolled(t, res, cluster, roleMongo, []string{"n2", "n3"})
+	untouched(t, res, cluster, roleMongo, []string{"n2", "n3"})
 	rolled(t, res, cluster, roleRocket, []string{"n2", "n3"})
 	l.checkHostsMatchState(t, "retired-n1", baseHosts(cluster, specsOf("n2", "n3")))
 	l.converged(t, "retired-n1")
@@ -679,16 +694,18 @@ func TestRetireLastNode(t *testing.T) {
 	l, cluster, secrets := deployed(t, "retire-n3")
 	hostDown(t, l, "n3", true)
 	res := retire(t, l, cluster, secrets, specsOf("n1", "n2", "n3"), []string{"n3"}, "n1", false)
-	rolled(t, res, cluster, roleMongo, []string{"n1", "n2"})
+	untouched(t, res, cluster, roleMongo, []string{"n1", "n2"})
+	rolled(t, res, cluster, roleRocket, []string{"n1", "n2"})
 	l.checkHostsMatchState(t, "retired-n3", baseHosts(cluster, specsOf("n1", "n2")))
 	l.converged(t, "retired-n3")
 }
 
 // TestReplaceNodeOnNewHost: n2's host is gone for good. n2 is retired,
 // then added back under the same name on a new host with a new address:
-// a plain up creates n2's resources on the new host, the full step adds
-// it through n1, and the other nodes keep serving, rolled one at a time
-// for their new hosts entries.
+// a plain up creates n2's resources on the new host, the hosts steps give
+// the running mongods of n1 and n3 n2's new address before the full step
+// adds it through n1, those mongods are never restarted, and their
+// Rocket.Chat servers are rolled one at a time.
 func TestReplaceNodeOnNewHost(t *testing.T) {
 	l, cluster, secrets := deployed(t, "replace-n2")
 	hostDown(t, l, "n2", true)
@@ -697,6 +714,13 @@ func TestReplaceNodeOnNewHost(t *testing.T) {
 
 	newN2 := nodeSpec{name: "n2", address: "10.250.250.22", dockerHost: "unix:///var/run/docker-n2-new.sock"}
 	nodes := []nodeSpec{specOf("n1"), newN2, specOf("n3")}
+	hostFor := func(n string) string {
+		if n == newN2.name {
+			return newN2.dockerHost
+		}
+		return hostOf(n)
+	}
+	mongods := l.mongodIDs(t, cluster, []string{"n1", "n3"}, hostOf)
 	l.setConfig(t, clusterConfig(nodes, map[string]any{}), secrets)
 	res := l.up(t, "up-new-n2")
 	ev := res.events
@@ -727,9 +751,13 @@ func TestReplaceNodeOnNewHost(t *testing.T) {
 			t.Errorf("%s: an operation reached n2's old host: %s", res.name, describe(ev, i))
 		}
 	}
-	// n2's address changed, so every container's hosts entries did: the
-	// survivors are rolled, one node at a time, while n2 is new.
-	rolled(t, res, cluster, roleMongo, []string{"n1", "n3"})
+	// n2's address changed: the running mongods of n1 and n3 learn it
+	// from their hosts steps (n2's new mongod is created with it), before
+	// the full step, and keep running; the Rocket.Chat servers, whose
+	// hosts entries are fixed at creation, are rolled one node at a time.
+	l.checkMongodsKept(t, res, cluster, []string{"n1", "n3"}, mongods, hostOf)
+	l.checkHostsSteps(t, res, cluster, nodeNames(3), addrsOf(nodes), nil, hostFor)
+	checkResolvable(t, res, cluster, nodeNames(3), memberList("n1", "n3"), addrsOf(nodes))
 	rolled(t, res, cluster, roleRocket, []string{"n1", "n3"})
 	checkHA(t, res, cluster, nodeNames(3))
 	checkOneDown(t, res, cluster, []string{"n1", "n3"}, nil)

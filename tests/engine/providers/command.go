@@ -31,9 +31,10 @@ func newCommand() *commandProvider {
 }
 
 // hostDownError is how a command step fails whose docker CLI cannot reach
-// its DOCKER_HOST (the load balancers' config steps): pulumi-command
-// reports the exit status and the stderr. The replica-set steps have no
-// DOCKER_HOST; their hosts are in RCHA_NODES (see run).
+// its DOCKER_HOST (the load balancers' config steps, the mongods' hosts
+// steps): pulumi-command reports the exit status and the stderr. The
+// replica-set steps have no DOCKER_HOST; their hosts are in RCHA_NODES
+// (see run).
 func (p *commandProvider) hostDownError(props resource.PropertyMap) error {
 	_, env := environment(props)
 	if h := env["DOCKER_HOST"]; h != "" && p.world.hostDown(h) {
@@ -108,6 +109,11 @@ func desiredMembers(env map[string]string) []string {
 // goes through the model of replicaset-step.sh (replicaset.go): the node it
 // runs through is recorded in the run event's Through, and a refusal fails
 // the run the way pulumi-command reports a script that exits 1.
+//
+// A hosts step (RCHA_HOSTS and RCHA_CONTAINER) goes through the model of
+// mongo-hosts.sh (mongohosts.go): the running container's /etc/hosts
+// entries in the world are rewritten, and a container that is absent or
+// stopped fails the run as docker exec does.
 func (p *commandProvider) run(ev Event, which string, props resource.PropertyMap) (resource.PropertyValue, resource.PropertyValue, error) {
 	keys, env := environment(props)
 	ev.Op, ev.Command, ev.EnvKeys, ev.Members = OpRun, which, keys, desiredMembers(env)
@@ -122,6 +128,24 @@ func (p *commandProvider) run(ev Event, which string, props resource.PropertyMap
 			// pulumi-command: the exit status, the command, and what it
 			// wrote (the step's text is abbreviated here).
 			err := fmt.Errorf("%v: running %q:\n%s", c.Err, "[the "+which+" script of "+string(resource.URN(ev.URN).Name())+"]", log)
+			ev.Error = err.Error()
+			p.trace.record(ev)
+			return resource.PropertyValue{}, resource.PropertyValue{}, err
+		}
+		stderrText = log + stderrText
+	}
+	if isHostsStep(env) && which != "delete" {
+		// The model of mongo-hosts.sh (mongohosts.go): docker exec into
+		// the running mongod, which keeps running with the new entries.
+		host, name, entries, lines, herr := p.world.runHostsStep(env)
+		ev.Name, ev.Host = name, host
+		for _, e := range entries {
+			ev.HostsEntries = append(ev.HostsEntries, e.String())
+		}
+		log := strings.Join(lines, "\n") + "\n"
+		if herr != nil {
+			// The docker CLI exits 1 and the script with it (set -e).
+			err := fmt.Errorf("exit status 1: running %q:\n%s", "[the "+which+" script of "+string(resource.URN(ev.URN).Name())+"]", log)
 			ev.Error = err.Error()
 			p.trace.record(ev)
 			return resource.PropertyValue{}, resource.PropertyValue{}, err

@@ -14,6 +14,11 @@
 // diagnostics through the engine's Log RPC, and handles containers killed or
 // removed behind Pulumi's back as the real Read and Delete do.
 //
+// The command fake models what the component's scripts do to the simulated
+// world, never running them: the replica-set steps' node choice and
+// membership (replicaset.go) and the mongods' hosts steps, which rewrite a
+// running container's /etc/hosts entries (mongohosts.go).
+//
 // The binaries live under cmd/pulumi-resource-<name>; the engine finds them on
 // PATH. Behaviour is controlled by environment variables:
 //

@@ -492,6 +492,8 @@ func (p *dockerProvider) recordFrom(host string, props resource.PropertyMap) (co
 			rec.ExtraHosts = append(rec.ExtraHosts, stringOf(m.ObjectValue(), "host")+":"+stringOf(m.ObjectValue(), "ip"))
 		}
 	}
+	// dockerd writes the extra hosts into the new container's /etc/hosts.
+	rec.EtcHosts = etcHostsFromExtraHosts(rec.ExtraHosts)
 	for _, v := range arrayOf(props, "volumes") {
 		if m := plainValue(v); m.IsObject() {
 			vm := m.ObjectValue()

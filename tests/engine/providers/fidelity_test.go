@@ -431,3 +431,129 @@ func TestReplicaSetStepNodeChoice(t *testing.T) {
 		t.Errorf("n1 running but not a member: through %q err %v, want n2", ev.Through, err)
 	}
 }
+
+// hostsStep runs the command fake's hosts step for container name on
+// host with RCHA_HOSTS hosts (its create text, or its update text when
+// update is set) and returns its last event and error.
+func hostsStep(t *testing.T, p *commandProvider, host, name, hosts string, update bool) (Event, error) {
+	t.Helper()
+	in := resource.PropertyMap{
+		"create": resource.NewProperty("script"), "update": resource.NewProperty("script"),
+		"environment": resource.NewProperty(resource.PropertyMap{
+			"DOCKER_HOST": resource.NewProperty(host), "RCHA_CONTAINER": resource.NewProperty(name),
+			"RCHA_HOSTS": resource.NewProperty(hosts),
+		}),
+	}
+	u := urn(LocalCommandType, name+"-hosts")
+	before, _ := ReadTrace(p.trace.path)
+	var err error
+	if update {
+		_, err = p.Update(context.Background(), plugin.UpdateRequest{URN: u, Type: LocalCommandType, ID: "hosts-id",
+			OldInputs: in, OldOutputs: in, NewInputs: in})
+	} else {
+		_, err = p.Create(context.Background(), plugin.CreateRequest{URN: u, Type: LocalCommandType, Properties: in})
+	}
+	after, rerr := ReadTrace(p.trace.path)
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	if len(after) == len(before) {
+		t.Fatalf("the hosts step of %s recorded nothing", name)
+	}
+	return after[len(after)-1], err
+}
+
+// TestHostsStepRewritesRunningContainer pins the command fake's model of
+// components/mongo-hosts.sh and mongo-apply-hosts.sh: the hosts step
+// rewrites the running container's /etc/hosts entries (the lines for the
+// names it carries are dropped, its lines appended, other lines kept)
+// without restarting it and without changing what `docker inspect` and
+// so the provider's Read report; docker exec of a stopped or absent
+// container fails with the daemon's error and exit status 1; a host that
+// does not answer fails as for every DOCKER_HOST step.
+func TestHostsStepRewritesRunningContainer(t *testing.T) {
+	d, _ := fakeDocker(t)
+	dir := d.world.dir
+	t.Setenv("RCHA_LAB_TRACE", dir+"/trace.jsonl")
+	c := newCommand()
+	const name = "rs-mongo-n1"
+	in := props(map[string]any{"name": name, "image": "mongo:7.0.16", "networkMode": "bridge",
+		"hosts": []any{
+			map[string]any{"host": "n1", "ip": "10.0.0.1"}, map[string]any{"host": "n2", "ip": "10.0.0.2"},
+			map[string]any{"host": "n3", "ip": "10.0.0.9"}, map[string]any{"host": "n5", "ip": "fd00::5"},
+		}})
+	r := mustCreate(t, d, in)
+	etc := func() string {
+		lines, ok := EtcHosts(dir, labHost, name)
+		if !ok {
+			t.Fatalf("no container %s", name)
+		}
+		return strings.Join(lines, "|")
+	}
+	// dockerd writes the extra hosts, IPv6 addresses whole.
+	if got, want := etc(), "10.0.0.1 n1|10.0.0.2 n2|10.0.0.9 n3|fd00::5 n5"; got != want {
+		t.Errorf("/etc/hosts of a new container: %q, want %q", got, want)
+	}
+
+	// n2 retired, n3 at a new address, n4 new: n2's line stays (no
+	// entry names it), n1's and n3's are replaced, n4's appended.
+	ev, err := hostsStep(t, c, labHost, name, "10.0.0.1 n1\n10.0.0.3 n3\n10.0.0.4 n4\n", false)
+	if err != nil || ev.Op != OpRun || ev.Error != "" {
+		t.Fatalf("hosts step on a running container: %v (%+v)", err, ev)
+	}
+	if ev.Name != name || ev.Host != labHost || strings.Join(ev.HostsEntries, "|") != "10.0.0.1 n1|10.0.0.3 n3|10.0.0.4 n4" {
+		t.Errorf("run event names %q on %q with entries %v", ev.Name, ev.Host, ev.HostsEntries)
+	}
+	if got, want := etc(), "10.0.0.2 n2|fd00::5 n5|10.0.0.1 n1|10.0.0.3 n3|10.0.0.4 n4"; got != want {
+		t.Errorf("/etc/hosts after the hosts step: %q, want %q", got, want)
+	}
+	if cs := Containers(dir, labHost); len(cs) != 1 || cs[0].ID != string(r.ID) || !cs[0].Running {
+		t.Errorf("the hosts step restarted or replaced the container: %+v (created %s)", cs, r.ID)
+	}
+	// docker inspect still shows the creation-time extra hosts, so the
+	// provider's Read reads back what it stored at create.
+	rr := read(t, d, r.ID, in, r.Properties)
+	if got, want := strings.Join(hostsForDiff(rr.Outputs["hosts"]), "|"), strings.Join(hostsForDiff(r.Properties["hosts"]), "|"); got != want {
+		t.Errorf("read back hosts after the hosts step: %q, want the creation-time %q", got, want)
+	}
+	// The update text does the same; running it again changes nothing.
+	if _, err := hostsStep(t, c, labHost, name, "10.0.0.1 n1\n10.0.0.3 n3\n10.0.0.4 n4\n", true); err != nil {
+		t.Errorf("hosts step update: %v", err)
+	}
+	if got, want := etc(), "10.0.0.2 n2|fd00::5 n5|10.0.0.1 n1|10.0.0.3 n3|10.0.0.4 n4"; got != want {
+		t.Errorf("/etc/hosts after the same hosts step again: %q, want %q", got, want)
+	}
+
+	// docker exec of a stopped container.
+	if err := KillContainer(dir, labHost, name); err != nil {
+		t.Fatal(err)
+	}
+	ev, err = hostsStep(t, c, labHost, name, "10.0.0.7 n1\n", true)
+	want := "Error response from daemon: Container " + string(r.ID) + " is not running"
+	for _, s := range []string{"exit status 1", want} {
+		if err == nil || !strings.Contains(err.Error(), s) || !strings.Contains(ev.Error, s) {
+			t.Errorf("hosts step on a stopped container: %v, want %q", err, s)
+		}
+	}
+	if got := etc(); strings.Contains(got, "10.0.0.7") {
+		t.Errorf("a failed hosts step changed /etc/hosts: %q", got)
+	}
+	// docker exec of an absent container.
+	if err := RemoveContainer(dir, labHost, name); err != nil {
+		t.Fatal(err)
+	}
+	_, err = hostsStep(t, c, labHost, name, "10.0.0.7 n1\n", false)
+	if want := "Error response from daemon: No such container: " + name; err == nil || !strings.Contains(err.Error(), want) ||
+		!strings.Contains(err.Error(), "exit status 1") {
+		t.Errorf("hosts step on an absent container: %v, want %q", err, want)
+	}
+	// A host that does not answer: the docker CLI cannot connect, and
+	// nothing runs.
+	if err := SetHostDown(dir, labHost, true); err != nil {
+		t.Fatal(err)
+	}
+	ev, err = hostsStep(t, c, labHost, name, "10.0.0.7 n1\n", false)
+	if want := "Cannot connect to the Docker daemon at " + labHost; err == nil || !strings.Contains(err.Error(), want) || ev.Op == OpRun {
+		t.Errorf("hosts step with its host down: %v (last event %s), want %q and no run", err, ev.Op, want)
+	}
+}

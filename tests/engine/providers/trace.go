@@ -76,6 +76,10 @@ type Event struct {
 	// nothing to do or refused; then Error says why).
 	Mode    string `json:"mode,omitempty"`
 	Through string `json:"through,omitempty"`
+	// HostsEntries are the "address name" lines a hosts step (its
+	// environment has RCHA_HOSTS and RCHA_CONTAINER) carried in RCHA_HOSTS;
+	// its run event names the container (Name) and its docker host (Host).
+	HostsEntries []string `json:"hostsEntries,omitempty"`
 	// PreviousStdout reports whether a command update had the previous
 	// run's stdout to pass on as PULUMI_COMMAND_STDOUT.
 	PreviousStdout bool `json:"previousStdout,omitempty"`

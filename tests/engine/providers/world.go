@@ -18,8 +18,9 @@ import (
 // published by one running container only, volumes outlive the resources
 // that created them (a retained volume is found again by name), each
 // container keeps the configuration it was created with (what `docker
-// inspect` shows and what the provider reads back), and each host has an
-// Engine API version. State lives in files under RCHA_LAB_WORLD so that
+// inspect` shows and what the provider reads back; only its /etc/hosts
+// entries change, through the hosts steps), and each host has an Engine
+// API version. State lives in files under RCHA_LAB_WORLD so that
 // every provider process (one per docker host, plus default providers) and
 // the tests see the same hosts.
 type world struct{ dir string }
@@ -105,6 +106,11 @@ type containerRecord struct {
 	CapDrop []string       `json:"capDrop,omitempty"`
 	Health  *healthSpec    `json:"health,omitempty"`
 	Uploads []UploadedFile `json:"uploads,omitempty"`
+	// EtcHosts are the name-to-address lines ("address name") of the
+	// container's /etc/hosts: its ExtraHosts when it was created, then as
+	// the hosts steps rewrote them in the running container (mongohosts.go).
+	// ExtraHosts, what `docker inspect` shows, never changes.
+	EtcHosts []string `json:"etcHosts,omitempty"`
 }
 
 func (w *world) hostDir(host string) string {
@@ -399,6 +405,9 @@ type ContainerInfo struct {
 	Env      []string
 	User     string
 	Uploads  []UploadedFile
+	// EtcHosts are the "address name" lines of its /etc/hosts (see
+	// EtcHosts).
+	EtcHosts []string
 }
 
 // Containers lists the containers of a simulated docker host, by name.
@@ -412,7 +421,7 @@ func Containers(dir, host string) []ContainerInfo {
 			continue
 		}
 		out = append(out, ContainerInfo{Name: rec.Name, ID: rec.ID, Running: rec.Running,
-			ExitCode: rec.ExitCode, Env: rec.Env, User: rec.User, Uploads: rec.Uploads})
+			ExitCode: rec.ExitCode, Env: rec.Env, User: rec.User, Uploads: rec.Uploads, EtcHosts: rec.EtcHosts})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out
