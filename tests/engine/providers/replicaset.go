@@ -174,8 +174,31 @@ func (w *world) runReplicaSetStep(env map[string]string, desired []string) stepC
 		if c.Err != nil || c.Through == "" {
 			return nil
 		}
+		// The MongoDB version rules (mongoversions.go).
+		vd := versionDocOf(env)
+		fcv, err := w.readFCV(set)
+		if err != nil {
+			return err
+		}
 		if mode == StepModeFull {
-			return w.writeMembers(set, desired)
+			if err := w.writeMembers(set, desired); err != nil {
+				return err
+			}
+			switch {
+			case vd.MongoVersion == "":
+			case members == nil: // initiated now
+				return w.writeFCV(set, vd.MongoVersion)
+			case vd.FeatureCompatibility == "auto" && fcv != vd.MongoVersion && w.allRunRelease(nodes, vd.MongoVersion):
+				c.Log = append(c.Log, fmt.Sprintf("rocketchat-ha: every member runs MongoDB %s: featureCompatibilityVersion %s -> %s",
+					vd.MongoVersion, fcv, vd.MongoVersion))
+				return w.writeFCV(set, vd.MongoVersion)
+			}
+			return nil
+		}
+		if msg := w.checkUpgrade(vd, nodes, members, fcv); msg != "" {
+			c.Log = append(c.Log, "rocketchat-ha: refusing the "+mode+" step: "+msg)
+			c.Through, c.Err = "", fmt.Errorf("exit status 1")
+			return nil
 		}
 		want := map[string]bool{}
 		for _, m := range desired {
