@@ -103,9 +103,13 @@ func TestExcludeWithHostDown(t *testing.T) {
 		t.Errorf("preview --exclude with B's provider in the program: %v; want the same configure failure", err)
 	}
 
+	// The failed update may already have replaced lab-a: the engine runs
+	// host A's steps while host B's provider fails to configure, and which
+	// comes first is a race.
+	replacedBefore := first(res.events, named("lab-a", exclHostA, providers.OpCreate)) >= 0
 	l.setConfig(t, map[string]any{"env": "2", "skipB": "true"}, nil)
 	res = l.up(t, "up-exclude-b-unregistered", optup.Exclude(bURNs), optup.Refresh())
-	if i := first(res.events, named("lab-a", exclHostA, providers.OpCreate)); i < 0 {
+	if i := first(res.events, named("lab-a", exclHostA, providers.OpCreate)); i < 0 && !replacedBefore {
 		t.Errorf("lab-a was not replaced with its new environment:\n%s", traceSummary(res.events))
 	}
 	for i, e := range res.events {
