@@ -25,6 +25,21 @@
 // When the config already holds only the kept members (an earlier forced run was
 // interrupted before the election), it forces nothing and only waits for the primary.
 // Writes that only the lost members acknowledged may be lost; it says so loudly.
+// MongoDB versions (desired.mongoVersion, the target release "major.minor" of the mongo
+// image, '' or absent when unknown; desired.mongoReleases, the upgrade order;
+// desired.featureCompatibility, "auto" or "manual", "manual" when absent):
+// the prune and force modes first run an upgrade check, before any write (and in force
+// mode before the forced reconfig): they read every reachable configured member's binary
+// release (buildInfo, no login) and the set's featureCompatibilityVersion (getParameter,
+// on the primary; in force mode on the local survivor), and refuse with exit 1 and no
+// write when changing the binaries to the target would skip a release, when the FCV is
+// not the target or the release before it (too old, or newer: a downgrade), or when the
+// FCV is in transition; the message names the versions and the allowed next step. The
+// full mode, after membership and the other users and before root, raises the FCV to
+// the target (setFeatureCompatibilityVersion on the primary, confirm: true from 7.0 on,
+// write concern majority) when featureCompatibility is "auto", every configured member
+// runs the target and the FCV is the release before it; otherwise it only says why not
+// (never failing for it). An unknown target turns all of this off (one line says so).
 // On success the last line is "rcha-reconcile: root password in effect: current|previous":
 // which of RCHA_ROOT_PASSWORD and RCHA_ROOT_PASSWORD_PREVIOUS now authenticates as root.
 // Probe mode (RCHA_PROBE=1) reads neither RCHA_DESIRED nor any password: it connects to
@@ -36,8 +51,9 @@
 // It talks to MongoDB only through new Mongo(uri), conn.getDB(name), db.runCommand(cmd),
 // db.auth(user, pwd) and sleep(ms), so tests can run it unchanged against a simulated
 // replica set (tests/mongosh). Every line it prints starts with "rcha-reconcile:"; it never
-// prints a password. Exit codes: 0 converged, 1 a command failed (or force mode refused),
-// 2 invalid input, 3 a bounded wait ran out, 4 root authentication failed with both passwords.
+// prints a password. Exit codes: 0 converged, 1 a command failed (or force mode or the
+// upgrade check refused, with no write), 2 invalid input, 3 a bounded wait ran out, 4 root
+// authentication failed with both passwords.
 // Re-running it is always safe: on a converged replica set it makes no write at all.
 //
 // Layout (top-level functions, in the order main runs them):
@@ -45,14 +61,18 @@
 //   probe(env)                probe mode: hello on RCHA_LOCAL, one line, no login
 //   authenticate(s)           connect to the local mongod, log in as root, learn whether it is initiated
 //   initiate(s, initiated)    initiate with member 0 alone and create root under the localhost exception
+//   preflight(s, c)           prune/force modes: the upgrade check (binaries, FCV, target), no write
+//   upgradeProblem(...)       PURE: why the binaries may not go to the target release, or ''
 //   forceReconfig(s)          force mode only: the forced reconfig on a survivor, then wait for a primary
 //   membership(s)             loop: observe(s) -> plan(observed, desired) -> apply(s, observed, change)
 //   plan(observed, desired)   PURE: the next single change, or null when membership is as desired
 //   apply(s, observed, ch)    execute one planned change (a step-down or one reconfig) and wait for it
-//   users(s)                  create/update the users, root last
+//   users(s, beforeRoot)      create/update the users, then beforeRoot, then root last
+//   featureCompatibility(s)   full mode, before root: raise or report the FCV (fcvPlan: PURE)
 //   main()                    run all of it, print the root-in-effect line, map errors to exit codes
 // Loaded with globalThis.RCHA_RECONCILE_LIBRARY = true beforehand, the script defines
-// these functions and runs nothing, so tests can call plan() without any server.
+// these functions and runs nothing, so tests can call plan(), upgradeProblem() and
+// fcvPlan() without any server.
 
 const PREFIX = 'rcha-reconcile:';
 const EXIT = { OK: 0, FAILED: 1, INPUT: 2, TIMEOUT: 3, AUTH: 4 };
@@ -245,6 +265,22 @@ function readInput(env) {
   if (mode !== 'full' && mode !== 'prune' && mode !== 'force') {
     throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mode ' + JSON.stringify(String(mode)) + ' is none of "" (full), "prune" and "force"');
   }
+  const release = /^[0-9]{1,3}\.[0-9]{1,3}$/;
+  const mongoVersion = desired.mongoVersion === undefined || desired.mongoVersion === null ? '' : desired.mongoVersion;
+  if (mongoVersion !== '' && !(typeof mongoVersion === 'string' && release.test(mongoVersion))) {
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mongoVersion ' + JSON.stringify(String(mongoVersion)) + ' is not major.minor');
+  }
+  const releases = desired.mongoReleases === undefined || desired.mongoReleases === null ? [] : desired.mongoReleases;
+  if (!Array.isArray(releases)) throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mongoReleases must be a list of major.minor releases');
+  for (let i = 0; i < releases.length; i++) {
+    if (typeof releases[i] !== 'string' || !release.test(releases[i]) || (i > 0 && compareRelease(releases[i - 1], releases[i]) >= 0)) {
+      throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: mongoReleases[' + i + '] ' + JSON.stringify(String(releases[i])) + ' is not a major.minor release newer than the one before it');
+    }
+  }
+  const fc = desired.featureCompatibility === undefined || desired.featureCompatibility === null || desired.featureCompatibility === '' ? 'manual' : desired.featureCompatibility;
+  if (fc !== 'auto' && fc !== 'manual') {
+    throw failure(EXIT.INPUT, 'reading RCHA_DESIRED: featureCompatibility ' + JSON.stringify(String(fc)) + ' is neither "auto" nor "manual"');
+  }
   return {
     rootPassword: rootPassword,
     previousRoot: previousRoot,
@@ -261,6 +297,11 @@ function readInput(env) {
     // Force mode carries on as prune mode once the forced reconfig is done.
     prune: mode === 'prune' || mode === 'force',
     force: mode === 'force',
+    // The target MongoDB release ('' = unknown: no version check, FCV never raised),
+    // the upgrade order, and whether the full step raises FCV ('manual' when absent).
+    mongoVersion: mongoVersion,
+    mongoReleases: releases.slice(),
+    featureCompatibility: fc,
   };
 }
 
@@ -276,12 +317,17 @@ function open(input, host) {
   return { host: host, conn: conn, admin: conn.getDB('admin') };
 }
 // run returns the reply, or throws a failure naming the action and the member.
+// The reply is assigned inside the try, not returned from it: mongosh's async
+// rewriter awaits an assignment there, but a returned promise only after the
+// try, where the catch no longer sees its error.
 function run(c, dbName, cmd, action) {
+  let reply;
   try {
-    return c.conn.getDB(dbName).runCommand(cmd);
+    reply = c.conn.getDB(dbName).runCommand(cmd);
   } catch (e) {
     throw failure(EXIT.FAILED, action + ' on ' + c.host + ': ' + describe(e));
   }
+  return reply;
 }
 // attempt returns {ok, reply} or {ok: false, error} without throwing.
 function attempt(c, dbName, cmd) {
@@ -934,6 +980,261 @@ function membership(s) {
   else if (s.changes === 0) logLine(s, 'membership is up to date (' + input.members.length + ' member(s))');
 }
 
+// ---- MongoDB versions -------------------------------------------------------
+// The rules, from MongoDB's upgrade notes (docs/facts.md):
+//   - a replica set is upgraded one release at a time, in the order mongoReleases gives
+//     ("if you are running a 6.0-series, you must upgrade first to 7.0 before you can
+//     upgrade to 8.0");
+//   - before the binaries go to release T, featureCompatibilityVersion (FCV) must be the
+//     release before T ("7.0 replica sets must have featureCompatibilityVersion set to
+//     '7.0'" before upgrading to 8.0);
+//   - a mongod whose binary does not accept the FCV of its data (its own release or the
+//     one before it) does not start: it exits with code 62, "UPGRADE PROBLEM: Found an
+//     invalid featureCompatibilityVersion document";
+//   - setFeatureCompatibilityVersion runs on the primary and, from 7.0 on, needs
+//     confirm: true; getParameter {featureCompatibilityVersion: 1} answers
+//     {version} or, during an interrupted change, {version, targetVersion[, previousVersion]};
+//   - buildInfo tells a member's binary version and needs no login.
+// An unknown target ('': the image tag names no version) turns every check off.
+
+// parseRelease (pure) returns [major, minor] of "M.m" (or of "M.m.p..."), or null.
+function parseRelease(v) {
+  const m = /^([0-9]+)\.([0-9]+)/.exec(typeof v === 'string' ? v : '');
+  return m ? [Number(m[1]), Number(m[2])] : null;
+}
+// compareRelease (pure) orders two "M.m" releases: < 0, 0 or > 0.
+function compareRelease(a, b) {
+  const x = parseRelease(a);
+  const y = parseRelease(b);
+  if (!x || !y) return NaN;
+  return x[0] !== y[0] ? x[0] - y[0] : x[1] - y[1];
+}
+// releaseOf (pure) is the "major.minor" of a buildInfo version ("7.0.16" -> "7.0"), or ''.
+function releaseOf(version) {
+  const r = parseRelease(version);
+  return r ? r[0] + '.' + r[1] : '';
+}
+function releaseBefore(v, releases) {
+  const i = releases.indexOf(v);
+  return i > 0 ? releases[i - 1] : '';
+}
+function releaseAfter(v, releases) {
+  const i = releases.indexOf(v);
+  return i >= 0 && i + 1 < releases.length ? releases[i + 1] : '';
+}
+// setFcvHint (pure) is the shell command that sets FCV to value on binaries of release
+// binary: confirm: true from 7.0 on.
+function setFcvHint(value, binary) {
+  return "db.adminCommand({setFeatureCompatibilityVersion: '" + value + "'" +
+      (compareRelease(binary, '7.0') >= 0 ? ', confirm: true' : '') + '})';
+}
+// describeBinaries (pure): "7.0 (a:1, b:1), 6.0 (c:1)" in the order first seen.
+function describeBinaries(binaries) {
+  const order = [];
+  const hostsOf = {};
+  for (let i = 0; i < binaries.length; i++) {
+    const v = binaries[i].version;
+    if (!hostsOf[v]) {
+      hostsOf[v] = [];
+      order.push(v);
+    }
+    hostsOf[v].push(binaries[i].host);
+  }
+  const out = [];
+  for (let i = 0; i < order.length; i++) out.push(order[i] + ' (' + hostsOf[order[i]].join(', ') + ')');
+  return out.length ? out.join(', ') : 'none answered';
+}
+function describeSilent(silent) {
+  const out = [];
+  for (let i = 0; i < silent.length; i++) out.push(silent[i].host + ' (' + silent[i].why + ')');
+  return out.join(', ');
+}
+function describeTransition(fcv) {
+  return fcv.previousVersion ?
+    'from ' + fcv.previousVersion + ' down to ' + fcv.targetVersion :
+    'from ' + fcv.version + ' to ' + fcv.targetVersion;
+}
+
+// upgradeProblem (pure) is why the binaries may not be changed to release target, or ''
+// when they may: fcv is the set's {version, targetVersion?, previousVersion?}, binaries
+// the answering members' [{host, version: "M.m"}] (in config order), releases the
+// upgrade order. The message names the current and target versions and the next step.
+function upgradeProblem(target, fcv, binaries, releases) {
+  const f = fcv.version;
+  const order = ' (the known MongoDB release order is ' + (releases.length ? releases.join(', ') : 'empty') + ')';
+  if (fcv.targetVersion) {
+    const binary = fcv.previousVersion || fcv.targetVersion;
+    return 'featureCompatibilityVersion is in transition ' + describeTransition(fcv) +
+      ' (an interrupted setFeatureCompatibilityVersion): finish the transition first, on the primary: ' +
+      setFcvHint(fcv.targetVersion, binary) + ', then run the update again';
+  }
+  if (!parseRelease(f)) return 'featureCompatibilityVersion ' + JSON.stringify(String(f)) + ' is not major.minor: the upgrade path cannot be checked';
+  if (compareRelease(target, f) < 0) {
+    const lower = releaseBefore(f, releases) || target;
+    return 'MongoDB ' + target + ' cannot run on data whose featureCompatibilityVersion is ' + f + ': lower it first with ' +
+      "setFeatureCompatibilityVersion '" + lower + "'" + (compareRelease(f, '7.0') >= 0 ? ' (confirm: true)' : '') +
+      ', then change the image' + (lower !== target ? ' (one release at a time, down to ' + target + ')' : '') +
+      (compareRelease(f, '7.0') >= 0 ? '; MongoDB does not support binary downgrades of Community Edition from 7.0 on, so restoring a backup may be the only way back' : '');
+  }
+  for (let i = 0; i < binaries.length; i++) {
+    const b = binaries[i];
+    if (b.version === target || compareRelease(b.version, target) > 0) continue;
+    const iB = releases.indexOf(b.version);
+    const iT = releases.indexOf(target);
+    if (iB < 0 || iT < 0) {
+      return 'the upgrade of ' + b.host + ' from MongoDB ' + b.version + ' to ' + target + ' cannot be checked: ' +
+        (iB < 0 ? b.version : target) + ' is not a known release' + order;
+    }
+    if (iT > iB + 1) {
+      const next = releases[iB + 1];
+      return 'MongoDB cannot skip a release: ' + b.host + ' runs ' + b.version + ', the target is ' + target + '; upgrade to ' + next +
+        ' first (set mongoImage to a ' + next + ' tag and run the update; featureCompatibilityVersion then follows), then to ' +
+        releases.slice(iB + 2, iT + 1).join(', then to ');
+    }
+  }
+  if (f === target) return '';
+  const before = releaseBefore(target, releases);
+  if (!before) {
+    return 'featureCompatibilityVersion is ' + f + ', but the release MongoDB ' + target + ' needs cannot be checked: ' +
+      (releases.indexOf(target) < 0 ? target + ' is not a known release' : target + ' is the oldest known release') + order;
+  }
+  if (f !== before) {
+    return 'featureCompatibilityVersion is ' + f + ', but MongoDB ' + target + ' needs ' + before + ': raise it first, while the ' + before +
+      ' binaries run: set mongoFeatureCompatibility to auto and run the update with the ' + before + ' image (the full step raises it), ' +
+      'or run ' + setFcvHint(before, before) + ' on the primary; then change the image to ' + target;
+  }
+  return '';
+}
+
+// fcvPlan (pure) decides the full step's FCV change: {raise, confirm, line}. target is
+// known; fcv, binaries and releases as for upgradeProblem; silent the configured members
+// that did not answer [{host, why}]; mode 'auto' or 'manual'. It raises only when the
+// mode is auto, every configured member answers and runs target, and the FCV is the
+// release before target (or in transition up to target: raising again completes it).
+function fcvPlan(target, fcv, binaries, silent, releases, mode) {
+  const f = fcv.version;
+  const confirm = compareRelease(target, '7.0') >= 0;
+  const hint = setFcvHint(target, target);
+  if (f === target && !fcv.targetVersion) return { raise: false, confirm: confirm, line: 'featureCompatibilityVersion is already ' + target };
+  const lagging = [];
+  for (let i = 0; i < binaries.length; i++) {
+    if (binaries[i].version !== target) lagging.push(binaries[i].host + ' runs ' + binaries[i].version);
+  }
+  for (let i = 0; i < silent.length; i++) lagging.push(silent[i].host + ' does not answer (' + silent[i].why + ')');
+  const now = 'featureCompatibilityVersion is ' + (fcv.targetVersion ? 'in transition ' + describeTransition(fcv) : f) +
+    ' (binaries ' + describeBinaries(binaries) + ')';
+  if (mode !== 'auto') {
+    return { raise: false, confirm: confirm, line: now + '; mongoFeatureCompatibility is manual: raise it with ' + hint +
+      (lagging.length ? ' once every member runs ' + target + ' (' + lagging.join('; ') + ')' : '') };
+  }
+  if (lagging.length) {
+    return { raise: false, confirm: confirm, line: now + ': not raised to ' + target + ', not every member runs ' + target + ' yet (' +
+      lagging.join('; ') + '); a later full step raises it once every member does' };
+  }
+  if (fcv.targetVersion) {
+    if (fcv.targetVersion === target && !fcv.previousVersion) {
+      return { raise: true, confirm: confirm, line: now + ': every member runs ' + target + '; completing the change to ' + target };
+    }
+    return { raise: false, confirm: confirm, line: now + ': not raised; finish or undo that change by hand (setFeatureCompatibilityVersion on the primary)' };
+  }
+  const before = releaseBefore(target, releases);
+  if (!before || f !== before) {
+    return { raise: false, confirm: confirm, line: now + ': not raised to ' + target + ': it is not ' +
+      (before ? 'the release before it (' + before + ')' : 'a release known to come just before it') };
+  }
+  return { raise: true, confirm: confirm, line: now + ': every member runs ' + target + '; raising featureCompatibilityVersion from ' + f + ' to ' + target };
+}
+
+// readFcv reads the set's featureCompatibilityVersion on c (needs a login).
+function readFcv(c) {
+  const r = run(c, 'admin', { getParameter: 1, featureCompatibilityVersion: 1 }, 'reading featureCompatibilityVersion');
+  const f = r && r.featureCompatibilityVersion;
+  if (!f || typeof f.version !== 'string') {
+    throw failure(EXIT.FAILED, 'reading featureCompatibilityVersion on ' + c.host + ': the reply has no featureCompatibilityVersion.version');
+  }
+  const out = { version: f.version };
+  if (f.targetVersion) out.targetVersion = String(f.targetVersion);
+  if (f.previousVersion) out.previousVersion = String(f.previousVersion);
+  return out;
+}
+// memberBinaries reads, with buildInfo (no login), the binary release of every
+// configured member that the replica-set status on c shows reachable, one connection
+// at a time; members it shows DOWN, and members that do not answer, are listed in
+// silent and not connected to again: {running: [{host, version}], silent: [{host, why}]}.
+function memberBinaries(s, c) {
+  const cfg = run(c, 'admin', { replSetGetConfig: 1 }, 'reading the replica-set config').config;
+  const status = readStatus(c);
+  const running = [];
+  const silent = [];
+  for (let i = 0; i < cfg.members.length; i++) {
+    const h = cfg.members[i].host;
+    const st = status[h];
+    if (!st || (!st.self && st.health !== 1)) {
+      silent.push({ host: h, why: st ? stateName(st.state) : 'missing from the status' });
+      continue;
+    }
+    let version = '';
+    try {
+      const conn = st.self ? c : open(s.input, h);
+      version = conn.admin.runCommand({ buildInfo: 1 }).version;
+    } catch (e) {
+      silent.push({ host: h, why: 'buildInfo: ' + describe(e) });
+      continue;
+    }
+    const rel = releaseOf(version);
+    if (!rel) silent.push({ host: h, why: 'buildInfo version ' + JSON.stringify(String(version)) + ' is not major.minor.patch' });
+    else running.push({ host: h, version: rel });
+  }
+  return { running: running, silent: silent };
+}
+// preflight is the prune (and force) step's upgrade check, before any write: through c
+// (the primary, or in force mode the local survivor) it reads the members' binaries and
+// the FCV and refuses (exit 1, no write) a change of the binaries to the target release
+// that MongoDB does not allow.
+function preflight(s, c) {
+  const input = s.input;
+  const target = input.mongoVersion;
+  if (!target) {
+    logLine(s, 'upgrade check skipped: the target MongoDB release is unknown (the mongo image tag names no major.minor version): ' +
+        'no version is checked and featureCompatibilityVersion is never raised');
+    return;
+  }
+  const bins = memberBinaries(s, c);
+  const fcv = readFcv(c);
+  const why = upgradeProblem(target, fcv, bins.running, input.mongoReleases);
+  if (why) throw failure(EXIT.FAILED, 'upgrade check: ' + why + ' (no write)');
+  logLine(s, 'upgrade check: binaries ' + describeBinaries(bins.running) + '; featureCompatibilityVersion ' + fcv.version +
+      '; target ' + target + ': allowed' + (bins.silent.length ? '; not answering, skipped: ' + describeSilent(bins.silent) : ''));
+}
+// featureCompatibility is the full step's FCV step, on the primary: it raises FCV to the
+// target once every member runs it (mode auto), or reports it (manual); see fcvPlan.
+function featureCompatibility(s) {
+  const input = s.input;
+  const target = input.mongoVersion;
+  if (!target) {
+    logLine(s, 'featureCompatibilityVersion not checked: the target MongoDB release is unknown (the mongo image tag names no major.minor version); it is never raised');
+    return;
+  }
+  const p = s.primary || findPrimary(s, '');
+  const fcv = readFcv(p);
+  let bins = { running: [], silent: [] };
+  if (fcv.version !== target || fcv.targetVersion) bins = memberBinaries(s, p);
+  const d = fcvPlan(target, fcv, bins.running, bins.silent, input.mongoReleases, input.featureCompatibility);
+  logLine(s, d.line);
+  if (!d.raise) return;
+  const cmd = { setFeatureCompatibilityVersion: target };
+  if (d.confirm) cmd.confirm = true;
+  cmd.writeConcern = input.wc;
+  run(p, 'admin', cmd, 'setting featureCompatibilityVersion to ' + target);
+  s.fcvWrites++;
+  const after = readFcv(p);
+  if (after.version !== target || after.targetVersion) {
+    throw failure(EXIT.FAILED, 'setting featureCompatibilityVersion to ' + target + ' on ' + p.host + ': it is ' +
+        (after.targetVersion ? 'in transition ' + describeTransition(after) : after.version) + ' afterwards');
+  }
+  logLine(s, 'featureCompatibilityVersion is now ' + target + ' (primary ' + p.host + ')');
+}
+
 // ---- users ------------------------------------------------------------------
 
 function sameRoles(a, b) {
@@ -987,7 +1288,9 @@ function ensureUser(s, u, passwordCurrent) {
 }
 // users brings every desired user to its password and roles, root last, and
 // returns which root password is in effect afterwards (always the current).
-function users(s) {
+// beforeRoot, when given, runs after the other users and the final settle and
+// before root: the full step's featureCompatibilityVersion step.
+function users(s, beforeRoot) {
   const input = s.input;
   for (let i = 0; i < input.users.length; i++) {
     if (input.users[i].db === 'admin' && input.users[i].user === input.rootUser) {
@@ -1001,6 +1304,7 @@ function users(s) {
   // that can fail: a run that applied a new root password always succeeds
   // and reports it.
   settle(s, 'finishing');
+  if (beforeRoot) beforeRoot();
   // The root user comes last: everything above ran with whichever root password worked.
   ensureUser(s, { user: input.rootUser, db: 'admin', pwd: input.rootPassword, roles: [{ role: 'root', db: 'admin' }] }, s.rootWhich === 'current');
   return 'current'; // root was updated last, to the current password
@@ -1029,7 +1333,6 @@ function reconcile(s) {
   if (input.force && !s.auth) {
     throw failure(EXIT.FAILED, 'force mode: replica set ' + input.rsName + ' has only member 0 and no user yet (localhost exception): nothing to force (no write)');
   }
-  if (input.force) forceReconfig(s);
   if (input.prune && !initiated) {
     logLine(s, 'nothing to prune: the local mongod ' + input.local + ' has no replica-set config yet; no write');
     return s.auth ? s.auth.which : 'current';
@@ -1038,9 +1341,14 @@ function reconcile(s) {
     logLine(s, 'nothing to prune: replica set ' + input.rsName + ' has only member 0 and no user yet (localhost exception); no write');
     return 'current';
   }
+  // The upgrade check comes before any write: in force mode on the local survivor
+  // (no member is primary), in prune mode on the primary.
+  if (input.force) preflight(s, s.auth.c);
+  if (input.force) forceReconfig(s);
   initiate(s, initiated);
   findPrimary(s, '');
   logLine(s, 'primary is ' + s.primary.host);
+  if (input.prune && !input.force) preflight(s, s.primary);
   membership(s);
   if (input.prune) {
     // Users are left to the full run; the members still configured must be healthy.
@@ -1050,9 +1358,11 @@ function reconcile(s) {
         ', ' + s.changes + ' membership change(s), 0 user write(s)');
     return s.rootWhich;
   }
-  const inEffect = users(s);
+  // featureCompatibilityVersion comes after membership and the other users and before
+  // root, so that once root is rotated nothing is left that can fail.
+  const inEffect = users(s, function () { featureCompatibility(s); });
   logLine(s, 'replica set ' + input.rsName + ' converged: ' + input.members.length + ' member(s), primary ' + s.primary.host +
-      ', ' + s.changes + ' membership change(s), ' + s.userWrites + ' user write(s)');
+      ', ' + s.changes + ' membership change(s), ' + s.userWrites + ' user write(s), ' + s.fcvWrites + ' featureCompatibilityVersion write(s)');
   return inEffect;
 }
 
@@ -1070,7 +1380,7 @@ function main() {
   }
   const s = {
     input: null, secrets: secretsOf(env),
-    local: null, auth: null, rootWhich: null, primary: null, changes: 0, userWrites: 0,
+    local: null, auth: null, rootWhich: null, primary: null, changes: 0, userWrites: 0, fcvWrites: 0,
   };
   try {
     s.input = readInput(env);

@@ -360,3 +360,107 @@ func TestReconcileRootInEffect(t *testing.T) {
 		assert.Contains(t, err.Error(), "replica-set script output")
 	}
 }
+
+func TestDesiredMongoVersionFields(t *testing.T) {
+	assert.Equal(t, "auto", replicaset.FeatureCompatibilityAuto)
+	assert.Equal(t, "manual", replicaset.FeatureCompatibilityManual)
+
+	// Absent, they leave the JSON as it was before they existed.
+	plain, err := sampleDesired().JSON()
+	require.NoError(t, err)
+	for _, k := range []string{"mongoVersion", "mongoReleases", "featureCompatibility"} {
+		assert.NotContains(t, string(plain), `"`+k+`"`)
+	}
+
+	d := sampleDesired()
+	d.MongoVersion = "7.0"
+	d.MongoReleases = []string{"4.4", "5.0", "6.0", "7.0", "8.0", "8.2"}
+	d.FeatureCompatibility = replicaset.FeatureCompatibilityAuto
+	require.NoError(t, d.Validate())
+	j, err := d.JSON()
+	require.NoError(t, err)
+	// The field names reconcile.js reads.
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(j, &m))
+	assert.Equal(t, "7.0", m["mongoVersion"])
+	assert.Equal(t, []any{"4.4", "5.0", "6.0", "7.0", "8.0", "8.2"}, m["mongoReleases"])
+	assert.Equal(t, "auto", m["featureCompatibility"])
+	var back replicaset.DesiredState
+	require.NoError(t, json.Unmarshal(j, &back))
+	rt, err := back.JSON()
+	require.NoError(t, err)
+	assert.Equal(t, j, rt, "round trip")
+
+	key := []byte("0123456789abcdef0123456789abcdef")
+	seen := map[string]string{replicaset.DesiredHash(key, j, "r"): "base", replicaset.DesiredHash(key, plain, "r"): "plain"}
+	for name, mutate := range map[string]func(d *replicaset.DesiredState){
+		"target":    func(d *replicaset.DesiredState) { d.MongoVersion = "8.0" },
+		"no target": func(d *replicaset.DesiredState) { d.MongoVersion = "" },
+		"releases":  func(d *replicaset.DesiredState) { d.MongoReleases = d.MongoReleases[1:] },
+		"manual":    func(d *replicaset.DesiredState) { d.FeatureCompatibility = replicaset.FeatureCompatibilityManual },
+	} {
+		c := d
+		c.MongoReleases = append([]string{}, d.MongoReleases...)
+		mutate(&c)
+		cj, err := c.JSON()
+		require.NoError(t, err, name)
+		h := replicaset.DesiredHash(key, cj, "r")
+		if prev, dup := seen[h]; dup {
+			t.Errorf("change %q gives the same hash as %q", name, prev)
+		}
+		seen[h] = name
+	}
+
+	for _, good := range []string{"", "4.4", "7.0", "8.2", "10.0", "123.456"} {
+		c := sampleDesired()
+		c.MongoVersion = good
+		assert.NoError(t, c.Validate(), "mongoVersion %q", good)
+	}
+	for name, mutate := range map[string]func(d *replicaset.DesiredState){
+		"version with patch":      func(d *replicaset.DesiredState) { d.MongoVersion = "7.0.16" },
+		"version major only":      func(d *replicaset.DesiredState) { d.MongoVersion = "7" },
+		"version with v":          func(d *replicaset.DesiredState) { d.MongoVersion = "v7.0" },
+		"version with space":      func(d *replicaset.DesiredState) { d.MongoVersion = "7.0 " },
+		"release not major.minor": func(d *replicaset.DesiredState) { d.MongoReleases = []string{"6.0", "7"} },
+		"empty release":           func(d *replicaset.DesiredState) { d.MongoReleases = []string{""} },
+		"mode case":               func(d *replicaset.DesiredState) { d.FeatureCompatibility = "Auto" },
+		"mode other":              func(d *replicaset.DesiredState) { d.FeatureCompatibility = "on" },
+	} {
+		c := sampleDesired()
+		mutate(&c)
+		err := c.Validate()
+		require.Error(t, err, name)
+		assert.Contains(t, err.Error(), "desired state", name)
+		_, jerr := c.JSON()
+		assert.Error(t, jerr, "%s: JSON must validate", name)
+	}
+}
+
+func TestReconcileScriptVersionContract(t *testing.T) {
+	s := replicaset.Script()
+	for _, want := range []string{
+		// The desired-state fields and values it reads.
+		"desired.mongoVersion", "desired.mongoReleases", "desired.featureCompatibility",
+		"'" + replicaset.FeatureCompatibilityAuto + "'", "'" + replicaset.FeatureCompatibilityManual + "'",
+		// The commands: buildInfo (no login), the FCV read and the raise.
+		"{ buildInfo: 1 }", "{ getParameter: 1, featureCompatibilityVersion: 1 }", "{ setFeatureCompatibilityVersion: target }",
+		"cmd.confirm = true", "cmd.writeConcern = input.wc",
+		// The refusals and what the steps log.
+		"MongoDB cannot skip a release: ", "featureCompatibilityVersion then follows",
+		" cannot run on data whose featureCompatibilityVersion is ", "featureCompatibilityVersion is in transition ",
+		"upgrade check skipped: the target MongoDB release is unknown", "mongoFeatureCompatibility is manual: raise it with ",
+		"featureCompatibilityVersion is already ",
+	} {
+		assert.True(t, strings.Contains(s, want), "the script lacks %q", want)
+	}
+	// The raise is sent in one place, the full step's featureCompatibility().
+	assert.Equal(t, 1, strings.Count(s, "setFeatureCompatibilityVersion: target"))
+	fn := strings.Index(s, "\nfunction featureCompatibility(")
+	require.GreaterOrEqual(t, fn, 0)
+	end := strings.Index(s[fn+1:], "\nfunction ")
+	require.Greater(t, end, 0)
+	assert.Contains(t, s[fn:fn+1+end], "setFeatureCompatibilityVersion: target")
+	// The upgrade check runs in prune and force mode, before the forced reconfig.
+	assert.Contains(t, s, "if (input.force) preflight(s, s.auth.c);\n  if (input.force) forceReconfig(s);")
+	assert.Contains(t, s, "if (input.prune && !input.force) preflight(s, s.primary);")
+}

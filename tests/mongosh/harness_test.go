@@ -108,6 +108,10 @@ type simState struct {
 	LocalhostX int                `json:"localhostExceptionUses"`
 	ExitCode   *int               `json:"exitCode"`
 	Killed     bool               `json:"killed"`
+	// The set's featureCompatibilityVersion, and the ends of a change in transition.
+	FCV         string  `json:"fcv"`
+	FCVTarget   *string `json:"fcvTarget"`
+	FCVPrevious *string `json:"fcvPrevious"`
 }
 
 type simUser struct {
@@ -126,10 +130,21 @@ type simWrite struct {
 	VoterChanges    int      `json:"voterChanges"`
 	Members         []string `json:"members"`
 	Forced          bool     `json:"forced"` // a replSetReconfig with force: true
+	// setFeatureCompatibilityVersion: sent with confirm: true, and its write concern's w.
+	Confirm bool   `json:"confirm"`
+	W       string `json:"w"`
 }
 
 type simNode struct {
-	Running bool `json:"running"`
+	Running bool   `json:"running"`
+	Version string `json:"version"` // binary release, major.minor
+	// FailedStart is set while the node's binary does not accept the set's
+	// featureCompatibilityVersion: it did not start (real mongod: exit code 62).
+	FailedStart *struct {
+		Code    int    `json:"code"`
+		Binary  string `json:"binary"`
+		Message string `json:"message"`
+	} `json:"failedStart"`
 }
 
 // cluster is one simulated replica set: a state file that every run reads and rewrites.
@@ -444,7 +459,7 @@ func (c *cluster) assertMembershipForced(d replicaset.DesiredState, forced int) 
 }
 
 // writeCommands are the commands that change a replica set or its users.
-var writeCommands = []string{"replSetInitiate", "replSetReconfig", "replSetStepDown", "createUser", "updateUser"}
+var writeCommands = []string{"replSetInitiate", "replSetReconfig", "replSetStepDown", "createUser", "updateUser", "setFeatureCompatibilityVersion"}
 
 // assertNoWritesOnRerun re-runs the script and checks that it wrote nothing.
 func (c *cluster) assertNoWritesOnRerun(d replicaset.DesiredState, root, previous string) result {

@@ -5,7 +5,8 @@
 //   mongosh --nodb --quiet --norc sim.js reconcile.js
 // It replaces the globals the reconciler uses (Mongo, sleep, quit) and answers the
 // commands it sends (hello, replSetGetStatus, replSetGetConfig, replSetInitiate,
-// replSetReconfig, replSetStepDown, usersInfo, createUser, updateUser, auth) with
+// replSetReconfig, replSetStepDown, usersInfo, createUser, updateUser, auth, buildInfo,
+// getParameter, setFeatureCompatibilityVersion) with
 // MongoDB's rules and error codes, as documented, so that a script that breaks a rule
 // fails here too. It returns mongosh "synthetic promises", like the real shell API, so
 // the script also runs through mongosh's async rewriter as it does in production.
@@ -36,6 +37,16 @@
 // once the config of every member, so a forced config "propagates" to every running
 // member of it, and members it drops see themselves removed (hello without setName).
 // hello on a member that is not running fails with a network error, like every command.
+// Versions (see VERSIONS below; the facts and their sources are in docs/facts.md,
+// "Upgrades"): every node has a binary release (n.version, "7.0" when absent) and the
+// set one featureCompatibilityVersion (S.fcv, by default the lowest binary release, with
+// S.fcvTarget/S.fcvPrevious for a change left in transition). buildInfo (no login) answers
+// {version: "<major.minor>.0"}; getParameter {featureCompatibilityVersion: 1} (login,
+// admin database) answers {featureCompatibilityVersion: {version[, targetVersion,
+// previousVersion]}}; setFeatureCompatibilityVersion is a write with MongoDB's rules (see
+// setFcv). A node whose binary does not accept the FCV of its data does not start (real
+// mongod exits with code 62): it stays DOWN, with n.failedStart, until its binary changes.
+// Tests "roll" a node to another binary by editing n.version between runs.
 // What it does not model: the network, oplog contents, rollback, write concern timing,
 // SCRAM, TLS, DNS, elections racing with commands, real server timing, per-member
 // configs (a DOWN member that returns learns the current config at once).
@@ -66,6 +77,31 @@
   if (!S.nodes[localNode]) throw new Error('sim: the local node ' + localNode + ' is not a simulated node');
   if (!/^(localhost|127\.0\.0\.1):\d+$/.test(localAlias)) throw new Error('sim: the local alias ' + localAlias + ' is not a localhost address');
 
+  // ---- versions (constants) --------------------------------------------------------
+  // Release order of this simulation: MongoDB's upgrade notes say each release is reached
+  // only from the one before it ("to 8.0 ... you must be running a 7.0-series release";
+  // "to 8.2 ... a 8.0-series release"; 8.1 is Atlas-only: the 7.0, 8.0 and 8.2
+  // release notes, "Upgrade a Replica Set"; docs/facts.md, Upgrades).
+  const RELEASES = ['4.4', '5.0', '6.0', '7.0', '8.0', '8.2'];
+  // A node without a version in the state runs this binary (the default image, mongo:7.0.x).
+  const DEFAULT_VERSION = '7.0';
+  function compareRelease(a, b) {
+    const x = a.split('.').map(Number);
+    const y = b.split('.').map(Number);
+    return x[0] !== y[0] ? x[0] - y[0] : x[1] - y[1];
+  }
+  function releaseBefore(v) {
+    const i = RELEASES.indexOf(v);
+    return i > 0 ? RELEASES[i - 1] : null;
+  }
+  // The FCV values a binary accepts: its own release and the one before it ("8.0
+  // accepts '8.0' and '7.0'; 7.0 accepts '7.0' and '6.0'": the setFeatureCompatibilityVersion
+  // reference page).
+  function acceptedBy(binary) {
+    const before = releaseBefore(binary);
+    return before ? [before, binary] : [binary];
+  }
+
   // ---- defaults --------------------------------------------------------------------
   S.clock = S.clock || 0;
   S.syncDelayMs = S.syncDelayMs === undefined ? 3000 : S.syncDelayMs;
@@ -88,7 +124,16 @@
     if (n.running === undefined) n.running = true;
     if (n.syncDoneAt === undefined) n.syncDoneAt = null;
     if (n.stepDownUntil === undefined) n.stepDownUntil = 0;
+    if (n.version === undefined) n.version = DEFAULT_VERSION;
+    if (RELEASES.indexOf(n.version) < 0) throw new Error('sim: node ' + h + ' has version ' + n.version + ', not one of ' + RELEASES.join(', '));
   }
+  // One featureCompatibilityVersion for the whole set, like the one config (see VERSIONS below).
+  if (S.fcv === undefined) {
+    S.fcv = Object.keys(S.nodes).map((h) => S.nodes[h].version).sort(compareRelease)[0] || DEFAULT_VERSION;
+  }
+  if (S.fcvTarget === undefined) S.fcvTarget = null;
+  if (S.fcvPrevious === undefined) S.fcvPrevious = null;
+  startups();
 
   function save() {
     fs.writeFileSync(statePath, JSON.stringify(S, null, 1));
@@ -101,6 +146,7 @@
     103: 'NewReplicaSetConfigurationIncompatible', 109: 'ConfigurationInProgress',
     110: 'CannotInitializeNodeWithData', 262: 'ExceededTimeLimit', 10107: 'NotWritablePrimary',
     51003: 'Location51003', 59: 'CommandNotFound', 2: 'BadValue',
+    4926900: 'Location4926900', 7369100: 'Location7369100', 40415: 'Location40415',
   };
   function serverError(code, msg) {
     const e = new Error(msg);
@@ -138,12 +184,49 @@
     if (!S.config) return null;
     return S.config.members.find((m) => m.host === host) || null;
   }
+  // VERSIONS. A node's binary release is n.version; the set's featureCompatibilityVersion
+  // is S.fcv, with S.fcvTarget (and S.fcvPrevious when going down) while a change is in
+  // transition (getParameter then answers {version, targetVersion[, previousVersion]},
+  // FCVTransitions in mongodb/mongo feature_compatibility_version.cpp). A mongod whose data has an FCV its binary does not accept does not
+  // start: real mongod logs "UPGRADE PROBLEM: Found an invalid featureCompatibilityVersion
+  // document" and exits with code 62 (needDowngrade: feature_compatibility_version.cpp's
+  // initializeForStartup, src/mongo/util/exit_code.h). Here such a running
+  // node gets n.failedStart and is DOWN (every connection is refused) until its binary
+  // changes (a test "rolls" it: a new n.version), when it starts again and is checked
+  // anew. Only a node that holds the set's data (hasData, or in the config) is checked;
+  // a fresh, empty mongod starts with its own binary's FCV. Simplification: one FCV for
+  // the set, so a member that was down while it changed sees the new value when it
+  // returns.
+  function fcvValues() {
+    return [S.fcv, S.fcvTarget, S.fcvPrevious].filter((v) => v);
+  }
+  function startups() {
+    for (const h of Object.keys(S.nodes)) {
+      const n = S.nodes[h];
+      if (n.failedStart && n.failedStart.binary !== n.version) delete n.failedStart; // rolled: a new binary starts
+      if (n.failedStart || !n.running || !(cfgMember(h) || (n.hasData && !n.removedFromSet))) continue;
+      const ok = acceptedBy(n.version);
+      const bad = fcvValues().filter((v) => ok.indexOf(v) < 0);
+      if (bad.length === 0) continue;
+      n.failedStart = {
+        code: 62, binary: n.version, fcv: S.fcv, at: S.clock,
+        message: 'UPGRADE PROBLEM: Found an invalid featureCompatibilityVersion document (ERROR: Location4926900: Invalid feature ' +
+          "compatibility version value '" + bad[0] + "'; expected " + ok.map((v) => "'" + v + "'").join(' or ') + ').' +
+          (compareRelease(bad[0], ok[0]) < 0 ? ' If the current featureCompatibilityVersion is below ' + ok[0] + ', see the documentation on upgrading' : ''),
+      };
+    }
+  }
+  // up: the node's mongod runs and answers (running, and it did not fail to start).
+  function up(host) {
+    const n = S.nodes[host];
+    return Boolean(n && n.running && !n.failedStart);
+  }
   function votesOf(m) { return m.votes === undefined ? 1 : m.votes; }
   function priorityOf(m) { return m.priority === undefined ? (m.arbiterOnly ? 0 : 1) : m.priority; }
   function isCountedVoter(m) { return votesOf(m) > 0 && !S.newlyAdded[m.host]; }
   function memberState(host) {
     const n = S.nodes[host];
-    if (!n || !n.running) return 8;
+    if (!up(host)) return 8;
     if (S.primary === host) return 1;
     if (S.newlyAdded[host] || n.syncDoneAt === null || n.syncDoneAt > S.clock) return 5;
     return 2;
@@ -170,20 +253,21 @@
   }
   function advance(ms) {
     S.clock += ms;
+    startups();
     if (!S.config) return;
     for (const m of S.config.members) {
       const n = S.nodes[m.host];
-      if (n && n.running && n.syncDoneAt === null) n.syncDoneAt = S.clock + S.syncDelayMs;
+      if (n && up(m.host) && n.syncDoneAt === null) n.syncDoneAt = S.clock + S.syncDelayMs;
     }
-    if (S.primary && !(S.nodes[S.primary] && S.nodes[S.primary].running)) {
+    if (S.primary && !up(S.primary)) {
       S.primary = null;
       S.electionAt = S.clock + S.electionDelayMs;
     }
     if (S.primary) {
       // A primary that cannot see a majority of the voters steps down.
       const voters = S.config.members.filter(isCountedVoter);
-      const up = voters.filter((m) => S.nodes[m.host] && S.nodes[m.host].running);
-      if (up.length * 2 <= voters.length) {
+      const alive = voters.filter((m) => up(m.host));
+      if (alive.length * 2 <= voters.length) {
         S.primary = null;
         S.electionAt = S.clock + S.electionDelayMs;
         S.majorityLostStepDowns = (S.majorityLostStepDowns || 0) + 1;
@@ -192,10 +276,10 @@
     if (!S.primary && S.electionAt === null) S.electionAt = S.clock + S.electionDelayMs;
     if (!S.primary && S.electionAt !== null && S.clock >= S.electionAt) {
       const voters = S.config.members.filter(isCountedVoter);
-      const up = voters.filter((m) => S.nodes[m.host] && S.nodes[m.host].running);
-      const cands = up.filter((m) => priorityOf(m) > 0 && !m.arbiterOnly &&
+      const alive = voters.filter((m) => up(m.host));
+      const cands = alive.filter((m) => priorityOf(m) > 0 && !m.arbiterOnly &&
         memberState(m.host) === 2 && S.nodes[m.host].stepDownUntil <= S.clock);
-      if (up.length * 2 > voters.length && cands.length > 0) {
+      if (alive.length * 2 > voters.length && cands.length > 0) {
         cands.sort((a, b) => (priorityOf(b) - priorityOf(a)) || (a._id - b._id));
         S.primary = cands[0].host;
         S.term++;
@@ -209,7 +293,7 @@
     // with an automatic reconfig.
     for (const m of S.config.members) {
       const n = S.nodes[m.host];
-      if (n && n.running && n.syncDoneAt !== null && n.syncDoneAt <= S.clock) {
+      if (n && up(m.host) && n.syncDoneAt !== null && n.syncDoneAt <= S.clock) {
         n.hasData = true;
         if (S.newlyAdded[m.host] && S.primary) {
           delete S.newlyAdded[m.host];
@@ -319,7 +403,7 @@
     S.commands[name] = (S.commands[name] || 0) + 1;
     advance(1);
     const node = S.nodes[conn.host];
-    if (!node.running) throw networkError('connection to ' + conn.host + ' closed');
+    if (!up(conn.host)) throw networkError('connection to ' + conn.host + ' closed');
     requireAuth(conn, dbName, name);
     switch (name) {
       case 'hello': case 'isMaster': case 'ismaster': {
@@ -339,6 +423,21 @@
         return r;
       }
       case 'ping': return { ok: 1 };
+      case 'buildInfo':
+        // Needs no login (it is in OPEN_COMMANDS); version is "major.minor.patch" (the buildInfo reference page).
+        return { ok: 1, version: node.version + '.0', versionArray: node.version.split('.').map(Number).concat([0, 0]) };
+      case 'getParameter': {
+        // Needs a login, as on a deployment with --auth; the one parameter modelled is the FCV.
+        adminOnly(dbName, name);
+        if (cmd.featureCompatibilityVersion === undefined || Object.keys(cmd).some((k) => k !== 'getParameter' && k !== 'featureCompatibilityVersion')) {
+          throw serverError(2, 'sim: getParameter is only modelled for {getParameter: 1, featureCompatibilityVersion: 1}');
+        }
+        const f = { version: S.fcv };
+        if (S.fcvTarget) f.targetVersion = S.fcvTarget;
+        if (S.fcvPrevious) f.previousVersion = S.fcvPrevious;
+        return { ok: 1, featureCompatibilityVersion: f };
+      }
+      case 'setFeatureCompatibilityVersion': return setFcv(conn, dbName, cmd);
       case 'replSetGetStatus': {
         if (!S.config) throw serverError(94, 'no replset config has been received');
         if (!inSet(conn.host)) throw serverError(93, 'Our replica set config is invalid or we are not a member of it');
@@ -346,7 +445,7 @@
           ok: 1, set: S.replSetName, term: S.term,
           members: S.config.members.map((m) => ({
             _id: m._id, name: m.host, state: memberState(m.host), stateStr: stateStr(memberState(m.host)),
-            health: S.nodes[m.host] && S.nodes[m.host].running ? 1 : 0, self: m.host === conn.host,
+            health: up(m.host) ? 1 : 0, self: m.host === conn.host,
           })),
         };
       }
@@ -406,6 +505,65 @@
         throw serverError(59, 'no such command: \'' + name + '\' (the simulation does not implement it)');
     }
   }
+  function adminOnly(dbName, name) {
+    if (dbName !== 'admin') throw serverError(13, name + ' may only be run against the admin database.');
+  }
+  function fcvState() {
+    if (!S.fcvTarget) return "'" + S.fcv + "'";
+    return S.fcvPrevious ? "downgrading from '" + S.fcvPrevious + "' to '" + S.fcvTarget + "'" : "upgrading from '" + S.fcv + "' to '" + S.fcvTarget + "'";
+  }
+  // setFcv: setFeatureCompatibilityVersion (its reference page; docs/facts.md, Upgrades).
+  // On the primary only (NotWritablePrimary, 10107, elsewhere), on admin only. The value
+  // must be one the binary accepts, its release or the one before it (Location4926900:
+  // the code real mongod gives that parse error at startup, used here for the command
+  // too). From 7.0 on, confirm: true is required (Location7369100, "... Please re-run
+  // this command with 'confirm: true' ..."; the rest of the wording is the simulation's);
+  // before 7.0 the field does not exist (40415, unknown BSON field: an assumption of this
+  // simulation, not from a source). (A running binary's own values are always one step
+  // from the FCV it runs on, or either end of a change in transition, so the server's
+  // "cannot set featureCompatibilityVersion to 'X' while ..." guard, 5147403, is not
+  // reachable here and not modelled.) A change in transition is completed or undone by
+  // the call. SIMULATION RULE, stricter than what is documented (the upgrade notes ask for every
+  // member to be running; no wording was found that every member must run the new binary
+  // first): refused with BadValue (2) unless every configured member, running or not,
+  // has a binary that accepts the value. It is a write (recordWrite), applied at once (no
+  // transition is left behind).
+  function setFcv(conn, dbName, cmd) {
+    const name = 'setFeatureCompatibilityVersion';
+    adminOnly(dbName, name);
+    requirePrimary(conn, name);
+    const v = cmd.setFeatureCompatibilityVersion;
+    const binary = S.nodes[conn.host].version;
+    const accepted = acceptedBy(binary);
+    if (typeof v !== 'string' || accepted.indexOf(v) < 0) {
+      throw serverError(4926900, "Invalid feature compatibility version value '" + v + "'; expected " + accepted.map((a) => "'" + a + "'").join(' or '));
+    }
+    if (compareRelease(binary, '7.0') >= 0) {
+      if (cmd.confirm !== true) {
+        throw serverError(7369100, "Once you have set featureCompatibilityVersion to '" + v + "' you may not be able to go back without support assistance. " +
+          "Please re-run this command with 'confirm: true' to acknowledge this and continue (simulation wording)");
+      }
+    } else if (cmd.confirm !== undefined) {
+      throw serverError(40415, "BSON field 'setFeatureCompatibilityVersion.confirm' is an unknown field.");
+    }
+    if (cmd.writeConcern !== undefined && (typeof cmd.writeConcern !== 'object' || cmd.writeConcern === null)) {
+      throw serverError(2, 'writeConcern must be an object');
+    }
+    const refusing = S.config.members.filter((m) => acceptedBy(S.nodes[m.host] ? S.nodes[m.host].version : DEFAULT_VERSION).indexOf(v) < 0);
+    if (refusing.length > 0) {
+      throw serverError(2, 'simulation rule: setFeatureCompatibilityVersion ' + v + ' is refused while ' +
+        refusing.map((m) => m.host + ' runs ' + (S.nodes[m.host] ? S.nodes[m.host].version : DEFAULT_VERSION)).join(', ') +
+        ' (every member must run a binary that accepts it)');
+    }
+    const before = fcvState();
+    S.fcv = v;
+    S.fcvTarget = null;
+    S.fcvPrevious = null;
+    recordWrite(name, conn.host, before + " -> '" + v + "'", {
+      confirm: cmd.confirm === true, w: cmd.writeConcern && cmd.writeConcern.w !== undefined ? String(cmd.writeConcern.w) : '',
+    });
+    return { ok: 1 };
+  }
   function checkRoles(roles) {
     if (!Array.isArray(roles)) throw serverError(2, 'roles must be an array');
     for (const r of roles) {
@@ -428,7 +586,7 @@
     for (const m of cfg.members) {
       if (m === self) continue;
       const n = S.nodes[m.host];
-      if (!n || !n.running) throw serverError(74, 'replSetInitiate quorum check failed because not all proposed set members responded affirmatively: ' + m.host);
+      if (!n || !up(m.host)) throw serverError(74, 'replSetInitiate quorum check failed because not all proposed set members responded affirmatively: ' + m.host);
       if (n.hasData) throw serverError(110, "'" + m.host + "' has data already, cannot initiate set.");
     }
     const c = JSON.parse(JSON.stringify(cfg));
@@ -612,7 +770,7 @@
       S.connections = (S.connections || 0) + 1;
       advance(1);
       const target = resolve(uri);
-      if (!S.nodes[target.host].running) throw networkError('connect ECONNREFUSED ' + target.host);
+      if (!up(target.host)) throw networkError('connect ECONNREFUSED ' + target.host);
       const conn = { host: target.host, isLocal: target.isLocal, user: null };
       return {
         getDB(name) {
@@ -624,7 +782,7 @@
               return synthetic(() => {
                 S.commands.auth = (S.commands.auth || 0) + 1;
                 advance(1);
-                if (!S.nodes[conn.host].running) throw networkError('connection to ' + conn.host + ' closed');
+                if (!up(conn.host)) throw networkError('connection to ' + conn.host + ' closed');
                 if (typeof user === 'object') throw new Error('sim: use db.auth(user, pwd)');
                 const u = S.users.find((x) => x.user === user && x.db === name);
                 if (!u || u.pwd !== pwd || (!inSet(conn.host) && S.config)) {
