@@ -92,7 +92,7 @@ const (
 // only partly reconciled; re-running the script is always safe.
 const (
 	ReconcileExitOK      = 0 // converged
-	ReconcileExitFailed  = 1 // a server command failed, or force mode refused (no write)
+	ReconcileExitFailed  = 1 // a server command failed, or force mode or the upgrade check refused (no write)
 	ReconcileExitInput   = 2 // the environment or desired state is invalid
 	ReconcileExitTimeout = 3 // a bounded wait ran out
 	ReconcileExitAuth    = 4 // root authentication failed with both passwords
@@ -101,7 +101,9 @@ const (
 // Modes of Script(), set in DesiredState.Mode.
 const (
 	// ReconcileModeFull initiates the set, adds, removes and re-votes members,
-	// and creates, updates and rotates the users (root last).
+	// creates, updates and rotates the users, raises the
+	// featureCompatibilityVersion to DesiredState.MongoVersion once every
+	// member runs it (FeatureCompatibilityAuto), and rotates root last.
 	ReconcileModeFull = ""
 	// ReconcileModePrune only removes the configured members that are not in
 	// DesiredState.Members and applies the desired votes and priorities of the
@@ -110,6 +112,10 @@ const (
 	// user. On a set that is not initiated yet, or has no user yet, it does
 	// nothing. It runs before any mongod changes, so that on scale-in the
 	// departing members leave while every member still resolves every other.
+	// Before any write it checks the MongoDB upgrade path (every member's
+	// binary, the set's featureCompatibilityVersion, DesiredState.MongoVersion)
+	// and refuses a release skipped, an FCV behind the target or a downgrade
+	// below the FCV.
 	ReconcileModePrune = "prune"
 	// ReconcileModeForce is the explicit, opt-in recovery from a lost
 	// majority: a one-shot run of the prune step by `rcha retire
