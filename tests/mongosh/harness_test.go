@@ -566,3 +566,35 @@ func killAfterEachWrite(t *testing.T, nodes, minWrites int,
 		})
 	}
 }
+
+// runLibrary runs the embedded reconcile.js in library mode (libraryShim
+// first, so that it defines its functions and runs nothing) under real
+// mongosh, then driver, and returns what they printed. No RCHA_
+// variable of the test's environment reaches it.
+func runLibrary(t *testing.T, driver string) string {
+	t.Helper()
+	dir := t.TempDir()
+	args := []string{"--nodb", "--quiet", "--norc"}
+	for _, f := range []struct{ name, text string }{
+		{"shim.js", libraryShim},
+		{"reconcile.js", replicaset.Script()},
+		{"driver.js", driver},
+	} {
+		p := filepath.Join(dir, f.name)
+		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
+		args = append(args, p)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
+	cmd.Env = []string{"HOME=" + dir}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+	return out.String()
+}

@@ -8,18 +8,13 @@ package mongosh_test
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/stretchr/testify/assert"
@@ -441,40 +436,16 @@ func TestPlanTable(t *testing.T) {
 	t.Parallel()
 	cases := planCases()
 	seqs := seqCases()
-	dir := t.TempDir()
 	casesJSON, err := json.Marshal(cases)
 	require.NoError(t, err)
 	seqJSON, err := json.Marshal(seqs)
 	require.NoError(t, err)
-	files := []struct{ name, text string }{
-		{"shim.js", libraryShim},
-		{"reconcile.js", replicaset.Script()},
-		{"driver.js", "const cases = " + string(casesJSON) + ";\nconst sequences = " + string(seqJSON) + ";\n" + planDriver},
-	}
-	args := []string{"--nodb", "--quiet", "--norc"}
-	for _, f := range files {
-		p := filepath.Join(dir, f.name)
-		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
-		args = append(args, p)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
-	env := []string{"HOME=" + dir}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+	out := runLibrary(t, "const cases = "+string(casesJSON)+";\nconst sequences = "+string(seqJSON)+";\n"+planDriver)
 
 	got := map[string]json.RawMessage{}
 	var errTable map[string]int
 	gotSeq := map[string][]seqStep{}
-	sc := bufio.NewScanner(&out)
+	sc := bufio.NewScanner(strings.NewReader(out))
 	sc.Buffer(make([]byte, 1<<20), 64<<20)
 	for sc.Scan() {
 		line := sc.Text()
@@ -706,32 +677,9 @@ func TestForcedConfigPure(t *testing.T) {
 			wantKept:    []string{host(0)}, wantDropped: []string{host(1)},
 		},
 	}
-	dir := t.TempDir()
 	casesJSON, err := json.Marshal(cases)
 	require.NoError(t, err)
-	args := []string{"--nodb", "--quiet", "--norc"}
-	for _, f := range []struct{ name, text string }{
-		{"shim.js", libraryShim},
-		{"reconcile.js", replicaset.Script()},
-		{"driver.js", "const forcedCases = " + string(casesJSON) + ";\n" + forcedDriver},
-	} {
-		p := filepath.Join(dir, f.name)
-		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
-		args = append(args, p)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
-	env := []string{"HOME=" + dir}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
-			env = append(env, kv)
-		}
-	}
-	cmd.Env = env
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+	out := runLibrary(t, "const forcedCases = "+string(casesJSON)+";\n"+forcedDriver)
 
 	type forcedGot struct {
 		Name string `json:"name"`
@@ -745,7 +693,7 @@ func TestForcedConfigPure(t *testing.T) {
 		Same           bool `json:"same"`
 	}
 	got := map[string]forcedGot{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		rest, ok := strings.CutPrefix(line, "rcha-forced: ")
 		require.True(t, ok, "unexpected output line (did main() run?): %q", line)
 		var g forcedGot
@@ -796,34 +744,12 @@ func TestHostPortValidation(t *testing.T) {
 		strings.Repeat("a", 63) + ":1", strings.Repeat("a", 64) + ":1",
 		strings.Repeat("abcdefghi.", 25) + "abc:1", strings.Repeat("abcdefghi.", 25) + "abcd:1",
 	}
-	dir := t.TempDir()
 	js, err := json.Marshal(values)
 	require.NoError(t, err)
-	args := []string{"--nodb", "--quiet", "--norc"}
-	for _, f := range []struct{ name, text string }{
-		{"shim.js", libraryShim},
-		{"reconcile.js", replicaset.Script()},
-		{"driver.js", "const values = " + string(js) + ";\n" +
-			"for (let i = 0; i < values.length; i++) print('rcha-hostport: ' + JSON.stringify({ v: values[i], why: hostPortProblem(values[i]) }));\n"},
-	} {
-		p := filepath.Join(dir, f.name)
-		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
-		args = append(args, p)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
-	cmd.Env = []string{"HOME=" + dir}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+	out := runLibrary(t, "const values = "+string(js)+";\n"+
+		"for (let i = 0; i < values.length; i++) print('rcha-hostport: ' + JSON.stringify({ v: values[i], why: hostPortProblem(values[i]) }));\n")
 	got := map[string]string{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		rest, ok := strings.CutPrefix(line, "rcha-hostport: ")
 		require.True(t, ok, "unexpected output line: %q", line)
 		var r struct{ V, Why string }

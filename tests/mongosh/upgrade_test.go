@@ -9,16 +9,10 @@ package mongosh_test
 // simulation) only once every member runs a binary that accepts the value.
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/versions"
@@ -575,29 +569,7 @@ for (let i = 0; i < fcvs.length; i++) {
   print('rcha-fcv: ' + JSON.stringify({ name: c.name, got: got, pure: before === JSON.stringify(c) }));
 }
 `
-	dir := t.TempDir()
-	args := []string{"--nodb", "--quiet", "--norc"}
-	for _, f := range []struct{ name, text string }{
-		{"shim.js", libraryShim},
-		{"reconcile.js", replicaset.Script()},
-		{"driver.js", driver},
-	} {
-		p := filepath.Join(dir, f.name)
-		require.NoError(t, os.WriteFile(p, []byte(f.text), 0o600))
-		args = append(args, p)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, mongoshPath(t), args...)
-	cmd.Env = []string{"HOME=" + dir}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "RCHA_") && !strings.HasPrefix(kv, "HOME=") {
-			cmd.Env = append(cmd.Env, kv)
-		}
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
+	out := runLibrary(t, driver)
 
 	gotUp := map[string]string{}
 	type plan struct {
@@ -606,7 +578,7 @@ for (let i = 0; i < fcvs.length; i++) {
 		Line    string `json:"line"`
 	}
 	gotFcv := map[string]plan{}
-	for _, line := range strings.Split(strings.TrimSpace(out.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
 		var r struct {
 			Name string          `json:"name"`
 			Got  json.RawMessage `json:"got"`
