@@ -34,11 +34,11 @@ var minMongoWithMongosh = version{Major: 6, Minor: 0}
 // that the matrix says will not start. Tags that do not begin with a
 // version (a digest, a custom tag) are not checked against the matrix.
 func CheckImagePair(rocketchat, mongo string) error {
-	rc, rcOK, err := imageVersion(rocketchat)
+	rc, rcOK, err := versions.FromImage(rocketchat)
 	if err != nil {
 		return err
 	}
-	mg, mgOK, err := imageVersion(mongo)
+	mg, mgOK, err := versions.FromImage(mongo)
 	if err != nil {
 		return err
 	}
@@ -75,7 +75,3 @@ func versionList(vs []version) string {
 	}
 	return strings.Join(s, ", ")
 }
-
-// imageVersion reads major.minor from an image reference's tag (see
-// versions.FromImage).
-func imageVersion(ref string) (v version, ok bool, err error) { return versions.FromImage(ref) }

@@ -54,21 +54,21 @@ func (r Request) say(format string, a ...any) {
 	}
 }
 
-// excludes returns the URNs of r.Nodes' resources in st; every node must
-// have some.
-func excludes(st *State, nodes []string) ([]string, error) {
-	var urns []string
+// excludes returns the URNs of the nodes' resources in st, all of them and
+// node by node; every node must have some.
+func excludes(st *State, nodes []string) (all []string, byNode [][]string, err error) {
 	for _, n := range nodes {
 		u, err := st.NodeResources(n)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if len(u) == 0 {
-			return nil, fmt.Errorf("node %s: the stack's state has no resources on its Docker host", n)
+			return nil, nil, fmt.Errorf("node %s: the stack's state has no resources on its Docker host", n)
 		}
-		urns = append(urns, u...)
+		all = append(all, u...)
+		byNode = append(byNode, u)
 	}
-	return urns, nil
+	return all, byNode, nil
 }
 
 func checkNames(nodes []string) error {
@@ -108,7 +108,7 @@ func Down(ctx context.Context, e Engine, r Request) error {
 	if err != nil {
 		return err
 	}
-	urns, err := excludes(st, r.Nodes)
+	urns, _, err := excludes(st, r.Nodes)
 	if err != nil {
 		return fmt.Errorf("--down: %w", err)
 	}
@@ -166,14 +166,13 @@ func Retire(ctx context.Context, e Engine, r Request) ([]Cleanup, error) {
 	if err != nil {
 		return nil, err
 	}
-	urns, err := excludes(st, r.Nodes)
+	urns, byNode, err := excludes(st, r.Nodes)
 	if err != nil {
 		return nil, fmt.Errorf("retire: %w", err)
 	}
 	var cleanup []Cleanup
-	for _, n := range r.Nodes {
-		u, _ := st.NodeResources(n)
-		c, v := st.Containers(u)
+	for i, n := range r.Nodes {
+		c, v := st.Containers(byNode[i])
 		cleanup = append(cleanup, Cleanup{Node: n, Containers: c, Volumes: v})
 	}
 	r.say("updating the cluster without %s (%d resources on its host left alone)", strings.Join(r.Nodes, ", "), len(urns))
