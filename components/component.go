@@ -54,6 +54,8 @@ type builder struct {
 	mongoURL                            pulumi.StringOutput
 	oplogURL                            pulumi.StringInput
 	rocketImage, mongoImage, nginxImage pulumi.StringInput
+	// dbUsers are the users, besides root, of the full replica-set step.
+	dbUsers []dbUser
 }
 
 // NewRocketChatHA registers the cluster. It validates args before it
@@ -81,6 +83,7 @@ func NewRocketChatHA(ctx *pulumi.Context, name string, args *RocketChatHAArgs, o
 		{"images", b.images},
 		{"providers", b.newProviders},
 		{"secrets", b.secrets},
+		{"database users", b.seedUsers},
 		{"connection strings", b.connectionStrings},
 		{"cluster", b.cluster},
 	}

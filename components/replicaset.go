@@ -75,8 +75,37 @@ func (b *builder) stepNodes() string {
 	return sb.String()
 }
 
-// desiredState builds the replica-set step's input for the given passwords.
-func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) replicaset.DesiredState {
+// dbUser is a database user, besides root, that the full replica-set step
+// creates and whose password and roles it keeps as given. Each feature that
+// needs one (Rocket.Chat, the oplog reader, …) adds it with addDBUser
+// before the cluster step registers the replica-set steps.
+type dbUser struct {
+	user, db string
+	roles    []replicaset.Role
+	password pulumi.StringOutput // secret
+}
+
+// addDBUser adds a user to the full replica-set step's desired state.
+func (b *builder) addDBUser(user, db string, password pulumi.StringInput, roles ...replicaset.Role) {
+	b.dbUsers = append(b.dbUsers, dbUser{user: user, db: db, roles: roles, password: secret(password)})
+}
+
+// seedUsers adds the seed's users: rocket, and oploguser when the oplog
+// password is set.
+func (b *builder) seedUsers() error {
+	b.addDBUser(RocketUser, "admin", b.rocketPassword,
+		replicaset.Role{Role: "readWrite", DB: RocketChatDB}, replicaset.Role{Role: "clusterMonitor", DB: "admin"})
+	if b.args.OplogPassword != nil {
+		b.addDBUser(OplogUser, "admin", b.args.OplogPassword,
+			replicaset.Role{Role: "read", DB: "local"}, replicaset.Role{Role: "clusterMonitor", DB: "admin"})
+	}
+	return nil
+}
+
+// desiredState builds the replica-set step's input; passwords are the
+// dbUsers' passwords, in order. The prune (or forced) step touches
+// membership only and gets no users.
+func (b *builder) desiredState(mode string, passwords []string) replicaset.DesiredState {
 	n0 := b.args.Nodes[0]
 	d := replicaset.DesiredState{
 		ReplicaSet:  b.args.ReplicaSetName,
@@ -84,16 +113,13 @@ func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) repli
 		Members:     replicaset.Members(memberHosts(b.args.Nodes)),
 		RootUser:    RootUser,
 		WaitSeconds: b.args.WaitSeconds,
-		Users: []replicaset.DesiredUser{{
-			User: RocketUser, DB: "admin", Password: rocketPwd,
-			Roles: []replicaset.Role{{Role: "readWrite", DB: RocketChatDB}, {Role: "clusterMonitor", DB: "admin"}},
-		}},
+		Mode:        mode,
 	}
-	if withOplog {
-		d.Users = append(d.Users, replicaset.DesiredUser{
-			User: OplogUser, DB: "admin", Password: oplogPwd,
-			Roles: []replicaset.Role{{Role: "read", DB: "local"}, {Role: "clusterMonitor", DB: "admin"}},
-		})
+	if mode != replicaset.ReconcileModeFull {
+		return d
+	}
+	for i, u := range b.dbUsers {
+		d.Users = append(d.Users, replicaset.DesiredUser{User: u.user, DB: u.db, Password: passwords[i], Roles: u.roles})
 	}
 	return d
 }
@@ -108,26 +134,27 @@ func (b *builder) desiredState(rocketPwd, oplogPwd string, withOplog bool) repli
 // deletes of removed resources after all creates and updates, so departing
 // containers stop only after they have left the set.
 func (b *builder) newReplicaSet(mode string, deps []pulumi.Resource) (*local.Command, error) {
-	withOplog := b.args.OplogPassword != nil && mode == replicaset.ReconcileModeFull
-	oplog := pulumi.String("").ToStringOutput()
-	if withOplog {
-		oplog = b.args.OplogPassword.ToStringOutput()
-	}
 	type desired struct{ JSON, Hash string }
-	state := pulumi.All(b.rootPassword, b.rocketPassword, oplog, b.keyfile, b.mongoImage).ApplyT(func(v []any) (desired, error) {
-		root, rocket, oplogPwd, key := v[0].(string), v[1].(string), v[2].(string), v[3].(string)
+	inputs := []any{b.rootPassword, b.keyfile, b.mongoImage}
+	if mode == replicaset.ReconcileModeFull {
+		for _, u := range b.dbUsers {
+			inputs = append(inputs, u.password)
+		}
+	}
+	state := pulumi.All(inputs...).ApplyT(func(v []any) (desired, error) {
+		root, key := v[0].(string), v[1].(string)
 		mongoTarget := ""
-		if ver, ok, _ := versions.FromImage(v[4].(string)); ok {
+		if ver, ok, _ := versions.FromImage(v[2].(string)); ok {
 			mongoTarget = ver.String()
 		}
-		d := b.desiredState(rocket, oplogPwd, withOplog)
-		d.Mode = mode
+		var passwords []string
+		for _, p := range v[3:] {
+			passwords = append(passwords, p.(string))
+		}
+		d := b.desiredState(mode, passwords)
 		d.MongoVersion, d.MongoReleases = mongoTarget, versions.MongoReleaseNames()
 		if mode == replicaset.ReconcileModeFull {
 			d.FeatureCompatibility = b.args.MongoFeatureCompatibility
-		}
-		if mode != replicaset.ReconcileModeFull {
-			d.Users = nil // the prune (or forced) step touches membership only
 		}
 		js, err := d.JSON() // validates
 		if err != nil {

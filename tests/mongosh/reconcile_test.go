@@ -306,6 +306,9 @@ quit(0);
   tryIt('createUser existing', () => a.runCommand({createUser: 'rocket', pwd: 'p', roles: []}));
   tryIt('updateUser missing', () => a.runCommand({updateUser: 'nobody', pwd: 'p'}));
   tryIt('force', () => a.runCommand({replSetReconfig: onSecondary, force: true}));
+  tryIt('admin-only role elsewhere', () => a.runCommand({createUser: 'bk1', pwd: 'p', roles: [{role: 'backup', db: 'rocketchat'}]}));
+  tryIt('unknown role', () => a.runCommand({createUser: 'bk2', pwd: 'p', roles: [{role: 'backups', db: 'admin'}]}));
+  tryIt('backup role', () => a.runCommand({createUser: 'bk3', pwd: 'p', roles: [{role: 'backup', db: 'admin'}]}));
 `, s.root, host(0), host(1), s.root))
 	for _, want := range []string{
 		"unauthenticated status code 13",
@@ -320,6 +323,9 @@ quit(0);
 		"createUser existing code 51003",
 		"updateUser missing code 11",
 		"force code 2",
+		"admin-only role elsewhere code 31",
+		"unknown role code 31",
+		"backup role ok",
 	} {
 		assert.Contains(t, out, want)
 	}

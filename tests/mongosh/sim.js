@@ -564,10 +564,20 @@
     });
     return { ok: 1 };
   }
+  // MongoDB's built-in roles. The database roles exist on every database;
+  // the others only on admin: granting {role: 'backup', db: 'rocketchat'}
+  // fails on a real mongod with RoleNotFound (31), "Could not find role:
+  // backup@rocketchat". The simulation has no user-defined roles.
+  const DB_ROLES = ['read', 'readWrite', 'dbAdmin', 'dbOwner', 'userAdmin'];
+  const ADMIN_ROLES = ['clusterAdmin', 'clusterManager', 'clusterMonitor', 'hostManager', 'backup', 'restore',
+    'readAnyDatabase', 'readWriteAnyDatabase', 'userAdminAnyDatabase', 'dbAdminAnyDatabase', 'root', '__system',
+    'directShardOperations', 'enableSharding', 'searchCoordinator'];
   function checkRoles(roles) {
     if (!Array.isArray(roles)) throw serverError(2, 'roles must be an array');
     for (const r of roles) {
       if (!r || typeof r.role !== 'string' || typeof r.db !== 'string') throw serverError(2, 'each role must be {role, db}');
+      const known = DB_ROLES.includes(r.role) || (r.db === 'admin' && ADMIN_ROLES.includes(r.role));
+      if (!known) throw serverError(31, 'Could not find role: ' + r.role + '@' + r.db);
     }
   }
   function checkUserDoc(cmd, name) {
