@@ -83,6 +83,9 @@ type Config struct {
 	// HTTP2On writes "http2 on;" (nginx 1.25.1 and later) instead of the older
 	// "listen ... ssl http2", which newer nginx accepts with a deprecation warning.
 	HTTP2On bool
+	// Status, when set, adds the private status server of monitoring
+	// (status.go).
+	Status *Status
 }
 
 //go:embed nginx.conf.tmpl
@@ -250,6 +253,11 @@ func (c Config) Validate() error {
 			bad("%s %s must be a whole number of seconds, at least 1s", d.name, d.val)
 		}
 	}
+	if c.Status != nil {
+		for _, e := range c.Status.problems(c) {
+			bad("%s", e)
+		}
+	}
 	for i, p := range c.TrustedProxies {
 		if _, err := netip.ParsePrefix(p); err == nil {
 			continue
@@ -302,6 +310,9 @@ type nginxView struct {
 	ConnectTimeout          string
 	NextUpstreamTimeout     string
 	Upstreams               []string
+	// StatusListen and StatusSelf are the status server's listen address
+	// and where it reaches itself (with Status).
+	StatusListen, StatusSelf string
 }
 
 func nginxSeconds(d time.Duration) string { return strconv.FormatInt(int64(d/time.Second), 10) + "s" }
@@ -335,6 +346,14 @@ func Render(c Config) (string, error) {
 	}
 	if c.WorkerProcesses > 0 {
 		v.WorkerProcesses = strconv.Itoa(c.WorkerProcesses)
+	}
+	if c.Status != nil {
+		v.StatusListen = nginxListen(c.ListenAddress, c.Status.Port)
+		self := "127.0.0.1"
+		if a, err := netip.ParseAddr(c.ListenAddress); err == nil && !a.IsUnspecified() {
+			self = c.ListenAddress
+		}
+		v.StatusSelf = net.JoinHostPort(self, strconv.Itoa(c.Status.Port))
 	}
 	if c.PublicHTTPSPort != 443 {
 		v.RedirectPort = ":" + strconv.Itoa(c.PublicHTTPSPort)
