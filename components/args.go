@@ -62,6 +62,12 @@ type Ports struct {
 	// Instance is Rocket.Chat's instance-to-instance TCP_PORT, published
 	// under the same number.
 	Instance int
+	// MongoExporter is the node's mongodb_exporter (monitoring); 9216 by
+	// default.
+	MongoExporter int `pulumi:"mongoExporter,optional"`
+	// RocketChatMetrics is Rocket.Chat's built-in Prometheus exporter
+	// (monitoring); 9458 by default.
+	RocketChatMetrics int `pulumi:"rocketChatMetrics,optional"`
 }
 
 // DockerTLS is the client TLS material for a tcp:// Docker endpoint. The
@@ -185,4 +191,7 @@ type RocketChatHAArgs struct {
 	// (rcha does), because the engine would otherwise delete them. Never
 	// leave it set.
 	Unreachable []string
+	// Monitoring configures the metric endpoints (on by default) and the
+	// optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
+	Monitoring MonitoringArgs `pulumi:"monitoring,optional"`
 }

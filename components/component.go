@@ -36,6 +36,12 @@ type RocketChatHA struct {
 	MongoURL pulumi.StringOutput `pulumi:"mongoUrl"`
 	// Members lists the replica-set members as host:port.
 	Members pulumi.StringArrayOutput `pulumi:"members"`
+	// MonitoringURL is Grafana's URL on the monitoring node's private
+	// address ("" without Monitoring.Node).
+	MonitoringURL pulumi.StringOutput `pulumi:"monitoringUrl"`
+	// GrafanaAdminPassword is Grafana's generated admin password (secret;
+	// "" without Monitoring.Node).
+	GrafanaAdminPassword pulumi.StringOutput `pulumi:"grafanaAdminPassword"`
 
 	fingerprints pulumi.StringMapOutput
 }
@@ -56,6 +62,8 @@ type builder struct {
 	rocketImage, mongoImage, nginxImage pulumi.StringInput
 	// dbUsers are the users, besides root, of the full replica-set step.
 	dbUsers []dbUser
+	// mon is what the monitoring steps share (monitoring.go).
+	mon *monitoringState
 }
 
 // NewRocketChatHA registers the cluster. It validates args before it
@@ -84,6 +92,7 @@ func NewRocketChatHA(ctx *pulumi.Context, name string, args *RocketChatHAArgs, o
 		{"providers", b.newProviders},
 		{"secrets", b.secrets},
 		{"database users", b.seedUsers},
+		{"monitoring users", b.monitoringUsers},
 		{"connection strings", b.connectionStrings},
 		{"cluster", b.cluster},
 	}
@@ -254,10 +263,14 @@ func (b *builder) cluster() error {
 	if err != nil {
 		return err
 	}
+	if err := b.newMonitoring(rs, lbs.sites); err != nil {
+		return fmt.Errorf("monitoring: %w", err)
+	}
 	b.comp.URL = lbs.url
 	b.comp.LoadBalancers = pulumi.ToStringArray(lbs.endpoints).ToStringArrayOutput()
 	b.comp.MongoURL = b.mongoURL
 	b.comp.Members = pulumi.ToStringArray(memberHosts(b.args.Nodes)).ToStringArrayOutput()
+	b.comp.MonitoringURL, b.comp.GrafanaAdminPassword = b.mon.url, b.mon.grafanaPassword
 	fingerprints := b.fingerprints()
 	b.comp.fingerprints = fingerprints.ToStringMapOutput()
 	return b.ctx.RegisterResourceOutputs(b.comp, pulumi.Map{
@@ -265,6 +278,8 @@ func (b *builder) cluster() error {
 		"loadBalancers":            b.comp.LoadBalancers,
 		"mongoUrl":                 b.comp.MongoURL,
 		"members":                  b.comp.Members,
+		"monitoringUrl":            b.comp.MonitoringURL,
+		"grafanaAdminPassword":     b.comp.GrafanaAdminPassword,
 		nodeops.FingerprintsOutput: fingerprints,
 	})
 }

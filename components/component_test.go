@@ -56,8 +56,9 @@ func TestGraphForManyN(t *testing.T) {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(n), RootURL: pulumi.String("https://chat.example.com")})
 			lbs := min(n, 3) // a load balancer on each of the first three nodes
 			want := map[string]int{
-				tComponent: 1, tProvider: n, tVolume: n, tImage: 2*n + lbs,
-				tContainer: 2*n + lbs, tCommand: 2 + n + lbs, tRandom: 3, // commands: the replica-set steps, a hosts step per node, a config step per load balancer
+				tComponent: 1, tProvider: n, tVolume: n, tImage: 3*n + 2*lbs,
+				tContainer: 3*n + 2*lbs, tCommand: 2 + n + lbs, tRandom: 4, // commands: the replica-set steps, a hosts step per node, a config step per load balancer
+				// monitoring (on by default, no stack): a mongodb_exporter per node, an nginx exporter per load balancer, the exporter's password
 			}
 			got := rec.Counts()
 			for typ, c := range want {
@@ -304,8 +305,8 @@ func TestSecretsStaySecret(t *testing.T) {
 		OplogPassword: pulumi.String(pw["oplog"]), License: pulumi.String(pw["lic"]),
 		LoadBalancer: components.LoadBalancer{Certificate: pulumi.String(pw["cert"]), PrivateKey: pulumi.String(pw["key"])},
 	})
-	if n := len(rec.ByType(tRandom)); n != 1 {
-		t.Errorf("%d random passwords with both passwords given, want 1 (the keyfile)", n)
+	if n := len(rec.ByType(tRandom)); n != 2 {
+		t.Errorf("%d random passwords with both passwords given, want 2 (the keyfile and monitoring's exporter password)", n)
 	}
 	keyfile := ""
 	for _, r := range rec.ByType(tContainer) {
@@ -401,8 +402,8 @@ func TestEnvAndHosts(t *testing.T) {
 		if len(hosts) != 3 {
 			t.Errorf("node %d: %d hosts entries, want 3", i, len(hosts))
 		}
-		ports := rc.Objects("ports")
-		if len(ports) != 2 || ports[1]["internal"].NumberValue() != 3100 || ports[1]["external"].NumberValue() != 3100 {
+		ports := rc.Objects("ports") // 3000, 3100 and, with monitoring, the exporter's 9458
+		if len(ports) != 3 || ports[1]["internal"].NumberValue() != 3100 || ports[1]["external"].NumberValue() != 3100 {
 			t.Errorf("node %d: instance port not published under the same number: %v", i, ports)
 		}
 	}
@@ -489,8 +490,8 @@ func TestLoadBalancerReloadsInPlace(t *testing.T) {
 	if c := mocktest.Unwrap(env["RCHA_CONTAINER"]).StringValue(); c != "chat-lb" {
 		t.Errorf("config step targets container %q, want chat-lb", c)
 	}
-	ports := lb.Objects("ports")
-	if len(ports) != 2 || ports[1]["internal"].NumberValue() != 443 {
+	ports := lb.Objects("ports") // 80, 443 and monitoring's status server
+	if len(ports) != 3 || ports[1]["internal"].NumberValue() != 443 {
 		t.Errorf("TLS load balancer ports %v", ports)
 	}
 }
@@ -510,8 +511,8 @@ func TestPruneStepCarriesMembershipOnly(t *testing.T) {
 	if prune.Mode != replicaset.ReconcileModePrune || full.Mode != replicaset.ReconcileModeFull {
 		t.Errorf("modes %q and %q", prune.Mode, full.Mode)
 	}
-	if len(prune.Users) != 0 || len(full.Users) != 2 {
-		t.Errorf("prune step has %d users, full step %d; want 0 and 2", len(prune.Users), len(full.Users))
+	if len(prune.Users) != 0 || len(full.Users) != 3 {
+		t.Errorf("prune step has %d users, full step %d; want 0 and 3 (rocket, oploguser, monitoring's exporter)", len(prune.Users), len(full.Users))
 	}
 	if fmt.Sprint(prune.Members) != fmt.Sprint(full.Members) {
 		t.Errorf("prune members %v, full members %v", prune.Members, full.Members)

@@ -78,6 +78,7 @@ func (b *builder) keepalivedConfig(s lbSite, index int, sites []lbSite, g *vrrpG
 			VirtualIP:       g.ip.Addr().String(),
 			Prefix:          g.ip.Bits(),
 			HealthURL:       health,
+			NotifyScript:    b.vrrpNotifyScript(),
 		})
 	}).(pulumi.StringOutput))
 }
@@ -122,12 +123,13 @@ func (b *builder) newKeepalived(s lbSite, sites []lbSite, g *vrrpGroup, nginxSte
 			Adds:  pulumi.ToStringArray(vrrpCapabilities),
 			Drops: pulumi.ToStringArray([]string{"ALL"}),
 		},
-		Uploads: docker.ContainerUploadArray{docker.ContainerUploadArgs{
+		Uploads: b.keepalivedUploads(docker.ContainerUploadArgs{
 			File:        pulumi.String(keepalivedConfPath),
 			Content:     b.keepalivedConfig(s, index, sites, g).ToStringPtrOutput(),
 			Permissions: pulumi.String(secretFileMode),
-		}},
-		Labels: labels(b.name, s.node.Name, "keepalived"),
+		}),
+		Volumes: b.vrrpVolume(s, false),
+		Labels:  labels(b.name, s.node.Name, "keepalived"),
 		Healthcheck: b.healthcheck(health{
 			Test:     []string{"CMD", "pidof", "keepalived"},
 			Interval: 10 * time.Second, Timeout: 5 * time.Second, Retries: 3, StartPeriod: 5 * time.Second,

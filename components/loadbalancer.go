@@ -106,6 +106,7 @@ func (b *builder) nginxConfig() nginx.Config {
 		ClientMaxBodySize: lb.ClientMaxBodySize,
 		HTTP2On:           true,
 		TrustedProxies:    lb.TrustedProxies,
+		Status:            b.nginxStatus(),
 	}
 }
 
@@ -113,6 +114,7 @@ func (b *builder) nginxConfig() nginx.Config {
 type loadBalancers struct {
 	url       pulumi.StringOutput
 	endpoints []string // host:port of every load balancer
+	sites     []lbSite
 }
 
 // newLoadBalancers registers every load balancer (and, with a virtual IP,
@@ -143,7 +145,7 @@ func (b *builder) newLoadBalancers(rockets []pulumi.Resource) (loadBalancers, er
 			return loadBalancers{}, err
 		}
 	}
-	out := loadBalancers{}
+	out := loadBalancers{sites: sites}
 	prev := rockets
 	var prevKeepalived pulumi.Resource
 	for _, s := range sites {
@@ -200,7 +202,8 @@ func (b *builder) newLoadBalancer(s lbSite, cfg nginx.Config, conf pulumi.String
 		Name:    pulumi.String(s.name),
 		Image:   imageID(img),
 		Uploads: uploads,
-		Ports:   publish(lb.BindAddress, published),
+		Ports:   mergePorts(publish(lb.BindAddress, published), b.statusPorts(s)),
+		Volumes: b.vrrpVolume(s, true),
 		Labels:  labels(b.name, nodeName, "loadbalancer"),
 		Healthcheck: b.healthcheck(health{
 			Test:     nginx.Healthcheck(cfg),

@@ -136,8 +136,8 @@ func TestLoadBalancerLayoutAliases(t *testing.T) {
 func TestVirtualIPKeepalived(t *testing.T) {
 	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
 		LoadBalancer: components.LoadBalancer{VirtualIP: "10.250.250.100/24", Interface: "ens3"}})
-	if got := len(rec.ByType(tRandom)); got != 4 {
-		t.Errorf("%d random passwords, want 4 (the VRRP password too)", got)
+	if got := len(rec.ByType(tRandom)); got != 5 {
+		t.Errorf("%d random passwords, want 5 (the VRRP password and monitoring's exporter password too)", got)
 	}
 	var prev string
 	for i := 1; i <= 3; i++ {
@@ -155,8 +155,9 @@ func TestVirtualIPKeepalived(t *testing.T) {
 			t.Errorf("%s: image %q", name, img)
 		}
 		ups := k.Objects("uploads")
-		if len(ups) != 1 || !mocktest.Secret(ups[0]["content"]) || mocktest.Unwrap(ups[0]["permissions"]).StringValue() != "0400" {
-			t.Fatalf("%s: uploads %v, want one secret 0400 config", name, ups)
+		// The config and, with monitoring, the notify script.
+		if len(ups) != 2 || !mocktest.Secret(ups[0]["content"]) || mocktest.Unwrap(ups[0]["permissions"]).StringValue() != "0400" {
+			t.Fatalf("%s: uploads %v, want one secret 0400 config and the notify script", name, ups)
 		}
 		conf := mocktest.Unwrap(ups[0]["content"]).StringValue()
 		self := fmt.Sprintf("10.250.250.%d", 10+i)

@@ -58,7 +58,7 @@ type rocketNode struct {
 // rocketChatEnv returns the plain environment of node i's Rocket.Chat. The
 // secret settings are in rocketChatSecrets.
 func (b *builder) rocketChatEnv(n *node) pulumi.StringArray {
-	return pulumi.StringArray{
+	env := pulumi.StringArray{
 		pulumi.String("PORT=" + strconv.Itoa(RocketChatPort)),
 		pulumi.Sprintf("ROOT_URL=%s", b.args.RootURL),
 		pulumi.String("INSTANCE_IP=" + n.Address),
@@ -66,6 +66,10 @@ func (b *builder) rocketChatEnv(n *node) pulumi.StringArray {
 		pulumi.String("DEPLOY_METHOD=docker"),
 		pulumi.String("HTTP_FORWARDED_COUNT=" + strconv.Itoa(b.forwardedCount())),
 	}
+	for _, e := range b.rocketChatMetricsEnv() {
+		env = append(env, pulumi.String(e))
+	}
+	return env
 }
 
 // rocketChatSecrets renders the secret settings of every Rocket.Chat
@@ -146,7 +150,7 @@ func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.St
 				Permissions: pulumi.String(secretFileMode),
 			},
 		},
-		Ports:  publish(n.Address, map[int]int{RocketChatPort: n.Ports.RocketChat, n.Ports.Instance: n.Ports.Instance}),
+		Ports:  publish(n.Address, b.rocketChatPorts(n)),
 		Hosts:  hostEntries(b.args.Nodes),
 		Labels: labels(b.name, n.Name, "rocketchat"),
 		Healthcheck: b.healthcheck(health{
@@ -167,4 +171,14 @@ func (b *builder) newRocketChat(n *node, prev pulumi.Resource, secrets pulumi.St
 	}
 	b.recordContainer(n, name, args, b.rocketImage, c)
 	return &rocketNode{Image: img, Container: c}, nil
+}
+
+// rocketChatPorts are the ports node n's Rocket.Chat publishes (internal
+// -> external): HTTP, the instance port and, with monitoring, the exporter.
+func (b *builder) rocketChatPorts(n *node) map[int]int {
+	ports := map[int]int{RocketChatPort: n.Ports.RocketChat, n.Ports.Instance: n.Ports.Instance}
+	if b.args.Monitoring.On() {
+		ports[RocketChatMetricsPort] = n.Ports.RocketChatMetrics
+	}
+	return ports
 }

@@ -38,6 +38,7 @@ func (a RocketChatHAArgs) WithDefaults() RocketChatHAArgs {
 		out.Nodes[i] = n.WithDefaults()
 	}
 	out.LoadBalancer = a.LoadBalancer.WithDefaults(out.Nodes)
+	out.Monitoring = a.Monitoring.WithDefaults()
 	return out
 }
 
@@ -61,6 +62,12 @@ func (p Ports) WithDefaults() Ports {
 	}
 	if p.Instance == 0 {
 		p.Instance = DefaultInstancePort
+	}
+	if p.MongoExporter == 0 {
+		p.MongoExporter = DefaultMongoExporterPort
+	}
+	if p.RocketChatMetrics == 0 {
+		p.RocketChatMetrics = DefaultRocketChatMetricsPort
 	}
 	return p
 }
@@ -263,6 +270,7 @@ func (a RocketChatHAArgs) Validate() error {
 			bad(fmt.Sprintf("LoadBalancer.TrustedProxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
 		}
 	}
+	a.validateMonitoring(bad, claim)
 	return errors.Join(errs...)
 }
 

@@ -32,6 +32,8 @@ type Config struct {
 	DockerAPIVersion     string             `json:"dockerApiVersion"`
 	// MongoFeatureCompatibility is "auto" or "manual".
 	MongoFeatureCompatibility string `json:"mongoFeatureCompatibility"`
+	// Monitoring is `monitoring` (monitoring.go).
+	Monitoring MonitoringConfig `json:"monitoring"`
 }
 
 // NodeConfig is one entry of `nodes`.
@@ -47,6 +49,9 @@ type PortsConfig struct {
 	Mongo      int `json:"mongo,omitempty"`
 	Rocketchat int `json:"rocketchat,omitempty"`
 	Instance   int `json:"instance,omitempty"`
+	// MongoExporter and RocketchatMetrics are monitoring's per-node ports.
+	MongoExporter     int `json:"mongoExporter,omitempty"`
+	RocketchatMetrics int `json:"rocketchatMetrics,omitempty"`
 }
 
 // LoadBalancerConfig is `loadBalancer`. Certificate and PrivateKey are
@@ -122,6 +127,7 @@ func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
 	obj("healthTimeoutSeconds", &cfg.HealthTimeoutSeconds)
 	str("dockerApiVersion", &cfg.DockerAPIVersion)
 	str("mongoFeatureCompatibility", &cfg.MongoFeatureCompatibility)
+	obj("monitoring", &cfg.Monitoring)
 
 	str("mongoRootPassword", &sec.MongoRootPassword)
 	str("rocketPassword", &sec.RocketPassword)
@@ -155,6 +161,9 @@ func (c Config) CheckSecrets(sec Secrets, isSecret func(key string) bool) error 
 	check("license", sec.License != "")
 	check("registrationToken", sec.RegistrationToken != "")
 	check("dockerTls", sec.DockerTLS != nil)
+	if c.Monitoring.Alertmanager != "" && !isSecret(Namespace+":monitoring") {
+		errs = append(errs, errors.New("monitoring.alertmanager: is a secret (receivers hold webhook URLs and passwords); set it with `pulumi config set --secret --path monitoring.alertmanager ...`"))
+	}
 	for _, f := range []struct {
 		key string
 		set bool

@@ -19,6 +19,7 @@ var Keys = []string{
 	"clusterName", "nodes", "rootUrl", "replicaSetName", "rocketchatImage", "mongoImage", "nginxImage",
 	"loadBalancer", "deleteDataOnDestroy", "healthTimeoutSeconds", "dockerApiVersion", "mongoFeatureCompatibility",
 	"mongoRootPassword", "rocketPassword", "oplogPassword", "license", "registrationToken", "dockerTls",
+	"monitoring",
 }
 
 // CheckKeys refuses every key under the project's namespace that the program
@@ -143,10 +144,14 @@ var fieldNames = map[string]string{
 	"CA": "caMaterial", "Cert": "certMaterial", "Key": "keyMaterial",
 	"VirtualIP": "virtualIp", "Interface": "interface", "VirtualRouterID": "virtualRouterId",
 	"VRRPPassword": "vrrpPassword", "KeepalivedImage": "keepalivedImage",
+	"Monitoring": "monitoring", "Enabled": "enabled", "Retention": "retention", "Alertmanager": "alertmanager",
+	"ReplicationLagSeconds": "replicationLagSeconds", "OplogWindowHours": "oplogWindowHours",
+	"MongoExporter": "mongoExporter", "RocketChatMetrics": "rocketchatMetrics", "NginxStatus": "nginxStatus",
+	"NginxExporter": "nginxExporter", "Prometheus": "prometheus", "Grafana": "grafana",
 }
 
 // fieldPath matches a component field path such as Nodes[1].Ports.Mongo.
-var fieldPath = regexp.MustCompile(`\b(?:Nodes|LoadBalancer|ReplicaSetName|WaitSeconds|DockerAPIVersion|RootURL|DockerTLS)(?:\[\d+\])?(?:\.[A-Z][A-Za-z]*(?:\[\d+\])?)*`)
+var fieldPath = regexp.MustCompile(`\b(?:Nodes|LoadBalancer|ReplicaSetName|WaitSeconds|DockerAPIVersion|RootURL|DockerTLS|Monitoring)(?:\[\d+\])?(?:\.[A-Z][A-Za-z]*(?:\[\d+\])?)*`)
 
 // segment matches one part of a field path and its index.
 var segment = regexp.MustCompile(`^([A-Za-z]+)(\[\d+\])?$`)

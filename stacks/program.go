@@ -56,6 +56,8 @@ func (o OneShot) Program(ctx *pulumi.Context) error {
 	ctx.Export("loadBalancers", ha.LoadBalancers)
 	ctx.Export("mongoUrl", ha.MongoURL)
 	ctx.Export("members", ha.Members)
+	ctx.Export("monitoringUrl", ha.MonitoringURL)
+	ctx.Export("grafanaAdminPassword", ha.GrafanaAdminPassword)
 	return nil
 }
 
@@ -123,6 +125,7 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 			VRRPPassword:      secretOrNil(c.LoadBalancer.VRRPPassword),
 			KeepalivedImage:   plainOrNil(c.LoadBalancer.KeepalivedImage),
 		},
+		Monitoring: c.Monitoring.args(plainOrNil),
 	}
 	for _, n := range c.Nodes {
 		args.Nodes = append(args.Nodes, components.Node{
@@ -131,9 +134,11 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 			DockerHost: n.DockerHost,
 			DockerTLS:  tlsFor(n.DockerHost),
 			Ports: components.Ports{
-				Mongo:      n.Ports.Mongo,
-				RocketChat: n.Ports.Rocketchat,
-				Instance:   n.Ports.Instance,
+				Mongo:             n.Ports.Mongo,
+				RocketChat:        n.Ports.Rocketchat,
+				Instance:          n.Ports.Instance,
+				MongoExporter:     n.Ports.MongoExporter,
+				RocketChatMetrics: n.Ports.RocketchatMetrics,
 			},
 		})
 	}

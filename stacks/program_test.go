@@ -83,6 +83,8 @@ func TestSeedConformance(t *testing.T) {
 	wantUsers := map[string]string{
 		"rocket":    "password [clusterMonitor@admin readWrite@rocketchat]",
 		"oploguser": "password [clusterMonitor@admin read@local]",
+		// monitoring's mongodb_exporter (on by default), beside the seed's
+		"exporter": "generated [clusterMonitor@admin read@local]",
 	}
 	if len(desired.Users) != len(wantUsers) {
 		t.Errorf("users %v", desired.Users)
@@ -93,7 +95,11 @@ func TestSeedConformance(t *testing.T) {
 			roles = append(roles, r.Role+"@"+r.DB)
 		}
 		slices.Sort(roles)
-		if got := fmt.Sprintf("%s %v", u.Password, roles); got != wantUsers[u.User] || u.DB != "admin" {
+		pw := u.Password
+		if u.User == "exporter" && len(pw) == 32 {
+			pw = "generated"
+		}
+		if got := fmt.Sprintf("%s %v", pw, roles); got != wantUsers[u.User] || u.DB != "admin" {
 			t.Errorf("user %s@%s: %s, want %s", u.User, u.DB, got, wantUsers[u.User])
 		}
 	}
@@ -108,12 +114,15 @@ func TestDevStackFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.ByType(tContainer)); n != 7 {
-		t.Errorf("%d containers, want 7", n)
+	// 3 mongod, 3 Rocket.Chat, 1 nginx; monitoring: 3 mongodb_exporter, 1
+	// nginx exporter, Prometheus, Alertmanager, Grafana.
+	if n := len(rec.ByType(tContainer)); n != 14 {
+		t.Errorf("%d containers, want 14", n)
 	}
 	lb := rec.Named(t, tContainer, "rocketchat-lb")
 	ports := lb.Objects("ports")
-	if len(ports) != 1 || ports[0]["ip"].StringValue() != "127.0.0.1" || ports[0]["external"].NumberValue() != 8080 {
+	if len(ports) != 2 || ports[0]["ip"].StringValue() != "127.0.0.1" || ports[0]["external"].NumberValue() != 8080 ||
+		ports[1]["ip"].StringValue() != "172.17.0.1" || ports[1]["external"].NumberValue() != 8090 {
 		t.Errorf("dev load balancer ports: %v", ports)
 	}
 	for _, p := range rec.ByType("pulumi:providers:docker") {
@@ -145,8 +154,8 @@ func TestProdStackFile(t *testing.T) {
 			t.Errorf("%s: docker host %q", node, h)
 		}
 		nginx := rec.Named(t, tContainer, "rocketchat-lb-"+node)
-		if ports := nginx.Objects("ports"); len(ports) != 2 || ports[1]["external"].NumberValue() != 443 {
-			t.Errorf("%s: load balancer ports %v, want 80 and 443", node, ports)
+		if ports := nginx.Objects("ports"); len(ports) != 3 || ports[1]["external"].NumberValue() != 443 || ports[2]["ip"].StringValue() != ip {
+			t.Errorf("%s: load balancer ports %v, want 80, 443 and the status server on %s", node, ports, ip)
 		}
 		k := rec.Named(t, tContainer, "rocketchat-lb-"+node+"-keepalived")
 		conf := mocktest.Unwrap(k.Objects("uploads")[0]["content"]).StringValue()

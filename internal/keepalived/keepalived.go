@@ -56,6 +56,9 @@ type Config struct {
 	Wget string
 	// AdvertInt, CheckInterval and CheckTimeout are in seconds.
 	AdvertInt, CheckInterval, CheckTimeout int
+	// NotifyScript, when set, is run by keepalived on every state change
+	// (monitoring: it records whether this node holds the virtual IP).
+	NotifyScript string
 }
 
 // WithDefaults returns a copy of c with empty optional fields set.
@@ -132,6 +135,9 @@ func (c Config) Validate() error {
 	}
 	if !strings.HasPrefix(c.Wget, "/") || strings.ContainsAny(c.Wget, " \"'") {
 		bad("Wget %q is not an absolute path", c.Wget)
+	}
+	if c.NotifyScript != "" && (!strings.HasPrefix(c.NotifyScript, "/") || strings.ContainsAny(c.NotifyScript, " \"'")) {
+		bad("NotifyScript %q is not an absolute path", c.NotifyScript)
 	}
 	if c.AdvertInt < 1 || c.CheckInterval < 1 || c.CheckTimeout < 1 {
 		bad("AdvertInt, CheckInterval and CheckTimeout must be at least 1 second")

@@ -11,7 +11,7 @@ import (
 const (
 	GrafanaDatasourcesFile = "/etc/grafana/provisioning/datasources/rocketchat-ha.yml"
 	GrafanaProvidersFile   = "/etc/grafana/provisioning/dashboards/rocketchat-ha.yml"
-	GrafanaDashboardsDir   = "/var/lib/grafana/rocketchat-ha-dashboards"
+	GrafanaDashboardsDir   = "/etc/rcha-monitoring/dashboards"
 	// DatasourceUID is the provisioned Prometheus datasource's uid, which
 	// every dashboard panel names.
 	DatasourceUID = "rocketchat-ha-prometheus"
