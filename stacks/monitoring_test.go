@@ -15,7 +15,7 @@ import (
 func TestMonitoringConfig(t *testing.T) {
 	for _, c := range []struct {
 		name, value, want string
-		secret          bool
+		secret            bool
 	}{
 		{"unknown node", `{"node":"rocket-9"}`, `monitoring.node: "rocket-9" is not the name of any entry in nodes`, false},
 		{"bad retention", `{"retention":"two weeks"}`, `monitoring.retention: "two weeks" is not a Prometheus duration`, false},
