@@ -8,7 +8,11 @@
 #   docker exec -i [-e NAME | -e NAME=VALUE]... CONTAINER cmd...
 #       records CONTAINER in $RCHA_FAKE_DOCKER_LOG and runs cmd here, with
 #       RCHA_FAKE_EXEC_CONTAINER=CONTAINER (the -e NAME variables are
-#       already in the environment; -e NAME=VALUE ones are exported).
+#       already in the environment; -e NAME=VALUE ones are exported; -u USER
+#       is ignored);
+#   docker kill --signal SIG CONTAINER
+#       records "kill SIG CONTAINER" and sends SIG to $RCHA_FAKE_KILL_PID
+#       when it is set (a local process standing in for the container).
 # Every call fails as the docker CLI does when $DOCKER_HOST is listed in
 # $RCHA_FAKE_DOWN_HOSTS (a host that does not answer).
 for h in ${RCHA_FAKE_DOWN_HOSTS:-}; do
@@ -39,6 +43,7 @@ exec)
   while [ $# -gt 0 ]; do
     case "$1" in
       -i) shift ;;
+      -u) shift 2 ;;
       -e) case "$2" in *=*) export "${2?}" ;; esac; shift 2 ;;
       *) break ;;
     esac
@@ -48,5 +53,11 @@ exec)
   export RCHA_FAKE_EXEC_CONTAINER
   shift
   exec "$@" ;;
+kill)
+  [ "$2" = --signal ] || { echo "fake docker: kill wants --signal SIG NAME" >&2; exit 2; }
+  echo "kill $3 $4" >>"$RCHA_FAKE_DOCKER_LOG"
+  if [ -n "${RCHA_FAKE_KILL_PID:-}" ]; then kill -s "$3" "$RCHA_FAKE_KILL_PID"; fi
+  echo "$4"
+  exit 0 ;;
 esac
 echo "fake docker: unsupported: $*" >&2; exit 2
