@@ -22,9 +22,17 @@ import (
 
 // Pinned images and defaults of monitoring.
 const (
-	// DefaultMongoExporterImage is Percona's mongodb_exporter (a scratch
-	// image: the binary only).
-	DefaultMongoExporterImage = "percona/mongodb_exporter:0.47.1"
+	// DefaultMongoExporterImage is Percona's PMM client image, which ships
+	// Percona's mongodb_exporter (MongoExporterBinary) with a shell. The
+	// exporter's own image, percona/mongodb_exporter, is a scratch image
+	// that takes its password only from the environment, which the Docker
+	// provider prints in clear in its diagnostics; here the password comes
+	// from an uploaded file instead, through the entrypoint wrapper.
+	DefaultMongoExporterImage = "percona/pmm-client:2.44.0"
+	// MongoExporterBinary is mongodb_exporter in DefaultMongoExporterImage.
+	MongoExporterBinary = "/usr/local/percona/pmm2/exporters/mongodb_exporter"
+	// mongoExporterUser is the user the wrapper drops to.
+	mongoExporterUser = "nobody"
 	// DefaultNginxExporterImage reads nginx's stub_status.
 	DefaultNginxExporterImage = "nginx/nginx-prometheus-exporter:1.3.0"
 	DefaultPrometheusImage    = "prom/prometheus:v2.53.3"
@@ -436,29 +444,38 @@ func (b *builder) newMonitoring(rs pulumi.Resource, sites []lbSite) error {
 // directly to the node's own member with the exporter user and is
 // published on the node's address.
 func (b *builder) newMongoExporter(n *node, image pulumi.StringInput, rs pulumi.Resource) error {
-	name := fmt.Sprintf("%s-mongo-exporter-%s", b.name, n.Name)
+	// <cluster>-exporter-mongo-<node>: not a <cluster>-mongo-<node> name.
+	name := fmt.Sprintf("%s-exporter-mongo-%s", b.name, n.Name)
 	img, err := b.newImage(n, name+"-image", image, n.provider)
 	if err != nil {
 		return err
 	}
 	uri := fmt.Sprintf("mongodb://%s/admin?directConnection=true", net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.Mongo)))
+	// The exporter reads MONGODB_USER and MONGODB_PASSWORD from its
+	// environment. They are not in the container's environment (docker
+	// inspect, the provider's diagnostics): the entrypoint wrapper of the
+	// Rocket.Chat containers exports them from an uploaded 0400 file and
+	// drops to an unprivileged user.
+	creds := secret(b.mon.exporterPassword.ApplyT(func(pw string) string {
+		return envFile([][2]string{{"MONGODB_USER", ExporterUser}, {"MONGODB_PASSWORD", pw}})
+	}).(pulumi.StringOutput))
 	args := &docker.ContainerArgs{
-		Name:  pulumi.String(name),
-		Image: imageID(img),
-		// The image is scratch: the exporter reads its credentials from
-		// the environment (MONGODB_USER, MONGODB_PASSWORD); the password
-		// is a secret in the state.
-		Envs: secretArray(pulumi.StringArray{
-			pulumi.String("MONGODB_URI=" + uri),
-			pulumi.String("MONGODB_USER=" + ExporterUser),
-			pulumi.Sprintf("MONGODB_PASSWORD=%s", b.mon.exporterPassword),
-		}),
+		Name:        pulumi.String(name),
+		Image:       imageID(img),
+		User:        pulumi.String("root"),
+		Entrypoints: pulumi.ToStringArray([]string{"/bin/sh", rocketChatEntrypointPath, mongoExporterUser, rocketChatSecretsUpload, rocketChatSecretsCopy}),
+		Envs:        pulumi.StringArray{pulumi.String("MONGODB_URI=" + uri)},
 		Command: pulumi.ToStringArray([]string{
-			"--compatible-mode", "--collector.replicasetstatus", "--collector.diagnosticdata",
+			MongoExporterBinary, "--compatible-mode", "--collector.replicasetstatus", "--collector.diagnosticdata",
 			"--web.listen-address=:" + strconv.Itoa(mongoExporterPort),
 		}),
+		Uploads: docker.ContainerUploadArray{
+			docker.ContainerUploadArgs{File: pulumi.String(rocketChatEntrypointPath), Content: pulumi.String(rocketChatEntrypoint), Permissions: pulumi.String(scriptFileMode)},
+			docker.ContainerUploadArgs{File: pulumi.String(rocketChatSecretsUpload), Content: creds.ToStringPtrOutput(), Permissions: pulumi.String(secretFileMode)},
+		},
+		// The node's address is an IP or resolves by DNS: no hosts
+		// entries, so a change of the node list does not replace it.
 		Ports:  publish(n.Address, map[int]int{mongoExporterPort: n.Ports.MongoExporter}),
-		Hosts:  hostEntries(b.args.Nodes),
 		Labels: labels(b.name, n.Name, "mongo-exporter"),
 	}
 	hygiene(args, b.args.WaitSeconds)
@@ -475,26 +492,21 @@ func (b *builder) newMongoExporter(n *node, image pulumi.StringInput, rs pulumi.
 	return nil
 }
 
-// noHealthcheck is for the exporters: their images are scratch images
-// with nothing to probe with, so the healthcheck is explicitly off and the
-// container is not waited for; Prometheus' scrape is their health check
-// (ExporterDown), and Docker restarts them when they exit.
+// noHealthcheck is for the exporters: Prometheus' scrape is their health
+// check (ExporterDown) and Docker restarts them when they exit; the nginx
+// exporter's image is a scratch image with nothing to probe with. The
+// healthcheck is explicitly off and the container is not waited for.
 func noHealthcheck(args *docker.ContainerArgs) {
 	args.Healthcheck = docker.ContainerHealthcheckArgs{Tests: pulumi.ToStringArray([]string{"NONE"})}
 	args.Wait = pulumi.Bool(false)
-}
-
-// secretArray marks a string array secret as a whole.
-func secretArray(a pulumi.StringArray) pulumi.StringArrayOutput {
-	return pulumi.ToSecret(a.ToStringArrayOutput()).(pulumi.StringArrayOutput)
 }
 
 // newNginxExporter registers site s's nginx-prometheus-exporter, which
 // reads the site's stub_status on the status server.
 func (b *builder) newNginxExporter(s lbSite, image pulumi.StringInput) error {
 	m := b.args.Monitoring
-	// <cluster>-nginx-exporter[-<node>], beside <cluster>-lb[-<node>].
-	name := strings.Replace(s.name, "-lb", "-nginx-exporter", 1)
+	// <cluster>-exporter-nginx[-<node>], beside <cluster>-lb[-<node>].
+	name := strings.Replace(s.name, "-lb", "-exporter-nginx", 1)
 	img, err := b.newImage(s.node, name+"-image", image, s.provider)
 	if err != nil {
 		return err
@@ -643,9 +655,10 @@ func (b *builder) newStackContainer(n *node, role string, image pulumi.StringInp
 		Envs:    env,
 		Uploads: uploads,
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{VolumeName: pulumi.String(name + "-data"), ContainerPath: pulumi.String(dataPath)}},
-		Ports:   publish(n.Address, map[int]int{internal: external}),
-		Hosts:   hostEntries(b.args.Nodes),
-		Labels:  labels(b.name, n.Name, role),
+		// No hosts entries: the stack reaches every node by address, and a
+		// change of the node list must not replace it.
+		Ports:  publish(n.Address, map[int]int{internal: external}),
+		Labels: labels(b.name, n.Name, role),
 		// busybox wget is in the Prometheus, Alertmanager and Grafana
 		// images.
 		Healthcheck: b.healthcheck(health{

@@ -50,7 +50,7 @@ func TestMonitoringEndpointsAndStackPlacement(t *testing.T) {
 		return false
 	}
 	for i, n := range testNodes(3) {
-		exp := rec.Named(t, tContainer, "chat-mongo-exporter-"+n.Name)
+		exp := rec.Named(t, tContainer, "chat-exporter-mongo-"+n.Name)
 		if !strings.HasPrefix(providerOf(exp), provider(n.Name)) {
 			t.Errorf("%s on provider %s, want %s's", exp.Name, providerOf(exp), n.Name)
 		}
@@ -80,7 +80,7 @@ func TestMonitoringEndpointsAndStackPlacement(t *testing.T) {
 				t.Errorf("node %d: Rocket.Chat env lacks %s", i, want)
 			}
 		}
-		ng := rec.Named(t, tContainer, "chat-nginx-exporter-"+n.Name)
+		ng := rec.Named(t, tContainer, "chat-exporter-nginx-"+n.Name)
 		if !strings.HasPrefix(providerOf(ng), provider(n.Name)) || !hasPort(ng, n.Address, 9113, 9113) {
 			t.Errorf("%s: provider %s, ports %v", ng.Name, providerOf(ng), portsOf(ng))
 		}
@@ -215,12 +215,27 @@ func TestMonitoringSecrets(t *testing.T) {
 	if len(exporterPW) != 32 {
 		t.Fatalf("exporter password %q, want 32 generated characters", exporterPW)
 	}
-	exp := rec.Named(t, tContainer, "chat-mongo-exporter-rocket-1")
-	if !mocktest.Secret(exp.Inputs["envs"]) {
-		t.Errorf("the exporter's environment (with its password) is not secret")
+	// The exporter's password is in an uploaded secret file (mode 0400)
+	// that the entrypoint wrapper exports, not in its environment.
+	exp := rec.Named(t, tContainer, "chat-exporter-mongo-rocket-1")
+	if env := strings.Join(exp.Strings("envs"), " "); strings.Contains(env, exporterPW) || !strings.Contains(env, "MONGODB_URI=mongodb://10.250.250.11:27017/admin?directConnection=true") {
+		t.Errorf("exporter env %q", env)
 	}
-	if !slices.Contains(exp.Strings("envs"), "MONGODB_PASSWORD="+exporterPW) {
-		t.Errorf("exporter env lacks its password")
+	var creds mocktest.Resource
+	for _, u := range exp.Objects("uploads") {
+		if mocktest.Unwrap(u["file"]).StringValue() == "/etc/rocketchat-ha/secrets.env" {
+			creds.Inputs = u
+		}
+	}
+	if creds.Inputs == nil || !mocktest.Secret(creds.Inputs["content"]) || creds.String("permissions") != "0400" ||
+		creds.String("content") != "MONGODB_USER='exporter'\nMONGODB_PASSWORD='"+exporterPW+"'\n" {
+		t.Errorf("exporter credentials upload %v", creds.Inputs)
+	}
+	if ep := exp.Strings("entrypoints"); len(ep) != 5 || ep[1] != "/etc/rocketchat-ha/entrypoint.sh" || ep[2] != "nobody" {
+		t.Errorf("exporter entrypoint %v", ep)
+	}
+	if cmd := exp.Strings("command"); len(cmd) == 0 || cmd[0] != components.MongoExporterBinary {
+		t.Errorf("exporter command %v", cmd)
 	}
 	graf := rec.Named(t, tContainer, "chat-grafana")
 	var grafanaPW string

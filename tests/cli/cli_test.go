@@ -134,7 +134,8 @@ func (p *project) writeConfig(rc3 int) {
 			i+1, p.ports.mongo[i], rc, 40000+i)
 	}
 	cfg := "config:\n  rocketchat-ha:rootUrl: http://chat.e2e.test\n  rocketchat-ha:nodes:\n" + nodes.String() +
-		"  rocketchat-ha:loadBalancer:\n    node: node-1\n    bindAddress: 127.0.0.1\n    httpPort: 41080\n"
+		"  rocketchat-ha:loadBalancer:\n    node: node-1\n    bindAddress: 127.0.0.1\n    httpPort: 41080\n" +
+		"  rocketchat-ha:monitoring:\n    enabled: false\n" // its own tiers; these count containers
 	require.NoError(p.t, os.WriteFile(filepath.Join(p.dir, "Pulumi."+p.stack+".yaml"), []byte(cfg), 0o644))
 }
 

@@ -44,6 +44,9 @@ func devConfig(n int, rocketImage, mongoImage string, deleteData bool) map[strin
 		// several is TestLoadBalancerLayouts, on one host per node).
 		"loadBalancer":        map[string]any{"node": "n1", "httpPort": 8080, "httpsPort": 8443},
 		"deleteDataOnDestroy": fmt.Sprint(deleteData),
+		// Monitoring (on by default) has its own scenarios
+		// (monitoring_test.go); these keep the containers they count.
+		"monitoring": map[string]any{"enabled": false},
 	}
 }
 

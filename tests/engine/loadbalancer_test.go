@@ -26,6 +26,9 @@ func multiHostConfig(n int, lb map[string]any) map[string]any {
 		"rocketchatImage": rocketImageV1,
 		"mongoImage":      mongoImageV1,
 		"loadBalancer":    lb,
+		// Monitoring (on by default) has its own scenarios
+		// (monitoring_test.go); these keep the containers they count.
+		"monitoring": map[string]any{"enabled": false},
 	}
 }
 
