@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 MONGOSH_BIN := $(CURDIR)/tests/mongosh/node_modules/.bin/mongosh
 
-.PHONY: test deps nginx keepalived busybox shellcheck mongosh pulumi-cli check unit bench
+.PHONY: test deps nginx keepalived busybox shellcheck mongosh pulumi-cli prometheus check unit bench
 
 test: deps check
 	RCHA_REQUIRE_TOOLS=1 RCHA_PULUMI_BIN=$$(tools/build-pulumi.sh) RCHA_MONGOSH_BIN=$(MONGOSH_BIN) \
@@ -12,7 +12,7 @@ test: deps check
 
 ## deps: the Debian nginx (and wrk for the benchmark), mongosh from npm at the
 ## pinned version, and the Pulumi CLI built from the Go module proxy.
-deps: nginx keepalived busybox shellcheck mongosh pulumi-cli
+deps: nginx keepalived busybox shellcheck mongosh pulumi-cli prometheus
 
 shellcheck:
 	@if command -v shellcheck >/dev/null; then echo "shellcheck: $$(shellcheck --version | sed -n 2p)"; \
@@ -33,6 +33,16 @@ nginx:
 keepalived:
 	@if command -v keepalived >/dev/null && command -v ip >/dev/null && command -v iptables >/dev/null; then echo "keepalived: $$(keepalived --version 2>&1 | head -n 1)"; \
 	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq keepalived iproute2 iptables >/dev/null; fi
+
+## prometheus: Debian's prometheus (promtool and the server the monitoring
+## tiers run on loopback). The package's service is not started: the tests
+## run the binary themselves.
+prometheus:
+	@if command -v promtool >/dev/null && command -v prometheus >/dev/null; then echo "prometheus: $$(prometheus --version 2>&1 | head -n 1)"; \
+	else apt-get update -qq && printf '#!/bin/sh\nexit 101\n' >/tmp/rcha-policy-rc.d && \
+	if [ -e /usr/sbin/policy-rc.d ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	else install -m 0755 /tmp/rcha-policy-rc.d /usr/sbin/policy-rc.d && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus >/dev/null; \
+	rc=$$?; rm -f /usr/sbin/policy-rc.d; exit $$rc; fi; fi
 
 mongosh:
 	@if [ -x $(MONGOSH_BIN) ] && [ "$$($(MONGOSH_BIN) --version)" = "2.12.0" ]; then echo "mongosh: 2.12.0"; \

@@ -16,8 +16,9 @@ const (
 	SeverityWarning  = "warning"
 )
 
-// RunbookDoc is where every runbook line points.
-const RunbookDoc = "docs/monitoring.md#runbooks"
+// RunbookDoc is where every runbook line points: the alert's section,
+// docs/monitoring.md#<alert name in lower case>.
+const RunbookDoc = "docs/monitoring.md#"
 
 // Alert names of the built-in rules.
 const (
@@ -56,7 +57,7 @@ func (c Config) Rules() RuleGroup {
 			Annotations: map[string]string{
 				"summary":     summary,
 				"description": description,
-				"runbook":     runbook + " (" + RunbookDoc + "-" + strings.ToLower(alert) + ")",
+				"runbook":     runbook + " (" + RunbookDoc + strings.ToLower(alert) + ")",
 			},
 		}
 	}
@@ -69,7 +70,7 @@ func (c Config) Rules() RuleGroup {
 			forDown, SeverityCritical,
 			"Replica set {{ $externalLabels.cluster }} has no PRIMARY",
 			"No member reports itself PRIMARY: Rocket.Chat cannot write. Members that do not answer are reported by MongoDBMemberUnhealthy and ExporterDown.",
-			"Check which members are up (`rcha status`), then follow the replica-set runbook: a majority of voters must be reachable for an election."),
+			"Check which members are up (`rcha verify`), then follow the replica-set runbook: a majority of voters must be reachable for an election."),
 		rule(AlertMongoDBMemberUnhealthy,
 			`mongodb_up == 0 or (mongodb_mongod_replset_my_state != 1 and mongodb_mongod_replset_my_state != 2)`,
 			forDown, SeverityWarning,
