@@ -6,8 +6,8 @@
 # $RCHA_SIGNAL (when set), with which the service rereads its config in place:
 # nothing restarts. Grafana needs no signal (it rereads its dashboards).
 #
-# Environment: RCHA_CONTAINER; RCHA_FILES, one "VARIABLE PATH" a line (the
-# content of VARIABLE goes to PATH); RCHA_CHECK, a command run from / inside
+# Environment: RCHA_CONTAINER; RCHA_FILES, one "VARIABLE PATH MODE" a line
+# (the content of VARIABLE goes to PATH, with MODE); RCHA_CHECK, a command run from / inside
 # the container (optional); RCHA_SIGNAL (optional). RCHA_ROOT is never passed
 # into the container: it lets a test run this script against a local
 # directory through a stand-in docker command.
@@ -23,18 +23,20 @@ done
 docker exec -i -u 0 -e RCHA_FILES -e RCHA_CHECK "$@" "$RCHA_CONTAINER" sh -c '
 set -eu
 root=${RCHA_ROOT:-}
-umask 022
+umask 077
 paths=$(printf "%s\n" "$RCHA_FILES" | awk "NF { print \$2 }")
 restore() {
   for p in $paths; do
     if [ -f "$root$p.rcha-prev" ]; then mv "$root$p.rcha-prev" "$root$p"; else rm -f "$root$p"; fi
   done
 }
-printf "%s\n" "$RCHA_FILES" | while read -r var path; do
+printf "%s\n" "$RCHA_FILES" | while read -r var path mode; do
   [ -n "$var" ] || continue
-  mkdir -p "$(dirname "$root$path")"
+  dir=$(dirname "$root$path")
+  if [ ! -d "$dir" ]; then mkdir -p "$dir" && chmod 0755 "$dir"; fi
   if [ -f "$root$path" ]; then cp -p "$root$path" "$root$path.rcha-prev"; fi
   eval "printf \"%s\" \"\${$var}\"" >"$root$path.rcha-new"
+  chmod "${mode:-0644}" "$root$path.rcha-new"
   mv "$root$path.rcha-new" "$root$path"
 done
 if [ -n "${RCHA_CHECK:-}" ]; then

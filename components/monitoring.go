@@ -27,12 +27,13 @@ const (
 	// exporter's own image, percona/mongodb_exporter, is a scratch image
 	// that takes its password only from the environment, which the Docker
 	// provider prints in clear in its diagnostics; here the password comes
-	// from an uploaded file instead, through the entrypoint wrapper.
-	DefaultMongoExporterImage = "percona/pmm-client:2.44.0"
-	// MongoExporterBinary is mongodb_exporter in DefaultMongoExporterImage.
-	MongoExporterBinary = "/usr/local/percona/pmm2/exporters/mongodb_exporter"
-	// mongoExporterUser is the user the wrapper drops to.
-	mongoExporterUser = "nobody"
+	// from an uploaded file instead.
+	DefaultMongoExporterImage = "percona/pmm-client:3.1.0"
+	// MongoExporterBinary is mongodb_exporter in DefaultMongoExporterImage
+	// (PMM 3's layout, from its build/docker/client/Dockerfile).
+	MongoExporterBinary = "/usr/local/percona/pmm/exporters/mongodb_exporter"
+	// mongoExporterCredentials is the uploaded credentials file.
+	mongoExporterCredentials = "/etc/rocketchat-ha/exporter.env"
 	// DefaultNginxExporterImage reads nginx's stub_status.
 	DefaultNginxExporterImage = "nginx/nginx-prometheus-exporter:1.3.0"
 	DefaultPrometheusImage    = "prom/prometheus:v2.53.3"
@@ -453,25 +454,27 @@ func (b *builder) newMongoExporter(n *node, image pulumi.StringInput, rs pulumi.
 	uri := fmt.Sprintf("mongodb://%s/admin?directConnection=true", net.JoinHostPort(n.Address, strconv.Itoa(n.Ports.Mongo)))
 	// The exporter reads MONGODB_USER and MONGODB_PASSWORD from its
 	// environment. They are not in the container's environment (docker
-	// inspect, the provider's diagnostics): the entrypoint wrapper of the
-	// Rocket.Chat containers exports them from an uploaded 0400 file and
-	// drops to an unprivileged user.
+	// inspect, the provider's diagnostics): a shell exports them from an
+	// uploaded root-only file and execs the exporter. The image has no su
+	// to drop to its own user, so the exporter runs as root without any
+	// capability.
 	creds := secret(b.mon.exporterPassword.ApplyT(func(pw string) string {
 		return envFile([][2]string{{"MONGODB_USER", ExporterUser}, {"MONGODB_PASSWORD", pw}})
 	}).(pulumi.StringOutput))
 	args := &docker.ContainerArgs{
-		Name:        pulumi.String(name),
-		Image:       imageID(img),
-		User:        pulumi.String("root"),
-		Entrypoints: pulumi.ToStringArray([]string{"/bin/sh", rocketChatEntrypointPath, mongoExporterUser, rocketChatSecretsUpload, rocketChatSecretsCopy}),
-		Envs:        pulumi.StringArray{pulumi.String("MONGODB_URI=" + uri)},
+		Name:  pulumi.String(name),
+		Image: imageID(img),
+		Entrypoints: pulumi.ToStringArray([]string{"/bin/sh", "-c",
+			`set -a && . "$0" && set +a && exec "$@"`, mongoExporterCredentials}),
+		Envs: pulumi.StringArray{pulumi.String("MONGODB_URI=" + uri)},
 		Command: pulumi.ToStringArray([]string{
 			MongoExporterBinary, "--compatible-mode", "--collector.replicasetstatus", "--collector.diagnosticdata",
 			"--web.listen-address=:" + strconv.Itoa(mongoExporterPort),
 		}),
+		User:         pulumi.String("root"),
+		Capabilities: &docker.ContainerCapabilitiesArgs{Drops: pulumi.ToStringArray([]string{"ALL"})},
 		Uploads: docker.ContainerUploadArray{
-			docker.ContainerUploadArgs{File: pulumi.String(rocketChatEntrypointPath), Content: pulumi.String(rocketChatEntrypoint), Permissions: pulumi.String(scriptFileMode)},
-			docker.ContainerUploadArgs{File: pulumi.String(rocketChatSecretsUpload), Content: creds.ToStringPtrOutput(), Permissions: pulumi.String(secretFileMode)},
+			docker.ContainerUploadArgs{File: pulumi.String(mongoExporterCredentials), Content: creds.ToStringPtrOutput(), Permissions: pulumi.String(secretFileMode)},
 		},
 		// The node's address is an IP or resolves by DNS: no hosts
 		// entries, so a change of the node list does not replace it.
@@ -593,6 +596,29 @@ var vrrpNotify string
 //go:embed monitoring-reload.sh
 var monitoringReload string
 
+// stackContainer is what differs between the stack's containers.
+type stackContainer struct {
+	role     string
+	image    pulumi.StringInput
+	files    []configFile // rendered config, kept current by the config step
+	dataPath string       // where the retained data volume is mounted
+	// internal and external are the service's port in the container and
+	// on the node's address.
+	internal, external int
+	command            []string
+	env                pulumi.StringArray
+	// check runs in the container after new files are written; signal is
+	// sent after it passes (empty: the service rereads them itself).
+	check, signal string
+	healthPath    string // HTTP path of the healthcheck
+	// user, entrypoint and uploads, when set: the user the container
+	// starts as, its entrypoint, and uploads beside the config files that
+	// the config step does not rewrite (the entrypoint wrapper, secrets).
+	user       string
+	entrypoint []string
+	uploads    docker.ContainerUploadArray
+}
+
 // configFile is one rendered file of a stack container.
 type configFile struct {
 	path    string
@@ -606,8 +632,10 @@ type configFile struct {
 // files into the running container, checks them with check and sends
 // signal (empty: the service reads them on its own), so that a change of
 // the node list replaces nothing. It returns the config step.
-func (b *builder) newStackContainer(n *node, role string, image pulumi.StringInput, files []configFile,
-	dataPath string, internal, external int, command []string, env pulumi.StringArray, check, signal, healthPath string) error {
+func (b *builder) newStackContainer(n *node, sc stackContainer) error {
+	role, image, files := sc.role, sc.image, sc.files
+	dataPath, internal, external, command, env := sc.dataPath, sc.internal, sc.external, sc.command, sc.env
+	check, signal, healthPath := sc.check, sc.signal, sc.healthPath
 	name := fmt.Sprintf("%s-%s", b.name, role)
 	volArgs := &docker.VolumeArgs{
 		Name: pulumi.String(name + "-data"),
@@ -639,9 +667,10 @@ func (b *builder) newStackContainer(n *node, role string, image pulumi.StringInp
 	for i, f := range files {
 		uploads = append(uploads, docker.ContainerUploadArgs{File: pulumi.String(f.path), Content: f.content.ToStringOutput().ToStringPtrOutput(), Permissions: pulumi.String(f.mode)})
 		v := fmt.Sprintf("RCHA_FILE_%d", i)
-		lines = append(lines, v+" "+f.path)
+		lines = append(lines, v+" "+f.path+" "+f.mode)
 		env2[v] = f.content
 	}
+	uploads = append(uploads, sc.uploads...)
 	env2["RCHA_FILES"] = pulumi.String(strings.Join(lines, "\n"))
 	if check != "" {
 		env2["RCHA_CHECK"] = pulumi.String(check)
@@ -668,6 +697,12 @@ func (b *builder) newStackContainer(n *node, role string, image pulumi.StringInp
 	}
 	if len(command) > 0 {
 		args.Command = pulumi.ToStringArray(command)
+	}
+	if sc.user != "" {
+		args.User = pulumi.String(sc.user)
+	}
+	if len(sc.entrypoint) > 0 {
+		args.Entrypoints = pulumi.ToStringArray(sc.entrypoint)
 	}
 	hygiene(args, b.args.WaitSeconds)
 	dockerCLIEnv(env2, n.DockerHost, n.DockerTLS)
@@ -707,16 +742,22 @@ func (b *builder) newPrometheus(n *node, cfg monitoring.Config, image pulumi.Str
 		return err
 	}
 	conf := monitoringDir + "/prometheus.yml"
-	return b.newStackContainer(n, "prometheus", image, []configFile{
-		{conf, pulumi.String(prom), publicFileMode},
-		{monitoringDir + "/" + monitoring.RulesFile, pulumi.String(rules), publicFileMode},
-	}, "/prometheus", prometheusPort, b.args.Monitoring.Ports.Prometheus, []string{
-		"--config.file=" + conf,
-		"--storage.tsdb.path=/prometheus",
-		"--storage.tsdb.retention.time=" + b.args.Monitoring.Retention,
-		"--web.listen-address=:" + strconv.Itoa(prometheusPort),
-		"--web.enable-lifecycle",
-	}, nil, "promtool check config "+strings.TrimPrefix(conf, "/"), "HUP", "/-/healthy")
+	return b.newStackContainer(n, stackContainer{
+		role: "prometheus", image: image,
+		files: []configFile{
+			{conf, pulumi.String(prom), publicFileMode},
+			{monitoringDir + "/" + monitoring.RulesFile, pulumi.String(rules), publicFileMode},
+		},
+		dataPath: "/prometheus", internal: prometheusPort, external: b.args.Monitoring.Ports.Prometheus,
+		command: []string{
+			"--config.file=" + conf,
+			"--storage.tsdb.path=/prometheus",
+			"--storage.tsdb.retention.time=" + b.args.Monitoring.Retention,
+			"--web.listen-address=:" + strconv.Itoa(prometheusPort),
+			"--web.enable-lifecycle",
+		},
+		check: "promtool check config " + strings.TrimPrefix(conf, "/"), signal: "HUP", healthPath: "/-/healthy",
+	})
 }
 
 // newAlertmanager registers Alertmanager on n with Monitoring.Alertmanager
@@ -727,24 +768,37 @@ func (b *builder) newAlertmanager(n *node, image pulumi.StringInput) error {
 		return err
 	}
 	conf := monitoringDir + "/alertmanager.yml"
-	// Alertmanager runs as nobody: the file must be readable by it.
-	return b.newStackContainer(n, "alertmanager", image, []configFile{
-		{conf, secret(pulumi.String(text)), publicFileMode},
-	}, "/alertmanager", alertmanagerPort, b.args.Monitoring.Ports.Alertmanager, []string{
-		"--config.file=" + conf,
-		"--storage.path=/alertmanager",
-		"--web.listen-address=:" + strconv.Itoa(alertmanagerPort),
-		"--cluster.listen-address=",
-	}, nil, "amtool check-config "+strings.TrimPrefix(conf, "/"), "HUP", "/-/healthy")
+	// The config holds the receivers' secrets: root-only (0400), so
+	// Alertmanager runs as root in its container (the image's user is
+	// nobody, and its busybox has no way to hand it the file otherwise).
+	return b.newStackContainer(n, stackContainer{
+		role: "alertmanager", image: image,
+		files:    []configFile{{conf, secret(pulumi.String(text)), secretFileMode}},
+		dataPath: "/alertmanager", internal: alertmanagerPort, external: b.args.Monitoring.Ports.Alertmanager,
+		command: []string{
+			"--config.file=" + conf,
+			"--storage.path=/alertmanager",
+			"--web.listen-address=:" + strconv.Itoa(alertmanagerPort),
+			"--cluster.listen-address=",
+		},
+		check: "amtool check-config " + strings.TrimPrefix(conf, "/"), signal: "HUP", healthPath: "/-/healthy",
+		user: "root",
+	})
 }
 
-// grafanaPasswordPath is the admin password file Grafana reads
-// (GF_SECURITY_ADMIN_PASSWORD__FILE) when it creates its database.
-const grafanaPasswordPath = monitoringDir + "/grafana-admin-password"
+// grafanaUser is the grafana/grafana image's user (uid 472).
+const grafanaUser = "grafana"
+
+// grafanaCommand is the grafana/grafana image's entrypoint, which the
+// wrapper execs.
+var grafanaCommand = []string{"/run.sh"}
 
 // newGrafana registers Grafana on n: the datasource (this Prometheus), the
 // dashboard provider and the dashboards, which Grafana rereads every 30
-// seconds, so the config step sends no signal.
+// seconds, so the config step sends no signal. The admin password is not in
+// the container's environment: the Rocket.Chat entrypoint wrapper exports
+// GF_SECURITY_ADMIN_PASSWORD from an uploaded root-only file and drops to
+// the image's user (Grafana reads it when it creates its database).
 func (b *builder) newGrafana(n *node, image pulumi.StringInput) error {
 	dashboards, err := monitoring.RenderDashboards()
 	if err != nil {
@@ -754,20 +808,29 @@ func (b *builder) newGrafana(n *node, image pulumi.StringInput) error {
 	files := []configFile{
 		{monitoring.GrafanaDatasourcesFile, pulumi.String(monitoring.RenderGrafanaDatasource(promURL)), publicFileMode},
 		{monitoring.GrafanaProvidersFile, pulumi.String(monitoring.RenderGrafanaProviders()), publicFileMode},
-		// Grafana runs as uid 472 and reads it: 0444, inside the
-		// container only (not in its environment).
-		{grafanaPasswordPath, b.mon.grafanaPassword, "0444"},
 	}
 	for _, f := range monitoring.DashboardFiles(dashboards) {
 		files = append(files, configFile{monitoring.GrafanaDashboardsDir + "/" + f, pulumi.String(dashboards[f]), publicFileMode})
 	}
 	env := pulumi.StringArray{
-		pulumi.String("GF_SECURITY_ADMIN_PASSWORD__FILE=" + grafanaPasswordPath),
 		pulumi.String("GF_USERS_ALLOW_SIGN_UP=false"),
 		pulumi.String("GF_ANALYTICS_REPORTING_ENABLED=false"),
 		pulumi.String("GF_ANALYTICS_CHECK_FOR_UPDATES=false"),
 	}
-	return b.newStackContainer(n, "grafana", image, files, "/var/lib/grafana", grafanaPort, b.args.Monitoring.Ports.Grafana, nil, env, "", "", "/api/health")
+	secrets := secret(b.mon.grafanaPassword.ApplyT(func(pw string) string {
+		return envFile([][2]string{{"GF_SECURITY_ADMIN_PASSWORD", pw}})
+	}).(pulumi.StringOutput))
+	return b.newStackContainer(n, stackContainer{
+		role: "grafana", image: image, files: files,
+		dataPath: "/var/lib/grafana", internal: grafanaPort, external: b.args.Monitoring.Ports.Grafana,
+		command: grafanaCommand, env: env, healthPath: "/api/health",
+		user:       "root",
+		entrypoint: []string{"/bin/sh", rocketChatEntrypointPath, grafanaUser, rocketChatSecretsUpload, rocketChatSecretsCopy},
+		uploads: docker.ContainerUploadArray{
+			docker.ContainerUploadArgs{File: pulumi.String(rocketChatEntrypointPath), Content: pulumi.String(rocketChatEntrypoint), Permissions: pulumi.String(scriptFileMode)},
+			docker.ContainerUploadArgs{File: pulumi.String(rocketChatSecretsUpload), Content: secrets.ToStringPtrOutput(), Permissions: pulumi.String(secretFileMode)},
+		},
+	})
 }
 
 // vrrpNotifyScript is keepalived's notify script path, with monitoring.

@@ -215,15 +215,15 @@ func TestMonitoringSecrets(t *testing.T) {
 	if len(exporterPW) != 32 {
 		t.Fatalf("exporter password %q, want 32 generated characters", exporterPW)
 	}
-	// The exporter's password is in an uploaded secret file (mode 0400)
-	// that the entrypoint wrapper exports, not in its environment.
+	// The exporter's password is in an uploaded secret file that a shell
+	// exports before it execs the exporter, not in its environment.
 	exp := rec.Named(t, tContainer, "chat-exporter-mongo-rocket-1")
 	if env := strings.Join(exp.Strings("envs"), " "); strings.Contains(env, exporterPW) || !strings.Contains(env, "MONGODB_URI=mongodb://10.250.250.11:27017/admin?directConnection=true") {
 		t.Errorf("exporter env %q", env)
 	}
 	var creds mocktest.Resource
 	for _, u := range exp.Objects("uploads") {
-		if mocktest.Unwrap(u["file"]).StringValue() == "/etc/rocketchat-ha/secrets.env" {
+		if mocktest.Unwrap(u["file"]).StringValue() == "/etc/rocketchat-ha/exporter.env" {
 			creds.Inputs = u
 		}
 	}
@@ -231,7 +231,7 @@ func TestMonitoringSecrets(t *testing.T) {
 		creds.String("content") != "MONGODB_USER='exporter'\nMONGODB_PASSWORD='"+exporterPW+"'\n" {
 		t.Errorf("exporter credentials upload %v", creds.Inputs)
 	}
-	if ep := exp.Strings("entrypoints"); len(ep) != 5 || ep[1] != "/etc/rocketchat-ha/entrypoint.sh" || ep[2] != "nobody" {
+	if ep := exp.Strings("entrypoints"); len(ep) != 4 || ep[0] != "/bin/sh" || ep[3] != "/etc/rocketchat-ha/exporter.env" {
 		t.Errorf("exporter entrypoint %v", ep)
 	}
 	if cmd := exp.Strings("command"); len(cmd) == 0 || cmd[0] != components.MongoExporterBinary {
@@ -240,18 +240,27 @@ func TestMonitoringSecrets(t *testing.T) {
 	graf := rec.Named(t, tContainer, "chat-grafana")
 	var grafanaPW string
 	for _, u := range graf.Objects("uploads") {
-		if mocktest.Unwrap(u["file"]).StringValue() == "/etc/rcha-monitoring/grafana-admin-password" {
-			if !mocktest.Secret(u["content"]) {
-				t.Errorf("grafana admin password upload is not secret")
+		if mocktest.Unwrap(u["file"]).StringValue() == "/etc/rocketchat-ha/secrets.env" {
+			if !mocktest.Secret(u["content"]) || mocktest.Unwrap(u["permissions"]).StringValue() != "0400" {
+				t.Errorf("grafana admin password upload is not a secret 0400 file")
 			}
-			grafanaPW = mocktest.Unwrap(u["content"]).StringValue()
+			grafanaPW = strings.TrimSuffix(strings.TrimPrefix(mocktest.Unwrap(u["content"]).StringValue(), "GF_SECURITY_ADMIN_PASSWORD='"), "'\n")
 		}
 	}
 	if len(grafanaPW) != 32 {
 		t.Errorf("grafana admin password %q", grafanaPW)
 	}
-	if env := strings.Join(graf.Strings("envs"), " "); strings.Contains(env, grafanaPW) || !strings.Contains(env, "GF_SECURITY_ADMIN_PASSWORD__FILE=") {
+	if env := strings.Join(graf.Strings("envs"), " "); strings.Contains(env, grafanaPW) || strings.Contains(env, "GF_SECURITY_ADMIN_PASSWORD") {
 		t.Errorf("grafana env %q", env)
+	}
+	if ep := graf.Strings("entrypoints"); len(ep) != 5 || ep[2] != "grafana" || !slices.Equal(graf.Strings("command"), []string{"/run.sh"}) {
+		t.Errorf("grafana entrypoint %v command %v", ep, graf.Strings("command"))
+	}
+	// The Alertmanager config (receivers' secrets) is a secret 0400 file.
+	for _, u := range rec.Named(t, tContainer, "chat-alertmanager").Objects("uploads") {
+		if !mocktest.Secret(u["content"]) || mocktest.Unwrap(u["permissions"]).StringValue() != "0400" {
+			t.Errorf("alertmanager upload %v is not a secret 0400 file", mocktest.Unwrap(u["file"]))
+		}
 	}
 	// No plain input anywhere holds a password or the Alertmanager's webhook token.
 	for path, v := range rec.PlainStrings() {

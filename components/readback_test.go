@@ -49,6 +49,8 @@ func readBackCases() map[string]*components.RocketChatHAArgs {
 		"docker API 1.44":          api144,
 		"virtual ip": {Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
 			LoadBalancer: components.LoadBalancer{VirtualIP: "10.250.250.100", Interface: "eth0"}},
+		"monitoring stack": {Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
+			Monitoring: components.MonitoringArgs{Node: "rocket-1", Alertmanager: "route:\n  receiver: a\nreceivers:\n  - name: a\n"}},
 		"separate load balancer host": {Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"), LoadBalancer: components.LoadBalancer{DockerHost: "unix:///var/run/lb.sock", Address: "lb.example.com"}},
 	}
 }
