@@ -285,6 +285,22 @@ type monitoringState struct {
 	exporterPassword pulumi.StringOutput // secret
 	grafanaPassword  pulumi.StringOutput // secret; with a stack
 	url              pulumi.StringOutput
+	// extraJobs and extraGroups are other features' scrape jobs and rule
+	// groups (addMonitoring).
+	extraJobs   []monitoring.ScrapeJob
+	extraGroups []monitoring.RuleGroup
+}
+
+// addMonitoring adds another feature's scrape jobs and alert rules (for
+// example a backup-status endpoint) to the stack's Prometheus. Call it from
+// a build step after "monitoring users" and before "cluster"; with
+// monitoring off it does nothing.
+func (b *builder) addMonitoring(jobs []monitoring.ScrapeJob, groups ...monitoring.RuleGroup) {
+	if b.mon == nil || !b.args.Monitoring.On() {
+		return
+	}
+	b.mon.extraJobs = append(b.mon.extraJobs, jobs...)
+	b.mon.extraGroups = append(b.mon.extraGroups, groups...)
 }
 
 // monitoringUsers is the build step that, with monitoring on, generates the
@@ -347,19 +363,24 @@ func (b *builder) monitoringConfig(sites []lbSite) monitoring.Config {
 		c.Self = net.JoinHostPort(n.Address, strconv.Itoa(m.Ports.Prometheus))
 		c.Alertmanager = net.JoinHostPort(n.Address, strconv.Itoa(m.Ports.Alertmanager))
 	}
+	c.ExtraJobs, c.ExtraGroups = b.mon.extraJobs, b.mon.extraGroups
 	return c
 }
 
-// statusAddress is where site s's status server and exporter answer.
+// statusAddress is where site s's status server and exporter answer: the
+// node's address, or on a separate Docker host the address they are
+// published on, else LoadBalancer.Address, else the host's name.
 func (s lbSite) statusAddress(lb LoadBalancer) string {
-	addr := s.address
-	if s.node == nil {
-		addr = lbPrivateAddress(lb, "")
-		if isUnspecified(addr) {
-			addr = s.address
-		}
+	if s.node != nil {
+		return s.address
 	}
-	return addr
+	if addr := lbPrivateAddress(lb, ""); !isUnspecified(addr) {
+		return addr
+	}
+	if lb.Address != "" {
+		return lb.Address
+	}
+	return s.address
 }
 
 // monitoringNode is the node that runs the stack, or nil.
