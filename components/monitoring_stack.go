@@ -261,4 +261,3 @@ func (b *builder) newGrafana(n *node, image pulumi.StringInput) error {
 		},
 	})
 }
-
