@@ -49,6 +49,14 @@ func TestVirtualIPWithRealNginxAndKeepalived(t *testing.T) {
 	for _, h := range l.hosts {
 		l.startNginx(h)
 	}
+	// Monitoring's notify script records each host's state.
+	for name, w := range l.installNotify(t) {
+		for _, h := range l.hosts {
+			if h.name == name {
+				h.notify = w
+			}
+		}
+	}
 	l.writeKeepalivedConfs()
 	for _, h := range l.hosts {
 		l.startKeepalived(h)
@@ -59,6 +67,7 @@ func TestVirtualIPWithRealNginxAndKeepalived(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("converged in %s: %s (%s) holds %s", time.Since(start).Round(10*time.Millisecond), holder.name, holder.addr, vip)
+	t.Run("VRRPStateFiles", func(t *testing.T) { l.checkVRRPState(t, holder) })
 
 	t.Run("VirtualIPAnswersAndOneHolder", func(t *testing.T) {
 		e, err := getEcho(nsClient(l.clientNS, clientAddr, 2*time.Second), "http://"+vip+"/api/info")

@@ -58,6 +58,7 @@ type lbHost struct {
 	nginxCfg nginx.Config // with the prefix paths filled in
 	nginxRaw string       // the rendered nginx.conf
 	kaConf   string       // path of the rendered keepalived.conf
+	notify   string       // keepalived's notify script (monitoring), when set
 
 	mu    sync.Mutex
 	nginx *proc
@@ -492,6 +493,7 @@ func (l *lab) writeKeepalivedConfs() {
 			VirtualIP:       vip,
 			Prefix:          prefixLen,
 			HealthURL:       fmt.Sprintf("http://127.0.0.1:%d%s", lbHTTPPort, nginx.HealthPath),
+			NotifyScript:    h.notify,
 		})
 		if err != nil {
 			t.Fatal(err)
