@@ -201,6 +201,9 @@ func (a RocketChatHAArgs) validateMonitoring(bad func(key, format string, args .
 		return true
 	}
 	for i, n := range a.Nodes {
+		if n.Ports.Instance == RocketChatMetricsPort {
+			bad(fmt.Sprintf("Nodes[%d].Ports.Instance", i), "%d is the port of Rocket.Chat's Prometheus exporter inside its container (monitoring); choose another", RocketChatMetricsPort)
+		}
 		for _, p := range []struct {
 			name string
 			port int

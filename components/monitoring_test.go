@@ -301,15 +301,18 @@ func TestMonitoringValidation(t *testing.T) {
 		edit func(a *components.RocketChatHAArgs)
 		want string
 	}{
-		"unknown node":     {func(a *components.RocketChatHAArgs) { a.Monitoring.Node = "rocket-9" }, `Monitoring.Node: "rocket-9" is not the name`},
-		"node while off":   {func(a *components.RocketChatHAArgs) { a.Monitoring.Enabled = &off }, "Monitoring.Node: is set while Monitoring.Enabled is false"},
-		"retention":        {func(a *components.RocketChatHAArgs) { a.Monitoring.Retention = "15 days" }, "Monitoring.Retention"},
-		"alertmanager":     {func(a *components.RocketChatHAArgs) { a.Monitoring.Alertmanager = "route:\n  receiver: x\n" }, "Monitoring.Alertmanager: receivers"},
-		"lag":              {func(a *components.RocketChatHAArgs) { a.Monitoring.ReplicationLagSeconds = -1 }, "Monitoring.ReplicationLagSeconds"},
-		"oplog":            {func(a *components.RocketChatHAArgs) { a.Monitoring.OplogWindowHours = 10000 }, "Monitoring.OplogWindowHours"},
-		"grafana on 3000":  {func(a *components.RocketChatHAArgs) { a.Monitoring.Ports.Grafana = 3000 }, "Monitoring.Ports.Grafana: port 3000"},
-		"exporter port":    {func(a *components.RocketChatHAArgs) { a.Nodes[1].Ports.MongoExporter = 27017 }, "Nodes[1].Ports.MongoExporter: port 27017"},
-		"status on 80":     {func(a *components.RocketChatHAArgs) { a.Monitoring.Ports.NginxStatus = 80 }, "Monitoring.Ports.NginxStatus"},
+		"unknown node":    {func(a *components.RocketChatHAArgs) { a.Monitoring.Node = "rocket-9" }, `Monitoring.Node: "rocket-9" is not the name`},
+		"node while off":  {func(a *components.RocketChatHAArgs) { a.Monitoring.Enabled = &off }, "Monitoring.Node: is set while Monitoring.Enabled is false"},
+		"retention":       {func(a *components.RocketChatHAArgs) { a.Monitoring.Retention = "15 days" }, "Monitoring.Retention"},
+		"alertmanager":    {func(a *components.RocketChatHAArgs) { a.Monitoring.Alertmanager = "route:\n  receiver: x\n" }, "Monitoring.Alertmanager: receivers"},
+		"lag":             {func(a *components.RocketChatHAArgs) { a.Monitoring.ReplicationLagSeconds = -1 }, "Monitoring.ReplicationLagSeconds"},
+		"oplog":           {func(a *components.RocketChatHAArgs) { a.Monitoring.OplogWindowHours = 10000 }, "Monitoring.OplogWindowHours"},
+		"grafana on 3000": {func(a *components.RocketChatHAArgs) { a.Monitoring.Ports.Grafana = 3000 }, "Monitoring.Ports.Grafana: port 3000"},
+		"exporter port":   {func(a *components.RocketChatHAArgs) { a.Nodes[1].Ports.MongoExporter = 27017 }, "Nodes[1].Ports.MongoExporter: port 27017"},
+		"status on 80":    {func(a *components.RocketChatHAArgs) { a.Monitoring.Ports.NginxStatus = 80 }, "Monitoring.Ports.NginxStatus"},
+		"instance on 9458": {func(a *components.RocketChatHAArgs) {
+			a.Nodes[2].Ports.Instance, a.Nodes[2].Ports.RocketChatMetrics = 9458, 9459
+		}, "Nodes[2].Ports.Instance: 9458 is the port of Rocket.Chat's Prometheus exporter"},
 		"metrics too high": {func(a *components.RocketChatHAArgs) { a.Nodes[0].Ports.RocketChatMetrics = 70000 }, "Nodes[0].Ports.RocketChatMetrics: 70000 is not a TCP port"},
 	} {
 		t.Run(name, func(t *testing.T) {
