@@ -52,7 +52,7 @@ func TestMonitoringConfig(t *testing.T) {
 	if !slices.Contains(prom.Strings("command"), "--storage.tsdb.retention.time=30d") {
 		t.Errorf("retention not passed: %v", prom.Strings("command"))
 	}
-	exp := rec.Named(t, tContainer, "rocketchat-mongo-exporter-rocket-1")
+	exp := rec.Named(t, tContainer, "rocketchat-exporter-mongo-rocket-1")
 	if p := exp.Objects("ports"); len(p) != 1 || p[0]["external"].NumberValue() != 9300 {
 		t.Errorf("nodes[0].ports.mongoExporter not used: %v", p)
 	}
