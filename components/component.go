@@ -85,6 +85,7 @@ func NewRocketChatHA(ctx *pulumi.Context, name string, args *RocketChatHAArgs, o
 		{"secrets", b.secrets},
 		{"database users", b.seedUsers},
 		{"connection strings", b.connectionStrings},
+		{"backup", b.backup},
 		{"cluster", b.cluster},
 	}
 	for _, s := range steps {

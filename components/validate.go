@@ -38,6 +38,7 @@ func (a RocketChatHAArgs) WithDefaults() RocketChatHAArgs {
 		out.Nodes[i] = n.WithDefaults()
 	}
 	out.LoadBalancer = a.LoadBalancer.WithDefaults(out.Nodes)
+	out.Backup = a.Backup.WithDefaults(out.Nodes)
 	return out
 }
 
@@ -263,6 +264,7 @@ func (a RocketChatHAArgs) Validate() error {
 			bad(fmt.Sprintf("LoadBalancer.TrustedProxies[%d]", i), "%q is neither an IP address nor a CIDR", p)
 		}
 	}
+	a.Backup.validate(a, bad)
 	return errors.Join(errs...)
 }
 
