@@ -112,9 +112,10 @@ func (b BackupArgs) validate(a RocketChatHAArgs, bad func(key, format string, ar
 		bad("Backup.Keep", "must be between 1 and 10000 archives, got %d", b.Keep)
 	}
 	var host *Node
+	hostIndex := 0
 	for i := range a.Nodes {
 		if a.Nodes[i].Name == b.Node {
-			host = &a.Nodes[i]
+			host, hostIndex = &a.Nodes[i], i
 		}
 	}
 	if host == nil && len(a.Nodes) > 0 {
@@ -128,7 +129,7 @@ func (b BackupArgs) validate(a RocketChatHAArgs, bad func(key, format string, ar
 			port int
 		}{{"Ports.Mongo", host.Ports.Mongo}, {"Ports.RocketChat", host.Ports.RocketChat}, {"Ports.Instance", host.Ports.Instance}} {
 			if p.port == b.MetricsPort {
-				bad("Backup.MetricsPort", "%d is already used by %s's %s", b.MetricsPort, host.Name, p.key)
+				bad("Backup.MetricsPort", "%d is already used by Nodes[%d].%s (%s)", b.MetricsPort, hostIndex, p.key, host.Name)
 			}
 		}
 		for _, lbNode := range a.LoadBalancer.Nodes {

@@ -152,7 +152,7 @@ func TestBackupValidation(t *testing.T) {
 		{components.BackupArgs{Schedule: "daily"}, `Backup.Schedule: "daily" has 1 fields; want five`},
 		{components.BackupArgs{Keep: -1}, "Backup.Keep: must be between 1 and 10000 archives, got -1"},
 		{components.BackupArgs{Node: "rocket-9"}, `Backup.Node: "rocket-9" is not the name of any entry in Nodes`},
-		{components.BackupArgs{MetricsPort: 27017}, "Backup.MetricsPort: 27017 is already used by rocket-3's Ports.Mongo"},
+		{components.BackupArgs{MetricsPort: 27017}, "Backup.MetricsPort: 27017 is already used by Nodes[2].Ports.Mongo (rocket-3)"},
 		{components.BackupArgs{MetricsPort: 80, Node: "rocket-1"}, "Backup.MetricsPort: 80 is already used by the load balancer on rocket-1"},
 		{components.BackupArgs{MetricsPort: 70000}, "Backup.MetricsPort: 70000 is not a TCP port"},
 		{components.BackupArgs{S3: &components.BackupS3{Bucket: "b", AccessKeyID: pulumi.String("a"), SecretAccessKey: pulumi.String("s")}}, "Backup.S3.Endpoint: is required"},

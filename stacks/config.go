@@ -32,6 +32,8 @@ type Config struct {
 	DockerAPIVersion     string             `json:"dockerApiVersion"`
 	// MongoFeatureCompatibility is "auto" or "manual".
 	MongoFeatureCompatibility string `json:"mongoFeatureCompatibility"`
+	// Backup is `backup`: the scheduled backups (BackupConfig).
+	Backup BackupConfig `json:"backup"`
 }
 
 // NodeConfig is one entry of `nodes`.
@@ -122,6 +124,7 @@ func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
 	obj("healthTimeoutSeconds", &cfg.HealthTimeoutSeconds)
 	str("dockerApiVersion", &cfg.DockerAPIVersion)
 	str("mongoFeatureCompatibility", &cfg.MongoFeatureCompatibility)
+	obj("backup", &cfg.Backup)
 
 	str("mongoRootPassword", &sec.MongoRootPassword)
 	str("rocketPassword", &sec.RocketPassword)
@@ -163,6 +166,7 @@ func (c Config) CheckSecrets(sec Secrets, isSecret func(key string) bool) error 
 			errs = append(errs, fmt.Errorf("loadBalancer.%s: is a secret; set it with `pulumi config set --secret --path loadBalancer.%s ...`", f.key, f.key))
 		}
 	}
+	errs = append(errs, c.Backup.checkSecrets(isSecret)...)
 	return errors.Join(errs...)
 }
 

@@ -124,6 +124,7 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 			KeepalivedImage:   plainOrNil(c.LoadBalancer.KeepalivedImage),
 		},
 	}
+	args.Backup = c.Backup.args(secretOrNil, plainOrNil)
 	for _, n := range c.Nodes {
 		args.Nodes = append(args.Nodes, components.Node{
 			Name:       n.Name,

@@ -84,6 +84,17 @@ func TestSeedConformance(t *testing.T) {
 		"rocket":    "password [clusterMonitor@admin readWrite@rocketchat]",
 		"oploguser": "password [clusterMonitor@admin read@local]",
 	}
+	// Besides the seed's users: the backup job's, with only the backup
+	// role and a generated password.
+	for i, u := range desired.Users {
+		if u.User == "backup" {
+			if len(u.Roles) != 1 || u.Roles[0] != (replicaset.Role{Role: "backup", DB: "admin"}) || u.DB != "admin" || len(u.Password) != 32 {
+				t.Errorf("backup user %+v", u)
+			}
+			desired.Users = slices.Delete(desired.Users, i, i+1)
+			break
+		}
+	}
 	if len(desired.Users) != len(wantUsers) {
 		t.Errorf("users %v", desired.Users)
 	}
@@ -108,8 +119,8 @@ func TestDevStackFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := len(rec.ByType(tContainer)); n != 7 {
-		t.Errorf("%d containers, want 7", n)
+	if n := len(rec.ByType(tContainer)); n != 8 {
+		t.Errorf("%d containers, want 8 (the backup job's too)", n)
 	}
 	lb := rec.Named(t, tContainer, "rocketchat-lb")
 	ports := lb.Objects("ports")
