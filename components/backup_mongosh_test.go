@@ -334,4 +334,3 @@ func TestBackupMetricsUnderMongosh(t *testing.T) {
 		t.Errorf("GET /other: %d", resp.StatusCode)
 	}
 }
-
