@@ -219,3 +219,11 @@ func sortedKeys(m map[string]string) []string {
 	sort.Strings(keys)
 	return keys
 }
+
+// RocketChatContainerName is the name of the Rocket.Chat container of
+// node on cluster name (what `rcha restore` stops and starts).
+func RocketChatContainerName(cluster, node string) string { return cluster + "-rocketchat-" + node }
+
+// RootPasswordResourceName is the name of the pulumi-random resource that
+// holds the generated root password of cluster name.
+func RootPasswordResourceName(cluster string) string { return cluster + "-mongo-root-password" }

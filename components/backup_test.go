@@ -198,3 +198,17 @@ func TestBackupOnANodeThatIsDown(t *testing.T) {
 		t.Error("a backup change on rocket-3 changes rocket-1's fingerprint")
 	}
 }
+
+// TestNamesRchaUses: the names rcha's backup commands derive are the
+// component's.
+func TestNamesRchaUses(t *testing.T) {
+	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(2), RootURL: pulumi.String("https://c.example.com")})
+	rec.Named(t, tContainer, components.RocketChatContainerName("chat", "rocket-2"))
+	rec.Named(t, tContainer, components.BackupContainerName("chat"))
+	rec.Named(t, tVolume, components.BackupVolumeName("chat"))
+	rec.Named(t, tRandom, components.RootPasswordResourceName("chat"))
+	c := rec.Named(t, tContainer, components.BackupContainerName("chat"))
+	if _, ok := c.Upload(components.BackupRunScript); !ok {
+		t.Errorf("the backup container has no %s", components.BackupRunScript)
+	}
+}
