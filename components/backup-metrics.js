@@ -3,7 +3,7 @@
 // that backup-run.sh writes after every run (RCHA_METRICS_FILE), plus the
 // schedule's longest gap between runs, so that an alert can compare the
 // age of the last success with 1.5 x that interval. Before the first run it
-// answers the gauges the file would hold with zeros.
+// answers no success yet, and since when the job has waited (RCHA_SINCE_FILE).
 const http = require('http');
 const fs = require('fs');
 const file = process.env.RCHA_METRICS_FILE;
@@ -14,8 +14,17 @@ function body() {
   try {
     text = fs.readFileSync(file, 'utf8');
   } catch (e) {
+    // No run yet: no success, and since when the job has been waiting.
+    let since = 0;
+    try {
+      since = Number(fs.readFileSync(process.env.RCHA_SINCE_FILE || '', 'utf8').trim()) || 0;
+    } catch (e2) {
+      since = 0;
+    }
     text = '# HELP rcha_backup_last_success_timestamp_seconds Unix time of the last successful backup (0: none yet).\n' +
-      '# TYPE rcha_backup_last_success_timestamp_seconds gauge\nrcha_backup_last_success_timestamp_seconds 0\n';
+      '# TYPE rcha_backup_last_success_timestamp_seconds gauge\nrcha_backup_last_success_timestamp_seconds 0\n' +
+      '# HELP rcha_backup_since_timestamp_seconds Unix time the backup job first started on this volume.\n' +
+      '# TYPE rcha_backup_since_timestamp_seconds gauge\nrcha_backup_since_timestamp_seconds ' + since + '\n';
   }
   return text +
     '# HELP rcha_backup_interval_seconds Longest time between two scheduled backups (the schedule\'s longest gap).\n' +

@@ -21,7 +21,7 @@ mkdir -p "$STATE"
 # in this container yet.
 rm -rf "$STATE/lock"
 if [ -n "${RCHA_BACKUP_METRICS_PORT:-}" ]; then
-  RCHA_METRICS_FILE=$STATE/metrics.prom mongosh --nodb --quiet --norc "$LIB/backup-metrics.js" &
+  RCHA_METRICS_FILE=$STATE/metrics.prom RCHA_SINCE_FILE=$STATE/since mongosh --nodb --quiet --norc "$LIB/backup-metrics.js" &
 fi
 say "schedule \"$RCHA_BACKUP_SCHEDULE\" (UTC), keep ${RCHA_BACKUP_KEEP:-?}"
 last=''

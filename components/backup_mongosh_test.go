@@ -280,6 +280,7 @@ func TestBackupMetricsUnderMongosh(t *testing.T) {
 	script := filepath.Join(dir, "backup-metrics.js")
 	must(t, os.WriteFile(script, []byte(components.BackupMetricsScript()), 0o444))
 	metrics := filepath.Join(dir, "metrics.prom")
+	must(t, os.WriteFile(filepath.Join(dir, "since"), []byte("1764500000\n"), 0o644))
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	must(t, err)
 	port := l.Addr().(*net.TCPAddr).Port
@@ -288,7 +289,7 @@ func TestBackupMetricsUnderMongosh(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, mongosh, "--nodb", "--quiet", "--norc", script)
 	cmd.Env = append(os.Environ(), "HOME="+dir, "RCHA_METRICS_FILE="+metrics, "RCHA_BACKUP_METRICS_PORT="+strconv.Itoa(port),
-		"RCHA_BACKUP_METRICS_BIND=127.0.0.1", "RCHA_BACKUP_INTERVAL_SECONDS=86400")
+		"RCHA_BACKUP_METRICS_BIND=127.0.0.1", "RCHA_SINCE_FILE="+filepath.Join(dir, "since"), "RCHA_BACKUP_INTERVAL_SECONDS=86400")
 	var out testenv.SyncBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	must(t, cmd.Start())
@@ -312,7 +313,7 @@ func TestBackupMetricsUnderMongosh(t *testing.T) {
 		}
 	}
 	first := get()
-	for _, want := range []string{"rcha_backup_last_success_timestamp_seconds 0\n", "rcha_backup_interval_seconds 86400\n", "# TYPE rcha_backup_interval_seconds gauge\n"} {
+	for _, want := range []string{"rcha_backup_last_success_timestamp_seconds 0\n", "rcha_backup_since_timestamp_seconds 1764500000\n", "rcha_backup_interval_seconds 86400\n", "# TYPE rcha_backup_interval_seconds gauge\n"} {
 		if !strings.Contains(first, want) {
 			t.Errorf("before any run, /metrics lacks %q:\n%s", want, first)
 		}
