@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/resource/sig"
 
 	"github.com/rocketchat-ha/rocketchat-ha/components"
@@ -18,13 +19,21 @@ import (
 )
 
 // backupCluster reads, from the stack config, what the backup commands
-// need: the nodes with their Docker hosts (and TLS material), the backup
-// node and container, the replica set.
+// need (BackupCluster).
 func (r *runner) backupCluster(ctx context.Context) (backupops.Cluster, stacks.Secrets, string, error) {
 	all, err := r.stack.GetAllConfig(ctx)
 	if err != nil {
 		return backupops.Cluster{}, stacks.Secrets{}, "", fmt.Errorf("reading the stack config: %s", cliErr(err))
 	}
+	return BackupCluster(r.o.stack, all)
+}
+
+// BackupCluster maps a stack's config (as auto.Stack.GetAllConfig returns
+// it) onto what the backup commands need: the nodes with their Docker
+// hosts (and TLS material) and Rocket.Chat containers, the backup node
+// and container, the replica set, the health timeout. It also returns the
+// secrets and the cluster name.
+func BackupCluster(stack string, all auto.ConfigMap) (backupops.Cluster, stacks.Secrets, string, error) {
 	cfg, sec, err := stacks.Parse(func(k string) (string, bool) {
 		v, ok := all[k]
 		return v.Value, ok
@@ -44,7 +53,7 @@ func (r *runner) backupCluster(ctx context.Context) (backupops.Cluster, stacks.S
 		cluster = stacks.DefaultClusterName
 	}
 	c := backupops.Cluster{
-		Stack: r.o.stack, ReplicaSet: args.ReplicaSetName, BackupContainer: components.BackupContainerName(cluster),
+		Stack: stack, ReplicaSet: args.ReplicaSetName, BackupContainer: components.BackupContainerName(cluster),
 		RunScript: components.BackupRunScript, HealthTimeout: time.Duration(args.WaitSeconds) * time.Second,
 	}
 	found := false

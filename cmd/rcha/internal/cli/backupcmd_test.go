@@ -4,6 +4,9 @@ import (
 	"bytes"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -57,4 +60,38 @@ func TestRootPasswordFromDeployment(t *testing.T) {
 	_, err = RootPasswordFromDeployment(dep, "other")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "the state has no other-mongo-root-password: set mongoRootPassword")
+}
+
+func TestBackupCluster(t *testing.T) {
+	cfg := auto.ConfigMap{
+		"rocketchat-ha:clusterName":          {Value: "chat"},
+		"rocketchat-ha:nodes":                {Value: `[{"name":"rocket-1","address":"10.0.0.1"},{"name":"rocket-2","address":"10.0.0.2","dockerHost":"tcp://10.0.0.2:2376"},{"name":"rocket-3","address":"10.0.0.3"}]`},
+		"rocketchat-ha:dockerTls":            {Value: `{"caMaterial":"CA","certMaterial":"CERT","keyMaterial":"KEY"}`, Secret: true},
+		"rocketchat-ha:backup":               {Value: `{"node":"rocket-2"}`},
+		"rocketchat-ha:mongoRootPassword":    {Value: "R00t", Secret: true},
+		"rocketchat-ha:healthTimeoutSeconds": {Value: "120"},
+	}
+	c, sec, cluster, err := BackupCluster("prod", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "chat", cluster)
+	assert.Equal(t, "R00t", sec.MongoRootPassword)
+	assert.Equal(t, "chat-backup", c.BackupContainer)
+	assert.Equal(t, "rocket-2", c.Backup.Name)
+	assert.Equal(t, "tcp://10.0.0.2:2376", c.Backup.DockerHost)
+	assert.Equal(t, "CA", c.Backup.CA, "TLS material for a tcp:// host")
+	assert.Equal(t, "", c.Nodes[0].CA, "none for ssh://")
+	assert.Equal(t, "ssh://root@10.0.0.1", c.Nodes[0].DockerHost)
+	assert.Equal(t, "chat-rocketchat-rocket-3", c.Nodes[2].RocketChat)
+	assert.Equal(t, "rs0", c.ReplicaSet)
+	assert.Equal(t, 120*time.Second, c.HealthTimeout)
+
+	delete(cfg, "rocketchat-ha:backup")
+	c, _, _, err = BackupCluster("prod", cfg)
+	require.NoError(t, err)
+	assert.Equal(t, "rocket-3", c.Backup.Name, "the last node by default")
+
+	cfg["rocketchat-ha:backup"] = auto.ConfigValue{Value: `{"disabled":true}`}
+	_, _, _, err = BackupCluster("prod", cfg)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "backups are off")
 }
