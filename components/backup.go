@@ -53,11 +53,15 @@ var (
 )
 
 // BackupContainerName is the name of the backup container of cluster
-// name; BackupVolumeName is its archive volume's.
-func BackupContainerName(cluster string) string { return cluster + "-backup" }
+// name on node (its Docker name and its resource name: a change of
+// backup.node replaces it on the new node instead of moving one resource
+// between providers).
+func BackupContainerName(cluster, node string) string { return cluster + "-backup-" + node }
 
-// BackupVolumeName is the name of the archive volume of cluster name.
-func BackupVolumeName(cluster string) string { return cluster + "-backups" }
+// BackupVolumeName is the name of the archive volume of cluster name on
+// node. When backup.node changes, the old node's volume is retained
+// (unless deleteDataOnDestroy) with its archives.
+func BackupVolumeName(cluster, node string) string { return cluster + "-backups-" + node }
 
 // backupHealth is the backup container's healthcheck: the scheduler has
 // written its heartbeat within the last three minutes.
@@ -93,7 +97,7 @@ func (b *builder) backup() error {
 	if n == nil {
 		return fmt.Errorf("Backup.Node: %q is not a node", bk.Node)
 	}
-	volName := BackupVolumeName(b.name)
+	volName := BackupVolumeName(b.name, n.Name)
 	volArgs := &docker.VolumeArgs{
 		Name: pulumi.String(volName),
 		Labels: docker.VolumeLabelArray{
@@ -118,7 +122,7 @@ func (b *builder) backup() error {
 	if bk.Image != nil {
 		imageRef = bk.Image
 	}
-	name := BackupContainerName(b.name)
+	name := BackupContainerName(b.name, n.Name)
 	img, err := b.newImage(n, name+"-image", imageRef, n.provider)
 	if err != nil {
 		return fmt.Errorf("%s: backup image: %w", n, err)
@@ -187,13 +191,13 @@ func (b *builder) backupContainerArgs(n *node, sched CronSchedule, password pulu
 		uploads = append(uploads, docker.ContainerUploadArgs{File: pulumi.String(backupS3File), Content: secret(doc).ToStringPtrOutput(), Permissions: pulumi.String(secretFileMode)})
 	}
 	args := &docker.ContainerArgs{
-		Name:        pulumi.String(BackupContainerName(b.name)),
+		Name:        pulumi.String(BackupContainerName(b.name, n.Name)),
 		Image:       image,
 		Entrypoints: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(BackupLibDir + "/backup-scheduler.sh")},
 		Envs:        envs,
 		Uploads:     uploads,
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
-			VolumeName:    pulumi.String(BackupVolumeName(b.name)),
+			VolumeName:    pulumi.String(BackupVolumeName(b.name, n.Name)),
 			ContainerPath: pulumi.String(BackupDir),
 		}},
 		Ports:  publish(n.Address, map[int]int{bk.MetricsPort: bk.MetricsPort}),

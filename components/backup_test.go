@@ -25,18 +25,18 @@ func TestBackupOnTheChosenNode(t *testing.T) {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
 				Backup: components.BackupArgs{Node: c.node}, DeleteDataOnDestroy: del})
 			prov := rec.URNOf(t, tProvider, "chat-docker-"+c.want)
-			for _, r := range []mocktest.Resource{rec.Named(t, tContainer, "chat-backup"), rec.Named(t, tImage, "chat-backup-image"), rec.Named(t, tVolume, "chat-backups")} {
+			for _, r := range []mocktest.Resource{rec.Named(t, tContainer, "chat-backup-"+c.want), rec.Named(t, tImage, "chat-backup-"+c.want+"-image"), rec.Named(t, tVolume, "chat-backups-"+c.want)} {
 				if !strings.HasPrefix(r.Req.GetProvider(), prov+"::") {
 					t.Errorf("node %q: %s is on %q, want %s's provider", c.node, r.Name, r.Req.GetProvider(), c.want)
 				}
 			}
-			vol := rec.Named(t, tVolume, "chat-backups")
+			vol := rec.Named(t, tVolume, "chat-backups-"+c.want)
 			if vol.Req.GetRetainOnDelete() == del {
 				t.Errorf("deleteDataOnDestroy=%v: the archive volume has retainOnDelete=%v", del, vol.Req.GetRetainOnDelete())
 			}
-			ctr := rec.Named(t, tContainer, "chat-backup")
+			ctr := rec.Named(t, tContainer, "chat-backup-"+c.want)
 			vols := ctr.Objects("volumes")
-			if len(vols) != 1 || vols[0]["volumeName"].StringValue() != "chat-backups" || vols[0]["containerPath"].StringValue() != components.BackupDir {
+			if len(vols) != 1 || vols[0]["volumeName"].StringValue() != "chat-backups-"+c.want || vols[0]["containerPath"].StringValue() != components.BackupDir {
 				t.Errorf("backup container volumes %v", vols)
 			}
 			if !slices.Contains(ctr.Req.GetDependencies(), vol.URN) {
@@ -47,7 +47,7 @@ func TestBackupOnTheChosenNode(t *testing.T) {
 			if len(ports) != 1 || ports[0]["internal"].NumberValue() != components.DefaultBackupMetricsPort || ports[0]["ip"].StringValue() != addr {
 				t.Errorf("backup ports %v, want %d on %s", ports, components.DefaultBackupMetricsPort, addr)
 			}
-			if img := rec.Named(t, tImage, "chat-backup-image").String("name"); img != components.DefaultMongoImage {
+			if img := rec.Named(t, tImage, "chat-backup-"+c.want+"-image").String("name"); img != components.DefaultMongoImage {
 				t.Errorf("backup image %q, want the cluster's mongo image", img)
 			}
 			env := ctr.Strings("envs")
@@ -72,7 +72,7 @@ func TestBackupSecretsStaySecret(t *testing.T) {
 	if pw.Inputs["length"].NumberValue() != 32 {
 		t.Errorf("backup password length %v", pw.Inputs["length"])
 	}
-	ctr := rec.Named(t, tContainer, "chat-backup")
+	ctr := rec.Named(t, tContainer, "chat-backup-rocket-3")
 	var password string
 	for _, u := range ctr.Objects("uploads") {
 		file := mocktest.Unwrap(u["file"]).StringValue()
@@ -204,10 +204,10 @@ func TestBackupOnANodeThatIsDown(t *testing.T) {
 func TestNamesRchaUses(t *testing.T) {
 	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(2), RootURL: pulumi.String("https://c.example.com")})
 	rec.Named(t, tContainer, components.RocketChatContainerName("chat", "rocket-2"))
-	rec.Named(t, tContainer, components.BackupContainerName("chat"))
-	rec.Named(t, tVolume, components.BackupVolumeName("chat"))
+	rec.Named(t, tContainer, components.BackupContainerName("chat", "rocket-2"))
+	rec.Named(t, tVolume, components.BackupVolumeName("chat", "rocket-2"))
 	rec.Named(t, tRandom, components.RootPasswordResourceName("chat"))
-	c := rec.Named(t, tContainer, components.BackupContainerName("chat"))
+	c := rec.Named(t, tContainer, components.BackupContainerName("chat", "rocket-2"))
 	if _, ok := c.Upload(components.BackupRunScript); !ok {
 		t.Errorf("the backup container has no %s", components.BackupRunScript)
 	}

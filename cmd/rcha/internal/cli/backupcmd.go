@@ -53,7 +53,7 @@ func BackupCluster(stack string, all auto.ConfigMap) (backupops.Cluster, stacks.
 		cluster = stacks.DefaultClusterName
 	}
 	c := backupops.Cluster{
-		Stack: stack, ReplicaSet: args.ReplicaSetName, BackupContainer: components.BackupContainerName(cluster),
+		Stack: stack, ReplicaSet: args.ReplicaSetName, BackupContainer: components.BackupContainerName(cluster, args.Backup.Node),
 		RunScript: components.BackupRunScript, HealthTimeout: time.Duration(args.WaitSeconds) * time.Second,
 	}
 	found := false
