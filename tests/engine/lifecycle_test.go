@@ -120,15 +120,15 @@ func (l *lab) checkStateMatchesWorld(t *testing.T, res opResult, cluster string,
 		}
 	}
 	for _, name := range nodeNames(5) {
-		for _, role := range []string{roleMongo, roleRocket} {
+		for _, role := range []string{roleMongo, roleRocket, "backup"} {
 			c := cluster + "-" + role + "-" + name
 			if providers.ContainerExists(l.world, labDockerHost, c) && !inState[c] {
 				t.Errorf("%s: container %s runs but is not in state (orphan)", res.name, c)
 			}
 		}
 	}
-	if want := 2*n + 1; len(inState) != want {
-		t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb)", res.name, len(inState), want, n)
+	if want := 2*n + 2; len(inState) != want {
+		t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb, + the backup job)", res.name, len(inState), want, n)
 	}
 }
 
@@ -443,8 +443,10 @@ func TestLifecycle(t *testing.T) {
 				}
 			}
 		}
-		if vols != 3 {
-			t.Errorf("%d volumes in state, want 3", vols)
+		// The mongod data volumes, and the backup job's archive volume on
+		// the last node (n3 now; n5's is retained on its host).
+		if vols != 4 {
+			t.Errorf("%d volumes in state, want 4", vols)
 		}
 		for _, n := range []string{"n4", "n5"} {
 			if !providers.VolumeExists(l.world, labDockerHost, cluster+"-mongo-"+n+"-data") {
