@@ -1,7 +1,6 @@
 package components
 
 import (
-	"fmt"
 	"net/url"
 	"regexp"
 	"strings"
@@ -175,9 +174,4 @@ func (b *builder) backupNode() *node {
 		}
 	}
 	return nil
-}
-
-// backupDescription is the schedule in words for status lines.
-func backupDescription(c CronSchedule) string {
-	return fmt.Sprintf("%q (UTC; longest gap %s)", c.Expr, c.LongestGap())
 }
