@@ -166,7 +166,8 @@ do_backup() {
   done
   if [ -n "${RCHA_BACKUP_S3_CONFIG:-}" ]; then
     stage="S3 retention"
-    s3 list | awk '{print $1}' | grep -E "^$RCHA_BACKUP_RS-[0-9]{8}T[0-9]{6}Z\.archive\.gz\$" | sort -r | tail -n +"$((RCHA_BACKUP_KEEP + 1))" | while read -r old; do
+    objects=$(s3 list)
+    printf '%s\n' "$objects" | awk '{print $1}' | grep -E "^$RCHA_BACKUP_RS-[0-9]{8}T[0-9]{6}Z\.archive\.gz\$" | sort -r | tail -n +"$((RCHA_BACKUP_KEEP + 1))" | while read -r old; do
       say "S3 retention: deleting $old"
       s3 delete "$old"
     done
@@ -182,7 +183,8 @@ do_list() {
     printf 'local %s %s %s\n' "$a" "$(wc -c <"$f" | tr -d ' ')" "$(date -u -r "$f" +%s)"
   done
   if [ -n "${RCHA_BACKUP_S3_CONFIG:-}" ]; then
-    s3 list | while read -r key bytes when; do
+    objects=$(s3 list)
+    printf '%s\n' "$objects" | while read -r key bytes when; do
       case "$key" in "$RCHA_BACKUP_RS"-*.archive.gz) printf 's3 %s %s %s\n' "$key" "$bytes" "$when" ;; esac
     done
   fi

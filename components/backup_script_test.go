@@ -461,6 +461,14 @@ func TestBackupJobS3UploadAndRetention(t *testing.T) {
 	}
 	j.noSecretOnCommandLines(j.password, "s3-secret-key", "AKIDEXAMPLE")
 
+	// A failed S3 listing fails the run (retention could not run) and the list.
+	if rc, _, stderr := j.run([]string{"RCHA_FAKE_S3=list"}, "backup"); rc == 0 || !strings.Contains(stderr, "FAILED at S3 retention") {
+		t.Errorf("a failed S3 listing: exit %d\n%s", rc, stderr)
+	}
+	if rc, _, _ := j.run([]string{"RCHA_FAKE_S3=list"}, "list"); rc == 0 {
+		t.Error("list exits 0 when S3 cannot be listed")
+	}
+
 	// list shows both places.
 	rc, out, stderr := j.run(nil, "list")
 	if rc != 0 {
