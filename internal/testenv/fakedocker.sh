@@ -9,6 +9,8 @@
 #       records CONTAINER in $RCHA_FAKE_DOCKER_LOG and runs cmd here, with
 #       RCHA_FAKE_EXEC_CONTAINER=CONTAINER (the -e NAME variables are
 #       already in the environment; -e NAME=VALUE ones are exported).
+#       With $RCHA_FAKE_EXEC_ROOT set, an argument /etc/rocketchat-ha/...
+#       (a file the component installs in a container) is read under it.
 #   docker inspect --type container --format '{{.State.Status}}' NAME
 #       prints running (exited when NAME is in $RCHA_FAKE_STOPPED);
 #   docker inspect --type container --format '{{.State.Health.Status}}' NAME
@@ -96,6 +98,14 @@ exec)
   RCHA_FAKE_EXEC_CONTAINER=$1
   export RCHA_FAKE_EXEC_CONTAINER
   shift
+  # Files the component installs in containers, under a test's directory.
+  if [ -n "${RCHA_FAKE_EXEC_ROOT:-}" ]; then
+    for a do
+      shift
+      case "$a" in /etc/rocketchat-ha/*) a=$RCHA_FAKE_EXEC_ROOT$a ;; esac
+      set -- "$@" "$a"
+    done
+  fi
   exec "$@" ;;
 esac
 echo "fake docker: unsupported: $*" >&2; exit 2
