@@ -103,7 +103,9 @@ func TestBackupCommands(t *testing.T) {
 	require.Equal(t, 0, rs.code, "%s", rs)
 	recorded, _ = os.ReadFile(calls)
 	lines := strings.Split(strings.TrimSpace(string(recorded)), "\n")
-	idx := func(sub string) int { return slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, sub) }) }
+	idx := func(sub string) int {
+		return slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, sub) })
+	}
 	restore := idx(" exec -e RCHA_RESTORE_PASSWORD rocketchat-backup-node-3 sh /etc/rocketchat-ha/backup/backup-run.sh restore " + name)
 	require.GreaterOrEqual(t, restore, 0, "%q", lines)
 	for _, c := range containers[:3] {
