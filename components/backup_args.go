@@ -62,8 +62,9 @@ type BackupS3 struct {
 	// Prefix is prepended to every object name ("backups/" gives
 	// backups/rs0-20260101T020000Z.archive.gz).
 	Prefix string `pulumi:"prefix,optional"`
-	// AccessKeyID and SecretAccessKey are the credentials (secrets).
-	AccessKeyID     pulumi.StringInput `pulumi:"accessKeyId"`
+	// AccessKeyID is the access key ID of the credentials (secret).
+	AccessKeyID pulumi.StringInput `pulumi:"accessKeyId"`
+	// SecretAccessKey is the secret access key of the credentials (secret).
 	SecretAccessKey pulumi.StringInput `pulumi:"secretAccessKey"`
 }
 
