@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"sort"
 	"strconv"
 	"strings"
@@ -53,15 +54,48 @@ var (
 )
 
 // BackupContainerName is the name of the backup container of cluster
-// name on node (its Docker name and its resource name: a change of
-// backup.node replaces it on the new node instead of moving one resource
-// between providers).
-func BackupContainerName(cluster, node string) string { return cluster + "-backup-" + node }
+// name on the Docker host dockerHost: its Docker name and its resource
+// name. It is named after the host, not the node: when backup.node moves
+// to another host (or its node is retired), the job is created on the new
+// host and the old one deleted; when it moves between nodes that share a
+// Docker host (the dev stack), the same resource is replaced in place,
+// deleted before its successor starts, so that the metrics port and the
+// volume are free for it.
+func BackupContainerName(cluster, dockerHost string) string {
+	return cluster + "-backup-" + HostKey(dockerHost)
+}
 
 // BackupVolumeName is the name of the archive volume of cluster name on
-// node. When backup.node changes, the old node's volume is retained
-// (unless deleteDataOnDestroy) with its archives.
-func BackupVolumeName(cluster, node string) string { return cluster + "-backups-" + node }
+// dockerHost. A volume that is no longer used is retained on its host
+// (unless deleteDataOnDestroy) with its archives; on the same host the
+// next job finds it again under the same name.
+func BackupVolumeName(cluster, dockerHost string) string {
+	return cluster + "-backups-" + HostKey(dockerHost)
+}
+
+// HostKey spells a Docker endpoint as a name part: ssh://root@10.0.0.3
+// gives 10.0.0.3, tcp://h:2376 h-2376, unix:///var/run/docker.sock
+// var-run-docker.sock.
+func HostKey(dockerHost string) string {
+	s := dockerHost
+	if u, err := url.Parse(dockerHost); err == nil {
+		if u.Scheme == "unix" {
+			s = u.Path
+		} else {
+			s = u.Host + u.Path
+		}
+	}
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		switch {
+		case r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '.', r == '_':
+			b.WriteRune(r)
+		default:
+			b.WriteRune('-')
+		}
+	}
+	return strings.Trim(b.String(), "-._")
+}
 
 // backupHealth is the backup container's healthcheck: the scheduler has
 // written its heartbeat within the last three minutes.
@@ -97,7 +131,7 @@ func (b *builder) backup() error {
 	if n == nil {
 		return fmt.Errorf("Backup.Node: %q is not a node", bk.Node)
 	}
-	volName := BackupVolumeName(b.name, n.Name)
+	volName := BackupVolumeName(b.name, n.DockerHost)
 	volArgs := &docker.VolumeArgs{
 		Name: pulumi.String(volName),
 		Labels: docker.VolumeLabelArray{
@@ -110,8 +144,10 @@ func (b *builder) backup() error {
 	if n.down {
 		b.record(n, volName, volArgs, nil)
 	} else {
+		// Replaced (a move between nodes of one Docker host): forgotten
+		// first, then found again under the same name.
 		vol, err = docker.NewVolume(b.ctx, volName, volArgs, pulumi.Parent(b.comp), pulumi.Provider(n.provider),
-			pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy))
+			pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy), pulumi.DeleteBeforeReplace(true))
 		if err != nil {
 			return fmt.Errorf("%s: backup volume: %w", n, err)
 		}
@@ -122,7 +158,7 @@ func (b *builder) backup() error {
 	if bk.Image != nil {
 		imageRef = bk.Image
 	}
-	name := BackupContainerName(b.name, n.Name)
+	name := BackupContainerName(b.name, n.DockerHost)
 	img, err := b.newImage(n, name+"-image", imageRef, n.provider)
 	if err != nil {
 		return fmt.Errorf("%s: backup image: %w", n, err)
@@ -191,13 +227,13 @@ func (b *builder) backupContainerArgs(n *node, sched CronSchedule, password pulu
 		uploads = append(uploads, docker.ContainerUploadArgs{File: pulumi.String(backupS3File), Content: secret(doc).ToStringPtrOutput(), Permissions: pulumi.String(secretFileMode)})
 	}
 	args := &docker.ContainerArgs{
-		Name:        pulumi.String(BackupContainerName(b.name, n.Name)),
+		Name:        pulumi.String(BackupContainerName(b.name, n.DockerHost)),
 		Image:       image,
 		Entrypoints: pulumi.StringArray{pulumi.String("/bin/sh"), pulumi.String(BackupLibDir + "/backup-scheduler.sh")},
 		Envs:        envs,
 		Uploads:     uploads,
 		Volumes: docker.ContainerVolumeArray{docker.ContainerVolumeArgs{
-			VolumeName:    pulumi.String(BackupVolumeName(b.name, n.Name)),
+			VolumeName:    pulumi.String(BackupVolumeName(b.name, n.DockerHost)),
 			ContainerPath: pulumi.String(BackupDir),
 		}},
 		Ports:  publish(n.Address, map[int]int{bk.MetricsPort: bk.MetricsPort}),

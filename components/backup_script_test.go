@@ -102,7 +102,7 @@ var archiveName = regexp.MustCompile(`^rs0-[0-9]{8}T[0-9]{6}Z\.archive\.gz$`)
 func newBackupJob(t *testing.T, backup components.BackupArgs) *backupJob {
 	t.Helper()
 	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"), Backup: backup})
-	c := rec.Named(t, tContainer, "chat-backup-rocket-3")
+	c := rec.Named(t, tContainer, "chat-backup-10.250.250.13")
 	j := &backupJob{t: t, dir: t.TempDir()}
 	j.lib = filepath.Join(j.dir, "lib")
 	j.archives = filepath.Join(j.dir, "backups")

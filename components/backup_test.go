@@ -19,24 +19,24 @@ import (
 // metrics port on the node's private address only.
 func TestBackupOnTheChosenNode(t *testing.T) {
 	for _, c := range []struct {
-		node, want string
-	}{{"", "rocket-3"}, {"rocket-1", "rocket-1"}} {
+		node, want, host string
+	}{{"", "rocket-3", "10.250.250.13"}, {"rocket-1", "rocket-1", "10.250.250.11"}} {
 		for _, del := range []bool{false, true} {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
 				Backup: components.BackupArgs{Node: c.node}, DeleteDataOnDestroy: del})
 			prov := rec.URNOf(t, tProvider, "chat-docker-"+c.want)
-			for _, r := range []mocktest.Resource{rec.Named(t, tContainer, "chat-backup-"+c.want), rec.Named(t, tImage, "chat-backup-"+c.want+"-image"), rec.Named(t, tVolume, "chat-backups-"+c.want)} {
+			for _, r := range []mocktest.Resource{rec.Named(t, tContainer, "chat-backup-"+c.host), rec.Named(t, tImage, "chat-backup-"+c.host+"-image"), rec.Named(t, tVolume, "chat-backups-"+c.host)} {
 				if !strings.HasPrefix(r.Req.GetProvider(), prov+"::") {
 					t.Errorf("node %q: %s is on %q, want %s's provider", c.node, r.Name, r.Req.GetProvider(), c.want)
 				}
 			}
-			vol := rec.Named(t, tVolume, "chat-backups-"+c.want)
+			vol := rec.Named(t, tVolume, "chat-backups-"+c.host)
 			if vol.Req.GetRetainOnDelete() == del {
 				t.Errorf("deleteDataOnDestroy=%v: the archive volume has retainOnDelete=%v", del, vol.Req.GetRetainOnDelete())
 			}
-			ctr := rec.Named(t, tContainer, "chat-backup-"+c.want)
+			ctr := rec.Named(t, tContainer, "chat-backup-"+c.host)
 			vols := ctr.Objects("volumes")
-			if len(vols) != 1 || vols[0]["volumeName"].StringValue() != "chat-backups-"+c.want || vols[0]["containerPath"].StringValue() != components.BackupDir {
+			if len(vols) != 1 || vols[0]["volumeName"].StringValue() != "chat-backups-"+c.host || vols[0]["containerPath"].StringValue() != components.BackupDir {
 				t.Errorf("backup container volumes %v", vols)
 			}
 			if !slices.Contains(ctr.Req.GetDependencies(), vol.URN) {
@@ -47,7 +47,7 @@ func TestBackupOnTheChosenNode(t *testing.T) {
 			if len(ports) != 1 || ports[0]["internal"].NumberValue() != components.DefaultBackupMetricsPort || ports[0]["ip"].StringValue() != addr {
 				t.Errorf("backup ports %v, want %d on %s", ports, components.DefaultBackupMetricsPort, addr)
 			}
-			if img := rec.Named(t, tImage, "chat-backup-"+c.want+"-image").String("name"); img != components.DefaultMongoImage {
+			if img := rec.Named(t, tImage, "chat-backup-"+c.host+"-image").String("name"); img != components.DefaultMongoImage {
 				t.Errorf("backup image %q, want the cluster's mongo image", img)
 			}
 			env := ctr.Strings("envs")
@@ -72,7 +72,7 @@ func TestBackupSecretsStaySecret(t *testing.T) {
 	if pw.Inputs["length"].NumberValue() != 32 {
 		t.Errorf("backup password length %v", pw.Inputs["length"])
 	}
-	ctr := rec.Named(t, tContainer, "chat-backup-rocket-3")
+	ctr := rec.Named(t, tContainer, "chat-backup-10.250.250.13")
 	var password string
 	for _, u := range ctr.Objects("uploads") {
 		file := mocktest.Unwrap(u["file"]).StringValue()
@@ -204,11 +204,25 @@ func TestBackupOnANodeThatIsDown(t *testing.T) {
 func TestNamesRchaUses(t *testing.T) {
 	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(2), RootURL: pulumi.String("https://c.example.com")})
 	rec.Named(t, tContainer, components.RocketChatContainerName("chat", "rocket-2"))
-	rec.Named(t, tContainer, components.BackupContainerName("chat", "rocket-2"))
-	rec.Named(t, tVolume, components.BackupVolumeName("chat", "rocket-2"))
+	rec.Named(t, tContainer, components.BackupContainerName("chat", "ssh://root@10.250.250.12"))
+	rec.Named(t, tVolume, components.BackupVolumeName("chat", "ssh://root@10.250.250.12"))
 	rec.Named(t, tRandom, components.RootPasswordResourceName("chat"))
-	c := rec.Named(t, tContainer, components.BackupContainerName("chat", "rocket-2"))
+	c := rec.Named(t, tContainer, components.BackupContainerName("chat", "ssh://root@10.250.250.12"))
 	if _, ok := c.Upload(components.BackupRunScript); !ok {
 		t.Errorf("the backup container has no %s", components.BackupRunScript)
+	}
+}
+
+func TestHostKey(t *testing.T) {
+	for in, want := range map[string]string{
+		"ssh://root@10.250.250.17":     "10.250.250.17",
+		"ssh://deploy@Rocket-3:2222":   "rocket-3-2222",
+		"tcp://10.0.0.2:2376":          "10.0.0.2-2376",
+		"unix:///var/run/docker.sock":  "var-run-docker.sock",
+		"unix:///run/rcha/node-1.sock": "run-rcha-node-1.sock",
+	} {
+		if got := components.HostKey(in); got != want {
+			t.Errorf("HostKey(%q) = %q, want %q", in, got, want)
+		}
 	}
 }

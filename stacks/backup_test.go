@@ -52,7 +52,7 @@ func TestBackupConfigMapsOntoTheComponent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := rec.Named(t, tContainer, "rocketchat-backup-rocket-1")
+	c := rec.Named(t, tContainer, "rocketchat-backup-10.250.250.13")
 	env := c.Strings("envs")
 	for _, want := range []string{"RCHA_BACKUP_SCHEDULE=30 3 * * 1-5", "RCHA_BACKUP_KEEP=14", "RCHA_BACKUP_METRICS_PORT=9700", "RCHA_BACKUP_INTERVAL_SECONDS=259200"} {
 		if !slices.Contains(env, want) {

@@ -64,7 +64,7 @@ func TestBackupCommands(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		containers = append(containers, "rocketchat-rocketchat-node-"+string(rune('0'+i)))
 	}
-	containers = append(containers, components.BackupContainerName("rocketchat", "node-3"))
+	containers = append(containers, components.BackupContainerName("rocketchat", "unix:///var/run/docker.sock"))
 	p.env = append(p.env,
 		"PATH="+bin+string(os.PathListSeparator)+binDir+string(os.PathListSeparator)+os.Getenv("PATH"),
 		"RCHA_FAKE_EXEC_ROOT="+filepath.Join(dir, "root"),
@@ -80,7 +80,7 @@ func TestBackupCommands(t *testing.T) {
 
 	bk := p.rcha("backup", "--stack", s, "--json")
 	require.Equal(t, 0, bk.code, "%s", bk)
-	assert.Contains(t, bk.stderr, "running a backup now in rocketchat-backup-node-3 on node-3 (unix:///var/run/docker.sock)")
+	assert.Contains(t, bk.stderr, "running a backup now in rocketchat-backup-var-run-docker.sock on node-3 (unix:///var/run/docker.sock)")
 	assert.Contains(t, bk.stderr, "rocketchat-ha backup: done: rs0-", "the job's progress is shown")
 	list, _ := bk.sum.Outputs["archives"].([]any)
 	require.Len(t, list, 1, "%v", bk.sum.Outputs)
@@ -106,7 +106,7 @@ func TestBackupCommands(t *testing.T) {
 	idx := func(sub string) int {
 		return slices.IndexFunc(lines, func(l string) bool { return strings.Contains(l, sub) })
 	}
-	restore := idx(" exec -e RCHA_RESTORE_PASSWORD rocketchat-backup-node-3 sh /etc/rocketchat-ha/backup/backup-run.sh restore " + name)
+	restore := idx(" exec -e RCHA_RESTORE_PASSWORD rocketchat-backup-var-run-docker.sock sh /etc/rocketchat-ha/backup/backup-run.sh restore " + name)
 	require.GreaterOrEqual(t, restore, 0, "%q", lines)
 	for _, c := range containers[:3] {
 		stop, start := idx(" stop --time 30 "+c), idx(" start "+c)

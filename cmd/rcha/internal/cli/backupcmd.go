@@ -53,8 +53,7 @@ func BackupCluster(stack string, all auto.ConfigMap) (backupops.Cluster, stacks.
 		cluster = stacks.DefaultClusterName
 	}
 	c := backupops.Cluster{
-		Stack: stack, ReplicaSet: args.ReplicaSetName, BackupContainer: components.BackupContainerName(cluster, args.Backup.Node),
-		RunScript: components.BackupRunScript, HealthTimeout: time.Duration(args.WaitSeconds) * time.Second,
+		Stack: stack, ReplicaSet: args.ReplicaSetName, RunScript: components.BackupRunScript, HealthTimeout: time.Duration(args.WaitSeconds) * time.Second,
 	}
 	found := false
 	for _, n := range args.Nodes {
@@ -65,6 +64,7 @@ func BackupCluster(stack string, all auto.ConfigMap) (backupops.Cluster, stacks.
 		c.Nodes = append(c.Nodes, bn)
 		if n.Name == args.Backup.Node {
 			c.Backup, found = bn, true
+			c.BackupContainer = components.BackupContainerName(cluster, n.DockerHost)
 		}
 	}
 	if !found {

@@ -75,7 +75,7 @@ func TestBackupCluster(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "chat", cluster)
 	assert.Equal(t, "R00t", sec.MongoRootPassword)
-	assert.Equal(t, "chat-backup-rocket-2", c.BackupContainer)
+	assert.Equal(t, "chat-backup-10.0.0.2-2376", c.BackupContainer)
 	assert.Equal(t, "rocket-2", c.Backup.Name)
 	assert.Equal(t, "tcp://10.0.0.2:2376", c.Backup.DockerHost)
 	assert.Equal(t, "CA", c.Backup.CA, "TLS material for a tcp:// host")
