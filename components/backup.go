@@ -101,13 +101,12 @@ func HostKey(dockerHost string) string {
 // written its heartbeat within the last three minutes.
 var backupHealth = []string{"CMD", "sh", "-c", `test $(( $(date -u +%s) - $(cat ` + backupHeartbeat + `) )) -lt 180`}
 
-// backup registers the scheduled backups when they are on: the backup
-// user (in the full replica-set step's users, so it must run before the
-// cluster step), its generated password, and on the backup node the
-// archive volume (retained like mongod's data), the image and the
-// long-running job container. The container only runs mongodump at the
-// scheduled minutes, so it needs nothing else to exist first; until the
-// full replica-set step has created the user, a run fails loudly.
+// backup prepares the scheduled backups when they are on: the backup user
+// (in the full replica-set step's users, so it must run before the
+// cluster step) and its generated password; the cluster step then calls
+// backupJob with the full replica-set step, to register on the backup node
+// the archive volume (retained like mongod's data), the image and the
+// long-running job container.
 func (b *builder) backup() error {
 	bk := b.args.Backup
 	if bk.Disabled {
@@ -126,11 +125,22 @@ func (b *builder) backup() error {
 	}
 	password := secret(pw.Result)
 	b.addDBUser(BackupUser, "admin", password, replicaset.Role{Role: "backup", DB: "admin"})
+	b.backupJob = func(after pulumi.Resource) error { return b.newBackupJob(sched, password, after) }
+	return nil
+}
 
+// newBackupJob registers the backup node's archive volume, image and job
+// container, after the full replica-set step (after): like every other
+// change they wait for the prune step's checks (every host answers, the
+// upgrade path), and the job starts once its user exists.
+func (b *builder) newBackupJob(sched CronSchedule, password pulumi.StringOutput, after pulumi.Resource) error {
+	bk := b.args.Backup
 	n := b.backupNode()
 	if n == nil {
 		return fmt.Errorf("Backup.Node: %q is not a node", bk.Node)
 	}
+	var err error
+	wait := pulumi.DependsOn([]pulumi.Resource{after})
 	volName := BackupVolumeName(b.name, n.DockerHost)
 	volArgs := &docker.VolumeArgs{
 		Name: pulumi.String(volName),
@@ -147,7 +157,7 @@ func (b *builder) backup() error {
 		// Replaced (a move between nodes of one Docker host): forgotten
 		// first, then found again under the same name.
 		vol, err = docker.NewVolume(b.ctx, volName, volArgs, pulumi.Parent(b.comp), pulumi.Provider(n.provider),
-			pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy), pulumi.DeleteBeforeReplace(true))
+			pulumi.RetainOnDelete(!b.args.DeleteDataOnDestroy), pulumi.DeleteBeforeReplace(true), wait)
 		if err != nil {
 			return fmt.Errorf("%s: backup volume: %w", n, err)
 		}
@@ -159,7 +169,7 @@ func (b *builder) backup() error {
 		imageRef = bk.Image
 	}
 	name := BackupContainerName(b.name, n.DockerHost)
-	img, err := b.newImage(n, name+"-image", imageRef, n.provider)
+	img, err := b.newImage(n, name+"-image", imageRef, n.provider, wait)
 	if err != nil {
 		return fmt.Errorf("%s: backup image: %w", n, err)
 	}
@@ -168,7 +178,7 @@ func (b *builder) backup() error {
 		b.recordContainer(n, name, args, imageRef, nil)
 		return nil
 	}
-	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(n.provider, b.comp, []pulumi.Resource{vol})...)
+	c, err := docker.NewContainer(b.ctx, name, args, containerOptions(n.provider, b.comp, []pulumi.Resource{vol, img, after})...)
 	if err != nil {
 		return fmt.Errorf("%s: backup container: %w", n, err)
 	}

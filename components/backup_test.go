@@ -42,6 +42,15 @@ func TestBackupOnTheChosenNode(t *testing.T) {
 			if !slices.Contains(ctr.Req.GetDependencies(), vol.URN) {
 				t.Errorf("the backup container does not wait for its volume")
 			}
+			// Like every change, it waits for the replica-set steps (the
+			// prune step's checks: every host answers, the upgrade path),
+			// and its user exists when it starts.
+			full := rec.URNOf(t, tCommand, "chat-replicaset")
+			for _, r := range []mocktest.Resource{ctr, vol, rec.Named(t, tImage, "chat-backup-"+c.host+"-image")} {
+				if !slices.Contains(r.Req.GetDependencies(), full) {
+					t.Errorf("%s does not wait for the full replica-set step", r.Name)
+				}
+			}
 			ports := ctr.Objects("ports")
 			addr := map[string]string{"rocket-1": "10.250.250.11", "rocket-3": "10.250.250.13"}[c.want]
 			if len(ports) != 1 || ports[0]["internal"].NumberValue() != components.DefaultBackupMetricsPort || ports[0]["ip"].StringValue() != addr {

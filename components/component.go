@@ -56,6 +56,9 @@ type builder struct {
 	rocketImage, mongoImage, nginxImage pulumi.StringInput
 	// dbUsers are the users, besides root, of the full replica-set step.
 	dbUsers []dbUser
+	// backupJob, when backups are on, registers the backup job after the
+	// given resource (the full replica-set step); see backup.go.
+	backupJob func(after pulumi.Resource) error
 }
 
 // NewRocketChatHA registers the cluster. It validates args before it
@@ -237,6 +240,11 @@ func (b *builder) cluster() error {
 	rs, err := b.newReplicaSet(replicaset.ReconcileModeFull, mongos)
 	if err != nil {
 		return err
+	}
+	if b.backupJob != nil {
+		if err := b.backupJob(rs); err != nil {
+			return fmt.Errorf("backup job: %w", err)
+		}
 	}
 	var rockets []pulumi.Resource
 	prev = rs
