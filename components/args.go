@@ -183,6 +183,9 @@ type RocketChatHAArgs struct {
 	// primary. Writes that only the lost members acknowledged may be lost.
 	// Never leave it set.
 	ForceReconfig bool
+	// Backup configures the scheduled MongoDB backups (on by default: daily
+	// at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
+	Backup BackupArgs `pulumi:"backup,optional"`
 	// Unreachable names nodes whose Docker hosts do not answer, for one
 	// update run by `rcha up --down`: the component registers nothing on
 	// their hosts (pulumi-docker would fail to reach them), and everything

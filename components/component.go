@@ -64,6 +64,9 @@ type builder struct {
 	dbUsers []dbUser
 	// mon is what the monitoring steps share (monitoring.go).
 	mon *monitoringState
+	// backupJob, when backups are on, registers the backup job after the
+	// given resource (the full replica-set step); see backup.go.
+	backupJob func(after pulumi.Resource) error
 }
 
 // NewRocketChatHA registers the cluster. It validates args before it
@@ -94,6 +97,7 @@ func NewRocketChatHA(ctx *pulumi.Context, name string, args *RocketChatHAArgs, o
 		{"database users", b.seedUsers},
 		{"monitoring users", b.monitoringUsers},
 		{"connection strings", b.connectionStrings},
+		{"backup", b.backup},
 		{"cluster", b.cluster},
 	}
 	for _, s := range steps {
@@ -245,6 +249,11 @@ func (b *builder) cluster() error {
 	rs, err := b.newReplicaSet(replicaset.ReconcileModeFull, mongos)
 	if err != nil {
 		return err
+	}
+	if b.backupJob != nil {
+		if err := b.backupJob(rs); err != nil {
+			return fmt.Errorf("backup job: %w", err)
+		}
 	}
 	var rockets []pulumi.Resource
 	prev = rs

@@ -56,9 +56,10 @@ func TestGraphForManyN(t *testing.T) {
 			rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(n), RootURL: pulumi.String("https://chat.example.com")})
 			lbs := min(n, 3) // a load balancer on each of the first three nodes
 			want := map[string]int{
-				tComponent: 1, tProvider: n, tVolume: n, tImage: 3*n + 2*lbs,
-				tContainer: 3*n + 2*lbs, tCommand: 2 + n + lbs, tRandom: 4, // commands: the replica-set steps, a hosts step per node, a config step per load balancer
+				tComponent: 1, tProvider: n, tVolume: n + 1, tImage: 3*n + 2*lbs + 1,
+				tContainer: 3*n + 2*lbs + 1, tCommand: 2 + n + lbs, tRandom: 5, // commands: the replica-set steps, a hosts step per node, a config step per load balancer
 				// monitoring (on by default, no stack): a mongodb_exporter per node, an nginx exporter per load balancer, the exporter's password
+				// backups (on by default): +1 volume, image, container and password
 			}
 			got := rec.Counts()
 			for typ, c := range want {
@@ -239,7 +240,7 @@ func TestVolumesRetainedUnlessOptIn(t *testing.T) {
 			if v.Req.GetRetainOnDelete() == del {
 				t.Errorf("deleteData=%v: %s retainOnDelete=%v", del, v.Name, v.Req.GetRetainOnDelete())
 			}
-			if !strings.HasSuffix(v.String("name"), "-data") {
+			if !strings.HasSuffix(v.String("name"), "-data") && !strings.HasPrefix(v.String("name"), "chat-backups-") {
 				t.Errorf("%s: volume name %q", v.Name, v.String("name"))
 			}
 		}
@@ -305,8 +306,8 @@ func TestSecretsStaySecret(t *testing.T) {
 		OplogPassword: pulumi.String(pw["oplog"]), License: pulumi.String(pw["lic"]),
 		LoadBalancer: components.LoadBalancer{Certificate: pulumi.String(pw["cert"]), PrivateKey: pulumi.String(pw["key"])},
 	})
-	if n := len(rec.ByType(tRandom)); n != 2 {
-		t.Errorf("%d random passwords with both passwords given, want 2 (the keyfile and monitoring's exporter password)", n)
+	if n := len(rec.ByType(tRandom)); n != 3 {
+		t.Errorf("%d random passwords with both passwords given, want 3 (the keyfile, monitoring's exporter password, the backup user's)", n)
 	}
 	keyfile := ""
 	for _, r := range rec.ByType(tContainer) {
@@ -511,8 +512,8 @@ func TestPruneStepCarriesMembershipOnly(t *testing.T) {
 	if prune.Mode != replicaset.ReconcileModePrune || full.Mode != replicaset.ReconcileModeFull {
 		t.Errorf("modes %q and %q", prune.Mode, full.Mode)
 	}
-	if len(prune.Users) != 0 || len(full.Users) != 3 {
-		t.Errorf("prune step has %d users, full step %d; want 0 and 3 (rocket, oploguser, monitoring's exporter)", len(prune.Users), len(full.Users))
+	if len(prune.Users) != 0 || len(full.Users) != 4 {
+		t.Errorf("prune step has %d users, full step %d; want 0 and 4 (rocket, oploguser, monitoring's exporter, backup)", len(prune.Users), len(full.Users))
 	}
 	if fmt.Sprint(prune.Members) != fmt.Sprint(full.Members) {
 		t.Errorf("prune members %v, full members %v", prune.Members, full.Members)

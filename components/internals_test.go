@@ -10,3 +10,9 @@ var (
 	MongoApplyHosts      = func() string { return mongoApplyHosts }
 	Fingerprints         = func(c *RocketChatHA) pulumi.StringMapOutput { return c.fingerprints }
 )
+
+// The backup job's mongosh scripts.
+var (
+	BackupS3Script      = func() string { return backupS3JS }
+	BackupMetricsScript = func() string { return backupMetricsJS }
+)

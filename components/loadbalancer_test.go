@@ -136,8 +136,8 @@ func TestLoadBalancerLayoutAliases(t *testing.T) {
 func TestVirtualIPKeepalived(t *testing.T) {
 	rec := mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com"),
 		LoadBalancer: components.LoadBalancer{VirtualIP: "10.250.250.100/24", Interface: "ens3"}})
-	if got := len(rec.ByType(tRandom)); got != 5 {
-		t.Errorf("%d random passwords, want 5 (the VRRP password and monitoring's exporter password too)", got)
+	if got := len(rec.ByType(tRandom)); got != 6 {
+		t.Errorf("%d random passwords, want 6 (the VRRP password, monitoring's exporter password and the backup user's too)", got)
 	}
 	var prev string
 	for i := 1; i <= 3; i++ {

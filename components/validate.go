@@ -39,6 +39,7 @@ func (a RocketChatHAArgs) WithDefaults() RocketChatHAArgs {
 	}
 	out.LoadBalancer = a.LoadBalancer.WithDefaults(out.Nodes)
 	out.Monitoring = a.Monitoring.WithDefaults()
+	out.Backup = a.Backup.WithDefaults(out.Nodes)
 	return out
 }
 
@@ -271,6 +272,7 @@ func (a RocketChatHAArgs) Validate() error {
 		}
 	}
 	a.validateMonitoring(bad, claim)
+	a.Backup.validate(a, bad)
 	return errors.Join(errs...)
 }
 

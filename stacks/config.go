@@ -34,6 +34,8 @@ type Config struct {
 	MongoFeatureCompatibility string `json:"mongoFeatureCompatibility"`
 	// Monitoring is `monitoring` (monitoring.go).
 	Monitoring MonitoringConfig `json:"monitoring"`
+	// Backup is `backup`: the scheduled backups (BackupConfig).
+	Backup BackupConfig `json:"backup"`
 }
 
 // NodeConfig is one entry of `nodes`.
@@ -128,6 +130,7 @@ func Parse(get func(key string) (string, bool)) (Config, Secrets, error) {
 	str("dockerApiVersion", &cfg.DockerAPIVersion)
 	str("mongoFeatureCompatibility", &cfg.MongoFeatureCompatibility)
 	obj("monitoring", &cfg.Monitoring)
+	obj("backup", &cfg.Backup)
 
 	str("mongoRootPassword", &sec.MongoRootPassword)
 	str("rocketPassword", &sec.RocketPassword)
@@ -172,6 +175,7 @@ func (c Config) CheckSecrets(sec Secrets, isSecret func(key string) bool) error 
 			errs = append(errs, fmt.Errorf("loadBalancer.%s: is a secret; set it with `pulumi config set --secret --path loadBalancer.%s ...`", f.key, f.key))
 		}
 	}
+	errs = append(errs, c.Backup.checkSecrets(isSecret)...)
 	return errors.Join(errs...)
 }
 

@@ -17,7 +17,7 @@ import (
 // are the keys Pulumi.yaml declares; a test holds the two together.
 var Keys = []string{
 	"clusterName", "nodes", "rootUrl", "replicaSetName", "rocketchatImage", "mongoImage", "nginxImage",
-	"loadBalancer", "deleteDataOnDestroy", "healthTimeoutSeconds", "dockerApiVersion", "mongoFeatureCompatibility",
+	"loadBalancer", "deleteDataOnDestroy", "healthTimeoutSeconds", "dockerApiVersion", "mongoFeatureCompatibility", "backup",
 	"mongoRootPassword", "rocketPassword", "oplogPassword", "license", "registrationToken", "dockerTls",
 	"monitoring",
 }
@@ -148,13 +148,16 @@ var fieldNames = map[string]string{
 	"ReplicationLagSeconds": "replicationLagSeconds", "OplogWindowHours": "oplogWindowHours",
 	"MongoExporter": "mongoExporter", "RocketChatMetrics": "rocketchatMetrics", "NginxStatus": "nginxStatus",
 	"NginxExporter": "nginxExporter", "Prometheus": "prometheus", "Grafana": "grafana",
+	"Backup": "backup", "Disabled": "disabled", "Schedule": "schedule", "Keep": "keep", "MetricsPort": "metricsPort",
+	"Image": "image", "S3": "s3", "Endpoint": "endpoint", "Region": "region", "Bucket": "bucket", "Prefix": "prefix",
+	"AccessKeyID": "accessKeyId", "SecretAccessKey": "secretAccessKey",
 }
 
 // fieldPath matches a component field path such as Nodes[1].Ports.Mongo.
-var fieldPath = regexp.MustCompile(`\b(?:Nodes|LoadBalancer|ReplicaSetName|WaitSeconds|DockerAPIVersion|RootURL|DockerTLS|Monitoring)(?:\[\d+\])?(?:\.[A-Z][A-Za-z]*(?:\[\d+\])?)*`)
+var fieldPath = regexp.MustCompile(`\b(?:Nodes|LoadBalancer|Backup|ReplicaSetName|WaitSeconds|DockerAPIVersion|RootURL|DockerTLS|Monitoring)(?:\[\d+\])?(?:\.[A-Z][A-Za-z0-9]*(?:\[\d+\])?)*`)
 
 // segment matches one part of a field path and its index.
-var segment = regexp.MustCompile(`^([A-Za-z]+)(\[\d+\])?$`)
+var segment = regexp.MustCompile(`^([A-Za-z][A-Za-z0-9]*)(\[\d+\])?$`)
 
 // StackKey spells a component field path (Nodes[1].Ports.Mongo) as the
 // stack config key (nodes[1].ports.mongo).

@@ -127,6 +127,7 @@ func (c Config) Args(sec Secrets) *components.RocketChatHAArgs {
 		},
 		Monitoring: c.Monitoring.args(plainOrNil),
 	}
+	args.Backup = c.Backup.args(secretOrNil, plainOrNil)
 	for _, n := range c.Nodes {
 		args.Nodes = append(args.Nodes, components.Node{
 			Name:       n.Name,

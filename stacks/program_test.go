@@ -86,6 +86,17 @@ func TestSeedConformance(t *testing.T) {
 		// monitoring's mongodb_exporter (on by default), beside the seed's
 		"exporter": "generated [clusterMonitor@admin read@local]",
 	}
+	// Besides the seed's users: the backup job's, with only the backup
+	// role and a generated password.
+	for i, u := range desired.Users {
+		if u.User == "backup" {
+			if len(u.Roles) != 1 || u.Roles[0] != (replicaset.Role{Role: "backup", DB: "admin"}) || u.DB != "admin" || len(u.Password) != 32 {
+				t.Errorf("backup user %+v", u)
+			}
+			desired.Users = slices.Delete(desired.Users, i, i+1)
+			break
+		}
+	}
 	if len(desired.Users) != len(wantUsers) {
 		t.Errorf("users %v", desired.Users)
 	}
@@ -115,9 +126,9 @@ func TestDevStackFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 3 mongod, 3 Rocket.Chat, 1 nginx; monitoring: 3 mongodb_exporter, 1
-	// nginx exporter, Prometheus, Alertmanager, Grafana.
-	if n := len(rec.ByType(tContainer)); n != 14 {
-		t.Errorf("%d containers, want 14", n)
+	// nginx exporter, Prometheus, Alertmanager, Grafana; the backup job.
+	if n := len(rec.ByType(tContainer)); n != 15 {
+		t.Errorf("%d containers, want 15", n)
 	}
 	lb := rec.Named(t, tContainer, "rocketchat-lb")
 	ports := lb.Objects("ports")

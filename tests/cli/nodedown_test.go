@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
 
@@ -83,8 +84,11 @@ func TestNodeDown(t *testing.T) {
 
 	retire := p.rcha("retire", "--stack", s, "--node", "node-3", "--yes", "--json")
 	require.Equal(t, 0, retire.code, "%s", retire)
-	assert.Contains(t, retire.stderr, "docker rm -f rocketchat-mongo-node-3 rocketchat-rocketchat-node-3")
-	assert.Contains(t, retire.stderr, "docker volume rm rocketchat-mongo-node-3-data")
+	// The backup job ran on node-3, the last node; it moves to node-2.
+	backupC := components.BackupContainerName("rocketchat", hostOfNode(3))
+	assert.Contains(t, retire.stderr, "docker rm -f rocketchat-mongo-node-3 "+backupC+" rocketchat-rocketchat-node-3")
+	assert.Contains(t, retire.stderr, "docker volume rm rocketchat-mongo-node-3-data   # the node's MongoDB data")
+	assert.Contains(t, retire.stderr, "docker volume rm "+components.BackupVolumeName("rocketchat", hostOfNode(3))+"   # BACKUP ARCHIVES, held nowhere else")
 	assert.Equal(t, []any{fmt.Sprintf("node-1:%d", p.ports.mongo[0]), fmt.Sprintf("node-2:%d", p.ports.mongo[1])}, retire.sum.Outputs["members"])
 	st, err := os.ReadFile(filepath.Join(p.dir, ".pulumi-state", ".pulumi", "stacks", "rocketchat-ha", s+".json"))
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/workspace"
 
+	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
 
@@ -122,6 +123,10 @@ func (l *lab) checkStateMatchesWorld(t *testing.T, res opResult, cluster string,
 			}
 		}
 	}
+	// The backup job, named after its host (every node shares one here).
+	if c := components.BackupContainerName(cluster, labDockerHost); providers.ContainerExists(l.world, labDockerHost, c) && !inState[c] {
+		t.Errorf("%s: container %s runs but is not in state (orphan)", res.name, c)
+	}
 	for _, name := range nodeNames(5) {
 		for _, role := range []string{roleMongo, roleRocket} {
 			c := cluster + "-" + role + "-" + name
@@ -130,8 +135,8 @@ func (l *lab) checkStateMatchesWorld(t *testing.T, res opResult, cluster string,
 			}
 		}
 	}
-	if want := 2*n + 1; len(inState) != want {
-		t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb)", res.name, len(inState), want, n)
+	if want := 2*n + 2; len(inState) != want {
+		t.Errorf("%s: %d containers in state, want %d (%d nodes x mongod+rocketchat, + lb, + the backup job)", res.name, len(inState), want, n)
 	}
 }
 
@@ -446,8 +451,10 @@ func TestLifecycle(t *testing.T) {
 				}
 			}
 		}
-		if vols != 3 {
-			t.Errorf("%d volumes in state, want 3", vols)
+		// The mongod data volumes, and the backup job's archive volume (one
+		// per Docker host: the same one as the job moved from n5 to n3).
+		if vols != 4 {
+			t.Errorf("%d volumes in state, want 4", vols)
 		}
 		for _, n := range []string{"n4", "n5"} {
 			if !providers.VolumeExists(l.world, labDockerHost, cluster+"-mongo-"+n+"-data") {

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
 
@@ -88,6 +89,8 @@ func TestLoadBalancerLayouts(t *testing.T) {
 		for _, n := range nodeNames(3) {
 			out[hostOf(n)] = append([]string{cluster + "-mongo-" + n, cluster + "-rocketchat-" + n}, extra[n]...)
 		}
+		// The backup job, on the last node.
+		out[hostOf("n3")] = append(out[hostOf("n3")], components.BackupContainerName(cluster, hostOf("n3")))
 		return out
 	}
 	l.checkHostsMatchState(t, "one-lb", base(map[string][]string{"n1": {cluster + "-lb"}}))

@@ -13,6 +13,7 @@ import (
 	"github.com/pulumi/pulumi/sdk/v3/go/auto/optup"
 	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
 
+	"github.com/rocketchat-ha/rocketchat-ha/components"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/nodeops"
 	"github.com/rocketchat-ha/rocketchat-ha/stacks"
 	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
@@ -364,6 +365,11 @@ func baseHosts(cluster string, nodes []nodeSpec) map[string][]string {
 	out := map[string][]string{}
 	for _, n := range nodes {
 		out[n.dockerHost] = []string{cluster + "-mongo-" + n.name, cluster + "-rocketchat-" + n.name, cluster + "-lb-" + n.name}
+	}
+	// The backup job runs on the last node (backup.node's default).
+	if len(nodes) > 0 {
+		last := nodes[len(nodes)-1]
+		out[last.dockerHost] = append(out[last.dockerHost], components.BackupContainerName(cluster, last.dockerHost))
 	}
 	return out
 }
@@ -790,6 +796,6 @@ func TestRetireAfterMajorityLoss(t *testing.T) {
 	if got := l.members(); !slices.Equal(got, memberList("n1")) {
 		t.Errorf("%s: the replica set has %v, want n1 only", res.name, got)
 	}
-	l.checkHostsMatchState(t, "n1-alone", map[string][]string{hostOf("n1"): {cluster + "-mongo-n1", cluster + "-rocketchat-n1", cluster + "-lb"}})
+	l.checkHostsMatchState(t, "n1-alone", map[string][]string{hostOf("n1"): {cluster + "-mongo-n1", cluster + "-rocketchat-n1", cluster + "-lb", components.BackupContainerName(cluster, hostOf("n1"))}})
 	l.converged(t, "n1-alone")
 }

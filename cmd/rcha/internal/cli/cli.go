@@ -71,6 +71,10 @@ Commands:
   verify    check the deployed cluster: replica set, users, Rocket.Chat over HTTP
   retire    remove dead nodes (already removed from nodes) without contacting their hosts
             (--node NAME; --force-reconfig when the majority is lost; --yes)
+  backup    run one MongoDB backup now and wait for it (docs/backups.md)
+  backups   list the backup archives: time, size, place
+  restore   restore an archive (--from NAME; --yes): stops every Rocket.Chat server,
+            mongorestore --drop --oplogReplay through the primary, starts them one by one
 
 A node whose Docker host does not answer: "up --down NAME" updates the
 others when the change touches nothing on NAME, and refuses otherwise.
@@ -113,7 +117,10 @@ type options struct {
 	down            nodeList // up --down
 	nodes           nodeList // retire --node
 	forceReconfig   bool     // retire --force-reconfig
-	yes             bool     // retire --yes
+	yes             bool     // retire --yes, restore --yes
+	from            string   // restore --from
+	skipVerify      bool     // restore --skip-verify
+	dockerPath      string   // backup, backups, restore --docker
 	cancelGrace     time.Duration
 	verify          verifyOptions
 }
@@ -135,7 +142,7 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 	}
 	o := &options{command: args[0]}
 	switch o.command {
-	case "preview", "up", "refresh", "destroy", "outputs", "verify", "retire":
+	case "preview", "up", "refresh", "destroy", "outputs", "verify", "retire", "backup", "backups", "restore":
 	case "help", "-h", "--help":
 		return nil, flag.ErrHelp
 	default:
@@ -175,6 +182,8 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 		fs.BoolVar(&o.showSecrets, "show-secrets", false, "print secret outputs in clear text")
 	case "verify":
 		o.verify.register(fs, getenv)
+	case "backup", "backups", "restore":
+		registerBackupFlags(fs, o, getenv)
 	}
 	flagUsage := func() string {
 		var b strings.Builder
@@ -201,6 +210,9 @@ func parseArgs(args []string, getenv func(string) string, helpText *string) (*op
 	}
 	if o.command == "retire" && len(o.nodes) == 0 {
 		return nil, usageError{msg: "--node is required", flagUsage: flagUsage()}
+	}
+	if o.command == "restore" && o.from == "" {
+		return nil, usageError{msg: "--from is required (an archive name from `rcha backups`)", flagUsage: flagUsage()}
 	}
 	return o, nil
 }
@@ -485,6 +497,8 @@ func (r *runner) dispatch(sum *Summary) int {
 		return r.outputs(sum)
 	case "verify":
 		return r.verify(sum)
+	case "backup", "backups", "restore":
+		return r.backupCommand(sum)
 	}
 	if (r.o.command == "preview" || r.o.command == "up") && !r.o.refresh {
 		r.cli.AddArgs(r.o.command, "--refresh=false")

@@ -121,8 +121,21 @@ func (r *runner) nodeOp(ctx context.Context) (*progress, auto.OutputMap, error) 
 		if len(c.Containers) > 0 {
 			r.progressf("  docker rm -f %s", strings.Join(c.Containers, " "))
 		}
-		if len(c.Volumes) > 0 {
-			r.progressf("  docker volume rm %s   # the node's MongoDB data; the other members hold the same data", strings.Join(c.Volumes, " "))
+		// Backup archives exist nowhere else (unless uploaded to S3): they
+		// get their own line, never the "other members hold it" comment.
+		var data, archives []string
+		for _, v := range c.Volumes {
+			if strings.Contains(v, "-backups-") {
+				archives = append(archives, v)
+			} else {
+				data = append(data, v)
+			}
+		}
+		if len(data) > 0 {
+			r.progressf("  docker volume rm %s   # the node's MongoDB data; the other members hold the same data", strings.Join(data, " "))
+		}
+		if len(archives) > 0 {
+			r.progressf("  docker volume rm %s   # BACKUP ARCHIVES, held nowhere else unless uploaded to S3: copy what you need out first (docker cp from a container mounting it). The backup job now runs on the new backup node.", strings.Join(archives, " "))
 		}
 	}
 	return e.last, e.outs, nil
