@@ -1,0 +1,357 @@
+package engine
+
+// The component provider under the real engine: a Pulumi YAML program
+// declares rocketchat-ha:index:RocketChatHA with the seed's three nodes;
+// the real CLI runs it with the YAML language host, the component provider
+// binary (cmd/pulumi-resource-rocketchat-ha) and the lab's fake providers.
+// The same config runs as the Go program (stacks.Program) in a second lab,
+// and the two states must hold the same children with the same types,
+// names, parents, providers and dependencies, and the same outputs.
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/pulumi/pulumi/sdk/v3/go/auto"
+	"github.com/pulumi/pulumi/sdk/v3/go/common/apitype"
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/nodeops"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
+	"github.com/rocketchat-ha/rocketchat-ha/stacks"
+)
+
+// seedYAML is the YAML program: the dev stack's three nodes
+// (Pulumi.dev.yaml) on the lab's Docker socket, the seed's oploguser
+// through a secret config value.
+const seedYAML = `name: rcha-yaml
+runtime: yaml
+description: The RocketChatHA component from Pulumi YAML (tests/engine/yaml_test.go).
+config:
+  oplogPassword:
+    type: string
+resources:
+  rocketchat:
+    type: rocketchat-ha:index:RocketChatHA
+    properties:
+      rootUrl: http://localhost:8080
+      oplogPassword: ${oplogPassword}
+      nodes:
+        - name: rocket-1
+          address: 172.17.0.1
+          dockerHost: unix:///var/run/docker.sock
+          ports: {mongo: 27017, rocketchat: 3001, instance: 3101}
+        - name: rocket-2
+          address: 172.17.0.1
+          dockerHost: unix:///var/run/docker.sock
+          ports: {mongo: 27018, rocketchat: 3002, instance: 3102}
+        - name: rocket-3
+          address: 172.17.0.1
+          dockerHost: unix:///var/run/docker.sock
+          ports: {mongo: 27019, rocketchat: 3003, instance: 3103}
+      loadBalancer:
+        node: rocket-1
+        bindAddress: 127.0.0.1
+        address: localhost
+        httpPort: 8080
+outputs:
+  url: ${rocketchat.url}
+  mongoUrl: ${rocketchat.mongoUrl}
+  members: ${rocketchat.members}
+  loadBalancers: ${rocketchat.loadBalancers}
+`
+
+// seedStackConfig is the same cluster as stack config for stacks.Program.
+func seedStackConfig() map[string]any {
+	var nodes []map[string]any
+	for i := range 3 {
+		nodes = append(nodes, map[string]any{
+			"name": fmt.Sprintf("rocket-%d", i+1), "address": "172.17.0.1", "dockerHost": labDockerHost,
+			"ports": map[string]int{"mongo": 27017 + i, "rocketchat": 3001 + i, "instance": 3101 + i},
+		})
+	}
+	return map[string]any{
+		"rootUrl":      "http://localhost:8080",
+		"nodes":        nodes,
+		"loadBalancer": map[string]any{"node": "rocket-1", "bindAddress": "127.0.0.1", "address": "localhost", "httpPort": 8080},
+	}
+}
+
+var (
+	componentPluginOnce sync.Once
+	componentPluginDir  string
+	componentPluginErr  error
+)
+
+// componentPlugins builds the component provider once and returns a
+// directory holding it and the YAML language host, for the stack's PATH.
+func componentPlugins(t *testing.T) string {
+	t.Helper()
+	yamlHost, why := testenv.PulumiYAML()
+	if yamlHost == "" {
+		testenv.Missing(t, why)
+	}
+	componentPluginOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "rcha-component-plugin-")
+		if err != nil {
+			componentPluginErr = err
+			return
+		}
+		build := exec.Command("go", "build", "-o", filepath.Join(dir, "pulumi-resource-rocketchat-ha"),
+			"github.com/rocketchat-ha/rocketchat-ha/cmd/pulumi-resource-rocketchat-ha")
+		if out, err := build.CombinedOutput(); err != nil {
+			componentPluginErr = fmt.Errorf("building the component provider: %v\n%s", err, out)
+			return
+		}
+		if err := os.Symlink(yamlHost, filepath.Join(dir, "pulumi-language-yaml")); err != nil {
+			componentPluginErr = err
+			return
+		}
+		componentPluginDir = dir
+	})
+	if componentPluginErr != nil {
+		t.Fatal(componentPluginErr)
+	}
+	return componentPluginDir
+}
+
+// newYAMLLab is a lab (newLabWith: its own backend, Pulumi home, world,
+// traces, fake providers) whose stack runs program from a project
+// directory with the YAML runtime instead of an inline Go program.
+func newYAMLLab(t *testing.T, stackName, program string) *lab {
+	t.Helper()
+	plugins := componentPlugins(t)
+	l := newLabWith(t, stackName, func(*pulumi.Context) error { return nil }, "", nil)
+	dir := filepath.Join(l.dir, "yaml")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "Pulumi.yaml"), []byte(program), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{}
+	for k, v := range l.env {
+		env[k] = v
+	}
+	// The component provider and the YAML host join the fakes on PATH,
+	// for this stack only.
+	env["PATH"] = plugins + string(os.PathListSeparator) + os.Getenv("PATH")
+	stack, err := auto.UpsertStackLocalSource(l.ctx, stackName, dir,
+		auto.PulumiHome(l.stack.Workspace().PulumiHome()),
+		auto.Pulumi(l.cli),
+		auto.SecretsProvider("passphrase"),
+		auto.EnvVars(env),
+	)
+	if err != nil {
+		t.Fatalf("create YAML stack %s: %v", stackName, err)
+	}
+	l.stack, l.env, l.program = stack, env, nil
+	return l
+}
+
+// child is what the comparison keeps of one resource of the state.
+type child struct {
+	Type, Parent, Provider string
+	Custom                 bool
+	Deps                   []string
+	PropertyDeps           map[string][]string
+	InputKeys, OutputKeys  []string
+}
+
+func keysOf(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// providerURN drops the ID from a provider reference (urn::id): the IDs
+// are random per stack.
+func providerURN(ref string) string {
+	if i := strings.LastIndex(ref, "::"); i > strings.LastIndex(ref, "pulumi:providers:") {
+		return ref[:i]
+	}
+	return ref
+}
+
+// children maps every resource of the state except the stack to what
+// the comparison keeps, with URNs relative to the stack (urn:<type>::<name>).
+func children(d deployment, stack, proj string) map[string]child {
+	out := map[string]child{}
+	rel := func(urn string) string {
+		urn = strings.Replace(urn, "urn:pulumi:"+stack+"::"+proj+"::", "urn:", 1)
+		if strings.HasPrefix(urn, "urn:pulumi:pulumi:Stack::") {
+			return "urn:pulumi:pulumi:Stack" // named <project>-<stack>
+		}
+		return urn
+	}
+	for _, r := range d.Resources {
+		if r.Type == "pulumi:pulumi:Stack" {
+			continue
+		}
+		c := child{Type: string(r.Type), Parent: rel(string(r.Parent)), Provider: rel(providerURN(r.Provider)), Custom: r.Custom,
+			InputKeys: keysOf(r.Inputs), OutputKeys: keysOf(r.Outputs), PropertyDeps: map[string][]string{}}
+		for _, dep := range r.Dependencies {
+			c.Deps = append(c.Deps, rel(string(dep)))
+		}
+		sort.Strings(c.Deps)
+		for k, deps := range r.PropertyDependencies {
+			var ds []string
+			for _, dep := range deps {
+				ds = append(ds, rel(string(dep)))
+			}
+			sort.Strings(ds)
+			if len(ds) > 0 {
+				c.PropertyDeps[string(k)] = ds
+			}
+		}
+		out[rel(string(r.URN))] = c
+	}
+	return out
+}
+
+func componentOf(t *testing.T, d deployment) apitype.ResourceV3 {
+	t.Helper()
+	for _, r := range d.Resources {
+		if string(r.Type) == components.TypeToken {
+			return r
+		}
+	}
+	t.Fatalf("no %s in the state", components.TypeToken)
+	return apitype.ResourceV3{}
+}
+
+// TestYAMLProgramMatchesGoProgram is the component provider's proof under
+// the real engine (issue 15 §3).
+func TestYAMLProgramMatchesGoProgram(t *testing.T) {
+	oplog := password("oplog-")
+
+	goLab := newLab(t, "go", labProgram, repoProject)
+	goLab.setConfig(t, seedStackConfig(), map[string]string{"oplogPassword": oplog})
+	goLab.up(t, "go-up")
+	goState := goLab.exportShowingSecrets(t)
+	goEnc, _ := goLab.export(t)
+
+	yl := newYAMLLab(t, "yaml", seedYAML)
+	if err := yl.stack.SetConfig(yl.ctx, "rcha-yaml:oplogPassword", auto.ConfigValue{Value: oplog, Secret: true}); err != nil {
+		t.Fatal(err)
+	}
+	yl.known["config oplogPassword"] = oplog
+	res, up, err := yl.runUp(t, "yaml-up", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yl.checkSecrets(t, res)
+	yamlState := yl.exportShowingSecrets(t)
+	yamlEnc, _ := yl.export(t)
+
+	// The same children, with the same types, names (URNs relative to
+	// their stacks), parents, providers and dependencies.
+	goChildren, yamlChildren := children(goState, "go", project), children(yamlState, "yaml", "rcha-yaml")
+	compURN := "urn:" + components.TypeToken + "::" + stacks.DefaultClusterName
+	if _, ok := goChildren[compURN]; !ok {
+		t.Fatalf("no %s in the Go program's state", compURN)
+	}
+	deps := 0
+	for _, c := range goChildren {
+		deps += len(c.Deps)
+	}
+	if deps < 10 {
+		t.Fatalf("only %d dependencies in the Go program's state; the comparison would be vacuous", deps)
+	}
+	var yamlOnly []string
+	for urn, yc := range yamlChildren {
+		gc, ok := goChildren[urn]
+		switch {
+		case !ok && yc.Type == "pulumi:providers:"+components.TypeToken[:strings.Index(components.TypeToken, ":")]:
+			// The YAML program reaches the component through its provider.
+			yamlOnly = append(yamlOnly, urn)
+		case !ok:
+			t.Errorf("YAML program registered %s, which the Go program does not", urn)
+		case urn == compURN:
+			// Its inputs are what the YAML program passed; the Go
+			// component records none.
+			yc.InputKeys, gc.InputKeys = nil, nil
+			yc.Deps, gc.Deps = nil, nil
+			yc.PropertyDeps, gc.PropertyDeps = nil, nil
+			fallthrough
+		default:
+			if fmt.Sprint(yc) != fmt.Sprint(gc) {
+				t.Errorf("%s differs:\nYAML %+v\nGo   %+v", urn, yc, gc)
+			}
+		}
+	}
+	for urn := range goChildren {
+		if _, ok := yamlChildren[urn]; !ok {
+			t.Errorf("Go program registered %s, which the YAML program does not", urn)
+		}
+	}
+	if len(yamlOnly) != 1 {
+		t.Errorf("want exactly one rocketchat-ha provider in the YAML state, got %v", yamlOnly)
+	}
+	if n := len(goChildren); n < 20 {
+		t.Fatalf("only %d resources in the Go program's state; the comparison would be vacuous", n)
+	}
+	t.Logf("%d resources compared", len(goChildren))
+
+	// The same component outputs, the internal one included; mongoUrl is
+	// secret in state and in the stack outputs.
+	gc, yc := componentOf(t, goState), componentOf(t, yamlState)
+	for _, k := range []string{"url", "members", "loadBalancers"} {
+		if fmt.Sprint(gc.Outputs[k]) != fmt.Sprint(yc.Outputs[k]) {
+			t.Errorf("output %s: YAML %v, Go %v", k, yc.Outputs[k], gc.Outputs[k])
+		}
+	}
+	if fmt.Sprint(yc.Outputs["url"]) != "http://localhost:8080" {
+		t.Errorf("url = %v", yc.Outputs["url"])
+	}
+	if _, ok := yc.Outputs[nodeops.FingerprintsOutput]; !ok {
+		t.Errorf("the YAML component has no %s output (rcha reads it)", nodeops.FingerprintsOutput)
+	} else if keys := keysOf(plaintextOf(yc.Outputs[nodeops.FingerprintsOutput]).(map[string]any)); !slices.Equal(keys, []string{"rocket-1", "rocket-2", "rocket-3"}) {
+		t.Errorf("%s covers %v", nodeops.FingerprintsOutput, keys)
+	}
+	mongo := fmt.Sprint(plaintextOf(yc.Outputs["mongoUrl"]))
+	if !strings.HasPrefix(mongo, "mongodb://rocket:") || !strings.Contains(mongo, "@rocket-1:27017,rocket-2:27018,rocket-3:27019/rocketchat?") {
+		t.Errorf("mongoUrl = %s", redactURL(mongo))
+	}
+	for what, d := range map[string]deployment{"YAML": yamlEnc, "Go": goEnc} {
+		m, ok := componentOf(t, d).Outputs["mongoUrl"].(map[string]any)
+		if !ok || m[secretSig] == nil {
+			t.Errorf("%s state: mongoUrl is not a secret: %v", what, componentOf(t, d).Outputs["mongoUrl"])
+		}
+	}
+	out, ok := up.Outputs["mongoUrl"]
+	if !ok || !out.Secret {
+		t.Errorf("stack output mongoUrl is not secret: %+v", out)
+	}
+	if fmt.Sprint(up.Outputs["members"].Value) != "[rocket-1:27017 rocket-2:27018 rocket-3:27019]" {
+		t.Errorf("members = %v", up.Outputs["members"].Value)
+	}
+
+	// A second update changes nothing: the provider's component converges.
+	again := yl.up(t, "yaml-up-again")
+	for op, n := range again.changes {
+		if op != "same" && n > 0 {
+			t.Errorf("second update: %d %s", n, op)
+		}
+	}
+}
+
+func redactURL(s string) string {
+	if i := strings.Index(s, "@"); i > 0 {
+		if j := strings.LastIndex(s[:i], ":"); j > 0 {
+			return s[:j+1] + "[redacted]" + s[i:]
+		}
+	}
+	return s
+}
