@@ -241,7 +241,10 @@ func (p *pkg) fill(s *structInfo) error {
 			doc = prevDoc
 		}
 		if len(f.Names) == 0 {
-			// Embedded (pulumi.ResourceState): not a property.
+			if s.name != outputType {
+				return fmt.Errorf("components.%s: embedded field %s: name the field (the schema has no embedding)", s.name, exprString(f.Type))
+			}
+			// pulumi.ResourceState: not a property.
 			prevDoc, prevEnd = "", p.fset.Position(f.End()).Line
 			continue
 		}
@@ -317,22 +320,19 @@ func (p *pkg) isPlain(e ast.Expr) (bool, error) {
 			return true, nil
 		}
 	case *ast.StarExpr:
-		if id, ok := t.X.(*ast.Ident); ok && p.structs[id.Name] != nil {
+		if id, ok := t.X.(*ast.Ident); ok && (p.structs[id.Name] != nil || isBasic(id.Name)) {
 			return true, nil
 		}
 	case *ast.ArrayType:
+		// A plain slice of Inputs ([]pulumi.StringInput) is left an
+		// ordinary input: the schema cannot say "plain list of inputs"
+		// for every SDK.
 		if t.Len == nil {
-			if _, err := p.isPlain(t.Elt); err != nil {
-				return false, err
-			}
-			return true, nil
+			return p.isPlain(t.Elt)
 		}
 	case *ast.MapType:
 		if k, ok := t.Key.(*ast.Ident); ok && k.Name == "string" {
-			if _, err := p.isPlain(t.Value); err != nil {
-				return false, err
-			}
-			return true, nil
+			return p.isPlain(t.Value)
 		}
 	}
 	return false, fmt.Errorf("unsupported type %s", exprString(e))
@@ -376,6 +376,9 @@ func (p *pkg) mirror(e ast.Expr) (string, func(string) string, error) {
 	case *ast.StarExpr:
 		if id, ok := t.X.(*ast.Ident); ok && p.structs[id.Name] != nil {
 			return "*" + id.Name, func(v string) string { return v + ".toComponentsPtr()" }, nil
+		}
+		if id, ok := t.X.(*ast.Ident); ok && isBasic(id.Name) {
+			return "*" + id.Name, func(v string) string { return v }, nil
 		}
 	case *ast.ArrayType:
 		if id, ok := t.Elt.(*ast.Ident); ok && p.structs[id.Name] != nil {

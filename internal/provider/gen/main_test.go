@@ -96,6 +96,7 @@ func TestUndocumentedOrUntaggedFieldIsAnError(t *testing.T) {
 		{"\n\tSize int `pulumi:\"size,optional\"`", "components.RocketChatHAArgs.Size: no doc comment"},
 		{"\n\t// Size is the size.\n\tSize int", "components.RocketChatHAArgs.Size: no `pulumi:"},
 		{"\n\t// Size is the size.\n\tSize uint `pulumi:\"size\"`", "components.RocketChatHAArgs.Size: unsupported type uint"},
+		{"\n\tRocketChatHA", "components.RocketChatHAArgs: embedded field RocketChatHA"},
 	} {
 		dir := writePkg(t, header+`
 // RocketChatHAArgs are the inputs.
