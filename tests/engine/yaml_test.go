@@ -27,6 +27,7 @@ import (
 	"github.com/rocketchat-ha/rocketchat-ha/internal/nodeops"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/rocketchat-ha/rocketchat-ha/stacks"
+	"github.com/rocketchat-ha/rocketchat-ha/tests/engine/providers"
 )
 
 // seedYAML is the YAML program: the dev stack's three nodes
@@ -354,4 +355,31 @@ func redactURL(s string) string {
 		}
 	}
 	return s
+}
+
+// TestYAMLProgramBadInput: bad input through the provider fails the update
+// with the component's message naming the setting, before any resource of
+// the cluster is created.
+func TestYAMLProgramBadInput(t *testing.T) {
+	bad := strings.Replace(seedYAML, "        - name: rocket-2\n", "        - name: rocket-1\n", 1)
+	bad = strings.Replace(bad, "      oplogPassword: ${oplogPassword}\n", "", 1)
+	bad = strings.Replace(bad, "config:\n  oplogPassword:\n    type: string\n", "", 1)
+	if bad == seedYAML {
+		t.Fatal("the bad program is the seed program")
+	}
+	yl := newYAMLLab(t, "bad", bad)
+	res, err := yl.tryUp(t, "yaml-bad-up")
+	if err == nil {
+		t.Fatal("the update with two nodes named rocket-1 succeeded")
+	}
+	for _, want := range []string{"invalid arguments", `Nodes[1].Name: "rocket-1" duplicates Nodes[0].Name`} {
+		if !strings.Contains(res.log, want) {
+			t.Errorf("the engine output lacks %q:\n%s", want, tail(res.log, 30))
+		}
+	}
+	for _, e := range res.events {
+		if e.Op == providers.OpCreate {
+			t.Errorf("created %s despite the bad input", shortURN(e.URN))
+		}
+	}
 }
