@@ -109,7 +109,10 @@ func languages() map[string]any {
 			"requires":             map[string]string{"pulumi": ">=3.142.0,<4.0.0"},
 		},
 		"csharp": map[string]any{
-			"rootNamespace":        "RocketChatHA",
+			// namespace RocketChat.HA, class RocketChat.HA.RocketChatHA (a
+			// class may not share its name with an enclosing namespace).
+			"rootNamespace":        "RocketChat",
+			"namespaces":           map[string]string{Name: "HA"},
 			"respectSchemaVersion": true,
 			"packageReferences":    map[string]string{"Pulumi": "3.*"},
 		},

@@ -8,9 +8,9 @@ using System.Threading.Tasks;
 using Pulumi.Serialization;
 using Pulumi;
 
-namespace RocketChatHA.RocketchatHa
+namespace RocketChat.HA
 {
-    [RocketchatHaResourceType("pulumi:providers:rocketchat-ha")]
+    [HAResourceType("pulumi:providers:rocketchat-ha")]
     public partial class Provider : global::Pulumi.ProviderResource
     {
         /// <summary>

@@ -8,12 +8,12 @@ using System.Threading.Tasks;
 using Pulumi.Serialization;
 using Pulumi;
 
-namespace RocketChatHA.RocketchatHa
+namespace RocketChat.HA
 {
     /// <summary>
     /// RocketChatHA is a Rocket.Chat cluster with its replica set and load balancer.
     /// </summary>
-    [RocketchatHaResourceType("rocketchat-ha:index:RocketChatHA")]
+    [HAResourceType("rocketchat-ha:index:RocketChatHA")]
     public partial class RocketChatHA : global::Pulumi.ComponentResource
     {
         /// <summary>

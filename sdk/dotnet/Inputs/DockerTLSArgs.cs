@@ -8,7 +8,7 @@ using System.Threading.Tasks;
 using Pulumi.Serialization;
 using Pulumi;
 
-namespace RocketChatHA.RocketchatHa.Inputs
+namespace RocketChat.HA.Inputs
 {
 
     /// <summary>
