@@ -280,3 +280,46 @@ func TestReleaseArchiveInstalls(t *testing.T) {
 		}
 	}
 }
+
+// docBlock returns the first fenced block of lang after the line "<label>:"
+// in docs/providers.md.
+func docBlock(t *testing.T, label, lang string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(root, "docs", "providers.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := string(b)
+	i := strings.Index(doc, "\n"+label+":\n\n```"+lang+"\n")
+	if i < 0 {
+		t.Fatalf("docs/providers.md has no %s example", label)
+	}
+	body := doc[i+len("\n"+label+":\n\n```"+lang+"\n"):]
+	return body[:strings.Index(body, "```")]
+}
+
+// TestDocsTypeScriptExample: ts/readme.ts, which tsc checks, is the
+// documented TypeScript example.
+func TestDocsTypeScriptExample(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(tsDir, "readme.ts"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitN(string(b), "\n", 3)
+	if len(lines) < 3 || lines[2] != docBlock(t, "TypeScript", "ts") {
+		t.Fatal("tests/provider/ts/readme.ts differs from the TypeScript example of docs/providers.md")
+	}
+}
+
+// TestDocsPythonExampleCompiles byte-compiles the documented Python
+// example (syntax only, as for the SDK).
+func TestDocsPythonExampleCompiles(t *testing.T) {
+	py := testenv.LookPath(t, "python3", "apt-get install python3")
+	src := filepath.Join(t.TempDir(), "example.py")
+	if err := os.WriteFile(src, []byte(docBlock(t, "Python", "python")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(py, "-m", "py_compile", src).CombinedOutput(); err != nil {
+		t.Fatalf("py_compile: %v\n%s", err, out)
+	}
+}

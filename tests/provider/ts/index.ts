@@ -1,8 +1,8 @@
-// The README's TypeScript example, type-checked (tests/provider) against
-// the generated SDK in sdk/nodejs and @pulumi/pulumi from npm: the seed's
-// three nodes, typed, and the component's outputs.
+// Type-checked (tests/provider) against the generated SDK in sdk/nodejs
+// and @pulumi/pulumi from npm: the dev stack's three nodes as typed
+// NodeArgs with ports, the load balancer, and the component's outputs.
 import * as pulumi from "@pulumi/pulumi";
-import * as rcha from "../../../sdk/nodejs";
+import * as rcha from "@rocketchat-ha/rocketchat-ha";
 
 const config = new pulumi.Config();
 
