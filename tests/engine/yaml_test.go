@@ -86,6 +86,15 @@ func seedStackConfig() map[string]any {
 	}
 }
 
+// requireYAMLHost skips (or fails under RCHA_REQUIRE_TOOLS=1) before any
+// work when the YAML language host is not built.
+func requireYAMLHost(t *testing.T) {
+	t.Helper()
+	if p, why := testenv.PulumiYAML(); p == "" {
+		testenv.Missing(t, why)
+	}
+}
+
 var (
 	componentPluginOnce sync.Once
 	componentPluginDir  string
@@ -101,8 +110,9 @@ func componentPlugins(t *testing.T) string {
 		testenv.Missing(t, why)
 	}
 	componentPluginOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "rcha-component-plugin-")
-		if err != nil {
+		// TestMain's directory of fakes, removed when the tests end.
+		dir := filepath.Join(providersDir, "component")
+		if err := os.MkdirAll(dir, 0o700); err != nil {
 			componentPluginErr = err
 			return
 		}
@@ -129,8 +139,8 @@ func componentPlugins(t *testing.T) string {
 // directory with the YAML runtime instead of an inline Go program.
 func newYAMLLab(t *testing.T, stackName, program string) *lab {
 	t.Helper()
-	plugins := componentPlugins(t)
 	l := newLabWith(t, stackName, func(*pulumi.Context) error { return nil }, "", nil)
+	plugins := componentPlugins(t)
 	dir := filepath.Join(l.dir, "yaml")
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		t.Fatal(err)
@@ -235,6 +245,7 @@ func componentOf(t *testing.T, d deployment) apitype.ResourceV3 {
 // TestYAMLProgramMatchesGoProgram is the component provider's proof under
 // the real engine (issue 15 §3).
 func TestYAMLProgramMatchesGoProgram(t *testing.T) {
+	requireYAMLHost(t)
 	oplog := password("oplog-")
 
 	goLab := newLab(t, "go", labProgram, repoProject)
@@ -361,6 +372,7 @@ func redactURL(s string) string {
 // with the component's message naming the setting, before any resource of
 // the cluster is created.
 func TestYAMLProgramBadInput(t *testing.T) {
+	requireYAMLHost(t)
 	bad := strings.Replace(seedYAML, "        - name: rocket-2\n", "        - name: rocket-1\n", 1)
 	bad = strings.Replace(bad, "      oplogPassword: ${oplogPassword}\n", "", 1)
 	bad = strings.Replace(bad, "config:\n  oplogPassword:\n    type: string\n", "", 1)

@@ -27,9 +27,18 @@ const root = "../.."
 
 var (
 	buildOnce sync.Once
+	binDir    string
 	binPath   string
 	buildErr  error
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binDir != "" {
+		os.RemoveAll(binDir)
+	}
+	os.Exit(code)
+}
 
 // providerBinary builds cmd/pulumi-resource-rocketchat-ha once.
 func providerBinary(t *testing.T) string {
@@ -40,7 +49,7 @@ func providerBinary(t *testing.T) string {
 			buildErr = err
 			return
 		}
-		binPath = filepath.Join(dir, "pulumi-resource-rocketchat-ha")
+		binDir, binPath = dir, filepath.Join(dir, "pulumi-resource-rocketchat-ha")
 		out, err := exec.Command("go", "build", "-o", binPath, "github.com/rocketchat-ha/rocketchat-ha/cmd/pulumi-resource-rocketchat-ha").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
