@@ -259,6 +259,19 @@ func TestYAMLProgramMatchesGoProgram(t *testing.T) {
 		t.Fatal(err)
 	}
 	yl.known["config oplogPassword"] = oplog
+	// A preview constructs the component with unknown values and changes
+	// nothing.
+	pre := yl.preview(t, "yaml-preview")
+	for _, e := range pre.events {
+		switch e.Op {
+		case providers.OpCheckConfig, providers.OpConfigure, "diffConfig":
+		default:
+			t.Errorf("the preview ran %s on %s outside preview mode", e.Op, shortURN(e.URN))
+		}
+	}
+	if pre.changes["create"] < 20 {
+		t.Errorf("the preview plans %v", pre.changes)
+	}
 	res, up, err := yl.runUp(t, "yaml-up", true, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -356,6 +369,12 @@ func TestYAMLProgramMatchesGoProgram(t *testing.T) {
 		if op != "same" && n > 0 {
 			t.Errorf("second update: %d %s", n, op)
 		}
+	}
+
+	// Destroy removes every resource from the state.
+	yl.destroy(t, "yaml-destroy")
+	if d, _ := yl.export(t); len(d.Resources) != 0 {
+		t.Errorf("%d resources left in state after destroy", len(d.Resources))
 	}
 }
 
