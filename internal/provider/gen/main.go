@@ -271,6 +271,9 @@ func (p *pkg) fill(s *structInfo) error {
 			if err != nil {
 				return fmt.Errorf("%s: %w", where, err)
 			}
+			if secretish.MatchString(id.Name) && !strings.Contains(reflect.StructTag(raw).Get("provider"), "secret") {
+				fmt.Fprintf(os.Stderr, "gen: warning: %s looks like a secret but has no `provider:\"secret\"` tag\n", where)
+			}
 			s.fields = append(s.fields, fieldInfo{
 				goName: id.Name, expr: f.Type, tag: raw, name: strings.Split(ptag, ",")[0],
 				doc: doc, plain: plain,
@@ -461,6 +464,10 @@ func (p *pkg) writeOutput(b *bytes.Buffer, s *structInfo) {
 	}
 	b.WriteString("\t\tNodeFingerprints: c.NodeFingerprints(),\n\t}\n}\n\n")
 }
+
+// secretish matches field names that usually hold secrets; the generator
+// warns when one has no provider:"secret" tag (the schema would not mark it).
+var secretish = regexp.MustCompile(`(?i)(password|secret|token|license|privatekey|credential|(^|[a-z])key$)`)
 
 // fingerprintsOutput is nodeops.FingerprintsOutput (the generator does not
 // import the project's packages; a provider test checks they agree).
