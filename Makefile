@@ -4,7 +4,7 @@
 SHELL := /bin/bash
 MONGOSH_BIN := $(CURDIR)/tests/mongosh/node_modules/.bin/mongosh
 
-.PHONY: test deps nginx keepalived busybox shellcheck mongosh pulumi-cli check unit bench provider schema sdk dist pulumi-yaml sdk-ts
+.PHONY: test deps nginx keepalived busybox shellcheck mongosh pulumi-cli check unit bench provider schema sdk dist pulumi-yaml sdk-ts mypy
 
 test: deps check
 	RCHA_REQUIRE_TOOLS=1 RCHA_PULUMI_BIN=$$(tools/build-pulumi.sh) RCHA_MONGOSH_BIN=$(MONGOSH_BIN) \
@@ -13,7 +13,7 @@ test: deps check
 
 ## deps: the Debian nginx (and wrk for the benchmark), mongosh from npm at the
 ## pinned version, and the Pulumi CLI built from the Go module proxy.
-deps: nginx keepalived busybox shellcheck mongosh pulumi-cli pulumi-yaml sdk-ts
+deps: nginx keepalived busybox shellcheck mongosh pulumi-cli pulumi-yaml sdk-ts mypy
 
 shellcheck:
 	@if command -v shellcheck >/dev/null; then echo "shellcheck: $$(shellcheck --version | sed -n 2p)"; \
@@ -91,3 +91,9 @@ pulumi-yaml:
 ## sdk-ts: TypeScript and @pulumi/pulumi for the Node.js SDK's type check.
 sdk-ts:
 	cd tests/provider/ts && npm ci --no-audit --no-fund
+
+## mypy: Debian's mypy and python3, for the Python SDK's checks (the pulumi
+## Python SDK comes from the Go module cache; PyPI is not used).
+mypy:
+	@if command -v mypy >/dev/null && command -v python3 >/dev/null; then echo "mypy: $$(mypy --version)"; \
+	else apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mypy python3 >/dev/null; fi

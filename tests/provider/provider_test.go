@@ -332,3 +332,60 @@ func TestDocsPythonExampleCompiles(t *testing.T) {
 		t.Fatalf("py_compile: %v\n%s", err, out)
 	}
 }
+
+// mypy runs mypy on files against sdk/python and the Python SDK of the
+// pinned Pulumi (github.com/pulumi/pulumi/sdk/v3 carries it under
+// python/lib; PyPI is not reachable, so it comes from the Go module cache).
+// Errors inside those packages are not reported (--follow-imports=silent),
+// nor missing third-party stubs (grpc, protobuf): only the files' own.
+func mypy(t *testing.T, files ...string) (string, error) {
+	t.Helper()
+	bin := testenv.LookPath(t, "mypy", "apt-get install mypy")
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/pulumi/pulumi/sdk/v3").Output()
+	if err != nil {
+		t.Fatalf("go list github.com/pulumi/pulumi/sdk/v3: %v", err)
+	}
+	lib := filepath.Join(strings.TrimSpace(string(out)), "python", "lib")
+	if _, err := os.Stat(filepath.Join(lib, "pulumi", "__init__.py")); err != nil {
+		t.Fatalf("the pulumi Python SDK is not in the module cache: %v", err)
+	}
+	sdk, _ := filepath.Abs(filepath.Join(root, "sdk", "python"))
+	args := append([]string{"--cache-dir", filepath.Join(t.TempDir(), "mypy-cache"), "--python-version", "3.11",
+		"--ignore-missing-imports", "--disable-error-code", "import", "--follow-imports", "silent", "--no-error-summary"}, files...)
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), "MYPYPATH="+lib+string(os.PathListSeparator)+sdk)
+	b, err := cmd.CombinedOutput()
+	return string(b), err
+}
+
+// TestDocsPythonExampleTypeChecks: the documented Python example passes
+// mypy against the generated SDK and the pinned pulumi SDK.
+func TestDocsPythonExampleTypeChecks(t *testing.T) {
+	src := filepath.Join(t.TempDir(), "example.py")
+	if err := os.WriteFile(src, []byte(docBlock(t, "Python", "python")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := mypy(t, "--check-untyped-defs", src); err != nil {
+		t.Fatalf("mypy: %v\n%s", err, out)
+	}
+}
+
+// TestPythonRefusesOutputsForPlainFields: each program under py/mustfail
+// fails mypy on its own lines (an Output for nodes or a node's name, a
+// misspelt field).
+func TestPythonRefusesOutputsForPlainFields(t *testing.T) {
+	progs, _ := filepath.Glob(filepath.Join("py", "mustfail", "*.py"))
+	if len(progs) == 0 {
+		t.Fatal("no programs in py/mustfail")
+	}
+	for _, prog := range progs {
+		out, err := mypy(t, prog)
+		if err == nil {
+			t.Errorf("%s type-checked", prog)
+			continue
+		}
+		if !strings.Contains(out, prog+":") || !strings.Contains(out, "error:") {
+			t.Errorf("%s: mypy failed for another reason:\n%s", prog, out)
+		}
+	}
+}
