@@ -282,52 +282,7 @@ func TestYAMLProgramMatchesGoProgram(t *testing.T) {
 
 	// The same children, with the same types, names (URNs relative to
 	// their stacks), parents, providers and dependencies.
-	goChildren, yamlChildren := children(goState, "go", project), children(yamlState, "yaml", "rcha-yaml")
-	compURN := "urn:" + components.TypeToken + "::" + stacks.DefaultClusterName
-	if _, ok := goChildren[compURN]; !ok {
-		t.Fatalf("no %s in the Go program's state", compURN)
-	}
-	deps := 0
-	for _, c := range goChildren {
-		deps += len(c.Deps)
-	}
-	if deps < 10 {
-		t.Fatalf("only %d dependencies in the Go program's state; the comparison would be vacuous", deps)
-	}
-	var yamlOnly []string
-	for urn, yc := range yamlChildren {
-		gc, ok := goChildren[urn]
-		switch {
-		case !ok && yc.Type == "pulumi:providers:"+components.TypeToken[:strings.Index(components.TypeToken, ":")]:
-			// The YAML program reaches the component through its provider.
-			yamlOnly = append(yamlOnly, urn)
-		case !ok:
-			t.Errorf("YAML program registered %s, which the Go program does not", urn)
-		case urn == compURN:
-			// Its inputs are what the YAML program passed; the Go
-			// component records none.
-			yc.InputKeys, gc.InputKeys = nil, nil
-			yc.Deps, gc.Deps = nil, nil
-			yc.PropertyDeps, gc.PropertyDeps = nil, nil
-			fallthrough
-		default:
-			if fmt.Sprint(yc) != fmt.Sprint(gc) {
-				t.Errorf("%s differs:\nYAML %+v\nGo   %+v", urn, yc, gc)
-			}
-		}
-	}
-	for urn := range goChildren {
-		if _, ok := yamlChildren[urn]; !ok {
-			t.Errorf("Go program registered %s, which the YAML program does not", urn)
-		}
-	}
-	if len(yamlOnly) != 1 {
-		t.Errorf("want exactly one rocketchat-ha provider in the YAML state, got %v", yamlOnly)
-	}
-	if n := len(goChildren); n < 20 {
-		t.Fatalf("only %d resources in the Go program's state; the comparison would be vacuous", n)
-	}
-	t.Logf("%d resources compared", len(goChildren))
+	sameChildren(t, goState, "go", project, yamlState, "yaml", "rcha-yaml")
 
 	// The same component outputs, the internal one included; mongoUrl is
 	// secret in state and in the stack outputs.
@@ -378,6 +333,61 @@ func TestYAMLProgramMatchesGoProgram(t *testing.T) {
 	}
 }
 
+// sameChildren fails t unless the YAML program's state holds the Go
+// program's resources (URNs relative to their stacks) with the same types,
+// parents, providers, dependencies and input and output keys, plus the
+// rocketchat-ha provider.
+func sameChildren(t *testing.T, goState deployment, goStack, goProject string, yamlState deployment, yamlStack, yamlProject string) {
+	t.Helper()
+	goChildren, yamlChildren := children(goState, goStack, goProject), children(yamlState, yamlStack, yamlProject)
+	compURN := "urn:" + components.TypeToken + "::" + stacks.DefaultClusterName
+	if _, ok := goChildren[compURN]; !ok {
+		t.Fatalf("no %s in the Go program's state", compURN)
+	}
+	deps := 0
+	for _, c := range goChildren {
+		deps += len(c.Deps)
+	}
+	if deps < 10 {
+		t.Fatalf("only %d dependencies in the Go program's state; the comparison would be vacuous", deps)
+	}
+	var yamlOnly []string
+	for urn, yc := range yamlChildren {
+		gc, ok := goChildren[urn]
+		switch {
+		case !ok && yc.Type == "pulumi:providers:"+components.TypeToken[:strings.Index(components.TypeToken, ":")]:
+			// The YAML program reaches the component through its provider.
+			yamlOnly = append(yamlOnly, urn)
+		case !ok:
+			t.Errorf("YAML program registered %s, which the Go program does not", urn)
+		case urn == compURN:
+			// Its inputs are what the YAML program passed; the Go
+			// component records none.
+			yc.InputKeys, gc.InputKeys = nil, nil
+			yc.Deps, gc.Deps = nil, nil
+			yc.PropertyDeps, gc.PropertyDeps = nil, nil
+			fallthrough
+		default:
+			if fmt.Sprint(yc) != fmt.Sprint(gc) {
+				t.Errorf("%s differs:\nYAML %+v\nGo   %+v", urn, yc, gc)
+			}
+		}
+	}
+	for urn := range goChildren {
+		if _, ok := yamlChildren[urn]; !ok {
+			t.Errorf("Go program registered %s, which the YAML program does not", urn)
+		}
+	}
+	if len(yamlOnly) != 1 {
+		t.Errorf("want exactly one rocketchat-ha provider in the YAML state, got %v", yamlOnly)
+	}
+	if n := len(goChildren); n < 20 {
+		t.Fatalf("only %d resources in the Go program's state; the comparison would be vacuous", n)
+	}
+	t.Logf("%d resources compared", len(goChildren))
+
+}
+
 func redactURL(s string) string {
 	if i := strings.Index(s, "@"); i > 0 {
 		if j := strings.LastIndex(s[:i], ":"); j > 0 {
@@ -412,5 +422,73 @@ func TestYAMLProgramBadInput(t *testing.T) {
 		if e.Op == providers.OpCreate {
 			t.Errorf("created %s despite the bad input", shortURN(e.URN))
 		}
+	}
+}
+
+// TestDocsYAMLExample runs the YAML example of docs/providers.md (the
+// seed's cluster: rocket-1..3 at 10.250.250.13, .14 and .17 over
+// ssh://root@<address>, the seed's passwords as secret config) under the
+// real engine, and compares its state with the Go program's for the seed's
+// stack config (tests/seed).
+func TestDocsYAMLExample(t *testing.T) {
+	requireYAMLHost(t)
+	doc, err := os.ReadFile("../../docs/providers.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const start = "\nYAML:\n\n```yaml\n"
+	i := strings.Index(string(doc), start)
+	if i < 0 {
+		t.Fatal("docs/providers.md has no YAML example")
+	}
+	program := string(doc)[i+len(start):]
+	program = program[:strings.Index(program, "```")]
+	rocket, oplog := password("rocket-"), password("oplog-")
+
+	goLab := newLab(t, "go", labProgram, repoProject)
+	goLab.setConfig(t, map[string]any{
+		"rootUrl": "https://chat.domain.de",
+		"nodes": []map[string]any{
+			{"name": "rocket-1", "address": "10.250.250.13"},
+			{"name": "rocket-2", "address": "10.250.250.14"},
+			{"name": "rocket-3", "address": "10.250.250.17"},
+		},
+	}, map[string]string{"rocketPassword": rocket, "oplogPassword": oplog})
+	goLab.up(t, "go-up")
+
+	yl := newYAMLLab(t, "yaml", program)
+	for k, v := range map[string]string{"rocketPassword": rocket, "oplogPassword": oplog} {
+		if err := yl.stack.SetConfig(yl.ctx, "chat:"+k, auto.ConfigValue{Value: v, Secret: true}); err != nil {
+			t.Fatal(err)
+		}
+		yl.known["config "+k] = v
+	}
+	_, up, err := yl.runUp(t, "yaml-up", true, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sameChildren(t, goLab.exportShowingSecrets(t), "go", project, yl.exportShowingSecrets(t), "yaml", "chat")
+	if out := up.Outputs["mongoUrl"]; !out.Secret {
+		t.Errorf("stack output mongoUrl is not secret")
+	}
+	mongo := fmt.Sprint(up.Outputs["mongoUrl"].Value)
+	if !strings.HasPrefix(mongo, "mongodb://rocket:"+rocket+"@rocket-1:27017,rocket-2:27017,rocket-3:27017/rocketchat?") {
+		t.Errorf("mongoUrl = %s, want the seed's rocket user and members", redactURL(mongo))
+	}
+	// The seed's users reach the replica-set step: its input names
+	// oploguser and rocket.
+	var users []string
+	for _, r := range yl.exportShowingSecrets(t).Resources {
+		if r.Type == "command:local:Command" && strings.HasSuffix(string(r.URN), "::rocketchat-replicaset") {
+			text := fmt.Sprint(r.Inputs)
+			for _, u := range []string{"oploguser", "rocket"} {
+				if strings.Contains(text, u) {
+					users = append(users, u)
+				}
+			}
+		}
+	}
+	if !slices.Equal(users, []string{"oploguser", "rocket"}) {
+		t.Errorf("the replica-set step's inputs name users %v, want oploguser and rocket", users)
 	}
 }
