@@ -39,29 +39,29 @@ const (
 type Node struct {
 	// Name is a DNS label. It is the replica-set member host name and the
 	// extra hosts entry every container gets.
-	Name string
+	Name string `pulumi:"name"`
 	// Address is the node's private IP (or host name) that the other nodes
 	// reach. Ports are published on this address only.
-	Address string
+	Address string `pulumi:"address"`
 	// DockerHost is the Docker endpoint for this node: ssh://user@host,
 	// tcp://host:2376 (with DockerTLS) or unix:///path. Empty means
 	// ssh://root@<Address>.
-	DockerHost string
+	DockerHost string `pulumi:"dockerHost,optional"`
 	// DockerTLS holds TLS material for a tcp:// DockerHost.
-	DockerTLS *DockerTLS
+	DockerTLS *DockerTLS `pulumi:"dockerTls,optional"`
 	// Ports are the host ports of this node. Zero values take the defaults.
-	Ports Ports
+	Ports Ports `pulumi:"ports,optional"`
 }
 
 // Ports are the host ports one node publishes on its address.
 type Ports struct {
 	// Mongo is mongod's port; mongod also listens on it inside its container.
-	Mongo int
+	Mongo int `pulumi:"mongo,optional"`
 	// RocketChat is the published HTTP port of Rocket.Chat (3000 inside).
-	RocketChat int
+	RocketChat int `pulumi:"rocketchat,optional"`
 	// Instance is Rocket.Chat's instance-to-instance TCP_PORT, published
 	// under the same number.
-	Instance int
+	Instance int `pulumi:"instance,optional"`
 	// MongoExporter is the node's mongodb_exporter (monitoring); 9216 by
 	// default.
 	MongoExporter int `pulumi:"mongoExporter,optional"`
@@ -73,9 +73,13 @@ type Ports struct {
 // DockerTLS is the client TLS material for a tcp:// Docker endpoint. The
 // component wraps every field as a secret.
 type DockerTLS struct {
-	CA   pulumi.StringInput
-	Cert pulumi.StringInput
-	Key  pulumi.StringInput
+	// CA is the PEM certificate of the certificate authority that signed the daemon's
+	// certificate.
+	CA pulumi.StringInput `pulumi:"ca" provider:"secret"`
+	// Cert is the client's PEM certificate.
+	Cert pulumi.StringInput `pulumi:"cert" provider:"secret"`
+	// Key is the client's PEM private key.
+	Key pulumi.StringInput `pulumi:"key" provider:"secret"`
 }
 
 // LoadBalancer places and configures the nginx load balancers.
@@ -85,51 +89,51 @@ type LoadBalancer struct {
 	// the same consistent hash, so a client reaches the same server through
 	// any of them. Empty means the first three nodes (or every node when
 	// there are fewer), unless Node or DockerHost is set.
-	Nodes []string
+	Nodes []string `pulumi:"nodes,optional"`
 	// Node is the older spelling of a one-element Nodes. One load balancer
 	// is a single point of failure.
-	Node string
+	Node string `pulumi:"node,optional"`
 	// DockerHost runs one load balancer on its own Docker host instead (a
 	// single point of failure unless something else fronts it).
-	DockerHost string
+	DockerHost string `pulumi:"dockerHost,optional"`
 	// DockerTLS is the TLS material for a tcp:// DockerHost.
-	DockerTLS *DockerTLS
+	DockerTLS *DockerTLS `pulumi:"dockerTls,optional"`
 	// Address is the host name or IP clients use in the url output. Empty
 	// means BindAddress, or the hosting node's address when that is 0.0.0.0.
-	Address string
+	Address string `pulumi:"address,optional"`
 	// BindAddress is the host interface the load balancer publishes on.
 	// Empty means 0.0.0.0: the load balancer is the one public listener.
-	BindAddress string
+	BindAddress string `pulumi:"bindAddress,optional"`
 	// HTTPPort and HTTPSPort are the published ports (80 and 443 by default).
-	HTTPPort  int
-	HTTPSPort int
+	HTTPPort  int `pulumi:"httpPort,optional"`
+	HTTPSPort int `pulumi:"httpsPort,optional"`
 	// Certificate and PrivateKey (PEM) turn on TLS. Both are secrets.
-	Certificate pulumi.StringInput
-	PrivateKey  pulumi.StringInput
+	Certificate pulumi.StringInput `pulumi:"certificate,optional" provider:"secret"`
+	PrivateKey  pulumi.StringInput `pulumi:"privateKey,optional" provider:"secret"`
 	// ClientMaxBodySize is nginx's client_max_body_size (200M by default).
-	ClientMaxBodySize string
+	ClientMaxBodySize string `pulumi:"clientMaxBodySize,optional"`
 	// TrustedProxies lists the addresses or CIDRs of a TLS-terminating load
 	// balancer in front of nginx. nginx then takes the client address and
 	// scheme from their X-Forwarded-For and X-Forwarded-Proto, and
 	// Rocket.Chat counts two proxies (HTTP_FORWARDED_COUNT=2).
-	TrustedProxies []string
+	TrustedProxies []string `pulumi:"trustedProxies,optional"`
 	// VirtualIP, when set, is an IPv4 address (optionally with /prefix, 24
 	// by default) that keepalived (VRRP, unicast) keeps on exactly one
 	// load-balancer node with a working nginx. It needs at least two
 	// load-balancer nodes with IPv4 addresses in its network.
-	VirtualIP string
+	VirtualIP string `pulumi:"virtualIp,optional"`
 	// Interface is the host interface that carries VirtualIP (required
 	// with it), the same name on every load-balancer node.
-	Interface string
+	Interface string `pulumi:"interface,optional"`
 	// VirtualRouterID is VRRP's router id, 1..255. Zero derives one from
 	// the component's name; set it when two clusters share a network.
-	VirtualRouterID int
+	VirtualRouterID int `pulumi:"virtualRouterId,optional"`
 	// VRRPPassword is VRRP's shared secret (1 to 8 letters or digits). When
 	// nil, one is generated once and kept in state.
-	VRRPPassword pulumi.StringInput
+	VRRPPassword pulumi.StringInput `pulumi:"vrrpPassword,optional" provider:"secret"`
 	// KeepalivedImage is the pinned keepalived image
 	// (DefaultKeepalivedImage when nil).
-	KeepalivedImage pulumi.StringInput
+	KeepalivedImage pulumi.StringInput `pulumi:"keepalivedImage,optional"`
 }
 
 // RocketChatHAArgs are the inputs of the RocketChatHA component.
@@ -138,51 +142,51 @@ type RocketChatHAArgs struct {
 	// set and boots Rocket.Chat first on a fresh cluster; later the
 	// replica-set steps run through the first node that answers as a
 	// member.
-	Nodes []Node
+	Nodes []Node `pulumi:"nodes"`
 	// RootURL is Rocket.Chat's public URL (ROOT_URL).
-	RootURL pulumi.StringInput
+	RootURL pulumi.StringInput `pulumi:"rootUrl"`
 	// ReplicaSetName is the MongoDB replica-set name (rs0 by default).
-	ReplicaSetName string
+	ReplicaSetName string `pulumi:"replicaSetName,optional"`
 	// RocketChatImage, MongoImage and NginxImage are pinned image references.
-	RocketChatImage pulumi.StringInput
-	MongoImage      pulumi.StringInput
-	NginxImage      pulumi.StringInput
+	RocketChatImage pulumi.StringInput `pulumi:"rocketchatImage,optional"`
+	MongoImage      pulumi.StringInput `pulumi:"mongoImage,optional"`
+	NginxImage      pulumi.StringInput `pulumi:"nginxImage,optional"`
 	// MongoRootPassword and RocketPassword are generated once (pulumi-random)
 	// and kept in state when nil.
-	MongoRootPassword pulumi.StringInput
-	RocketPassword    pulumi.StringInput
+	MongoRootPassword pulumi.StringInput `pulumi:"mongoRootPassword,optional" provider:"secret"`
+	RocketPassword    pulumi.StringInput `pulumi:"rocketPassword,optional" provider:"secret"`
 	// OplogPassword, when set, creates the seed's oploguser and sets
 	// MONGO_OPLOG_URL for Rocket.Chat versions that still read it.
-	OplogPassword pulumi.StringInput
+	OplogPassword pulumi.StringInput `pulumi:"oplogPassword,optional" provider:"secret"`
 	// License (ROCKETCHAT_LICENSE) and RegistrationToken (REG_TOKEN) are
 	// optional secrets passed to every Rocket.Chat server.
-	License           pulumi.StringInput
-	RegistrationToken pulumi.StringInput
+	License           pulumi.StringInput `pulumi:"license,optional" provider:"secret"`
+	RegistrationToken pulumi.StringInput `pulumi:"registrationToken,optional" provider:"secret"`
 	// LoadBalancer configures the nginx load balancer.
-	LoadBalancer LoadBalancer
+	LoadBalancer LoadBalancer `pulumi:"loadBalancer,optional"`
 	// DeleteDataOnDestroy lets `pulumi destroy` and scale-in delete the
 	// mongod data volumes. By default they are retained.
-	DeleteDataOnDestroy bool
+	DeleteDataOnDestroy bool `pulumi:"deleteDataOnDestroy,optional"`
 	// WaitSeconds bounds each container's wait for health and each wait of
 	// the replica-set step (300 by default).
-	WaitSeconds int
+	WaitSeconds int `pulumi:"waitSeconds,optional"`
 	// DockerAPIVersion is the oldest Docker Engine API version among the
 	// cluster's Docker hosts, "1.41" (Docker 20.10) by default. Container
 	// fields that need a newer API are used only when it allows them: the
 	// healthcheck start interval needs 1.44 (Docker 25).
-	DockerAPIVersion string
+	DockerAPIVersion string `pulumi:"dockerApiVersion,optional"`
 	// MongoFeatureCompatibility is "auto" (the default): once every member
 	// runs the new MongoDB binary, the replica-set step raises the
 	// featureCompatibilityVersion to it; or "manual": the step leaves it to
 	// the operator and reports it.
-	MongoFeatureCompatibility string
+	MongoFeatureCompatibility string `pulumi:"mongoFeatureCompatibility,optional"`
 	// ForceReconfig is the one-shot recovery from a lost majority, set only
 	// for one update by `rcha retire --force-reconfig`: the replica-set
 	// prune step forces a reconfig that keeps only the members of Nodes,
 	// through a surviving secondary. It refuses while the set has a
 	// primary. Writes that only the lost members acknowledged may be lost.
 	// Never leave it set.
-	ForceReconfig bool
+	ForceReconfig bool `pulumi:"forceReconfig,optional"`
 	// Backup configures the scheduled MongoDB backups (on by default: daily
 	// at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
 	Backup BackupArgs `pulumi:"backup,optional"`
@@ -193,7 +197,7 @@ type RocketChatHAArgs struct {
 	// safe only in an update that excludes every resource on those hosts
 	// (rcha does), because the engine would otherwise delete them. Never
 	// leave it set.
-	Unreachable []string
+	Unreachable []string `pulumi:"unreachable,optional"`
 	// Monitoring configures the metric endpoints (on by default) and the
 	// optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
 	Monitoring MonitoringArgs `pulumi:"monitoring,optional"`

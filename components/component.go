@@ -33,7 +33,7 @@ type RocketChatHA struct {
 	// with TLS), for an outer load balancer or DNS in front of them.
 	LoadBalancers pulumi.StringArrayOutput `pulumi:"loadBalancers"`
 	// MongoURL is Rocket.Chat's MONGO_URL (secret).
-	MongoURL pulumi.StringOutput `pulumi:"mongoUrl"`
+	MongoURL pulumi.StringOutput `pulumi:"mongoUrl" provider:"secret"`
 	// Members lists the replica-set members as host:port.
 	Members pulumi.StringArrayOutput `pulumi:"members"`
 	// MonitoringURL is Grafana's URL on the monitoring node's private
