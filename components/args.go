@@ -186,7 +186,7 @@ type RocketChatHAArgs struct {
 	// through a surviving secondary. It refuses while the set has a
 	// primary. Writes that only the lost members acknowledged may be lost.
 	// Never leave it set.
-	ForceReconfig bool `pulumi:"forceReconfig,optional"`
+	ForceReconfig bool `pulumi:"-"`
 	// Backup configures the scheduled MongoDB backups (on by default: daily
 	// at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
 	Backup BackupArgs `pulumi:"backup,optional"`
@@ -197,7 +197,7 @@ type RocketChatHAArgs struct {
 	// safe only in an update that excludes every resource on those hosts
 	// (rcha does), because the engine would otherwise delete them. Never
 	// leave it set.
-	Unreachable []string `pulumi:"unreachable,optional"`
+	Unreachable []string `pulumi:"-"`
 	// Monitoring configures the metric endpoints (on by default) and the
 	// optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
 	Monitoring MonitoringArgs `pulumi:"monitoring,optional"`

@@ -4,6 +4,7 @@ import (
 	_ "embed"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
+	"github.com/rocketchat-ha/rocketchat-ha/internal/monitoring"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
 
@@ -126,6 +128,13 @@ func (b *builder) backup() error {
 	password := secret(pw.Result)
 	b.addDBUser(BackupUser, "admin", password, replicaset.Role{Role: "backup", DB: "admin"})
 	b.backupJob = func(after pulumi.Resource) error { return b.newBackupJob(sched, password, after) }
+	// With monitoring, Prometheus scrapes the job's metrics and alerts
+	// when the last success is older than 1.5 times the schedule's longest
+	// gap, when the last run failed, and when the job does not answer.
+	if n := b.backupNode(); n != nil {
+		bm := monitoring.Backup{Node: n.Name, Address: net.JoinHostPort(n.Address, strconv.Itoa(bk.MetricsPort)), MaxAge: BackupAlertAge(sched)}
+		b.addMonitoring([]monitoring.ScrapeJob{bm.Job()}, bm.Rules(monitoring.Timing{}))
+	}
 	return nil
 }
 

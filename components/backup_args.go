@@ -63,9 +63,9 @@ type BackupS3 struct {
 	// backups/rs0-20260101T020000Z.archive.gz).
 	Prefix string `pulumi:"prefix,optional"`
 	// AccessKeyID is the access key ID of the credentials (secret).
-	AccessKeyID pulumi.StringInput `pulumi:"accessKeyId"`
+	AccessKeyID pulumi.StringInput `pulumi:"accessKeyId" provider:"secret"`
 	// SecretAccessKey is the secret access key of the credentials (secret).
-	SecretAccessKey pulumi.StringInput `pulumi:"secretAccessKey"`
+	SecretAccessKey pulumi.StringInput `pulumi:"secretAccessKey" provider:"secret"`
 }
 
 // WithDefaults returns a copy of b with its defaults; nodes are the

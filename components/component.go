@@ -41,7 +41,7 @@ type RocketChatHA struct {
 	MonitoringURL pulumi.StringOutput `pulumi:"monitoringUrl"`
 	// GrafanaAdminPassword is Grafana's generated admin password (secret;
 	// "" without Monitoring.Node).
-	GrafanaAdminPassword pulumi.StringOutput `pulumi:"grafanaAdminPassword"`
+	GrafanaAdminPassword pulumi.StringOutput `pulumi:"grafanaAdminPassword" provider:"secret"`
 
 	fingerprints pulumi.StringMapOutput
 }

@@ -167,6 +167,14 @@ func TestMonitoringEndpointsAndStackPlacement(t *testing.T) {
 	if len(targets["rocketchat-upstream"]) != 9 || len(targets["vrrp"]) != 3 || len(targets["nginx"]) != 3 || len(targets["rocketchat"]) != 3 {
 		t.Errorf("targets %v", targets)
 	}
+	// The backup job (on by default, on the last node) is scraped, and its
+	// rules are loaded with the default schedule's threshold (1.5 x 24h).
+	if want := []string{"10.250.250.13:9639"}; !slices.Equal(targets["backup"], want) {
+		t.Errorf("backup targets %v, want %v", targets["backup"], want)
+	}
+	if rules, _ := prom.Upload("/etc/rcha-monitoring/rules.yml"); !strings.Contains(rules, "alert: BackupTooOld") || !strings.Contains(rules, "> 129600") {
+		t.Errorf("the rules have no BackupTooOld at 129600s:\n%s", rules)
+	}
 	if am := doc.Alerting.Alertmanagers; len(am) != 1 || am[0].StaticConfigs[0].Targets[0] != "10.250.250.12:9093" {
 		t.Errorf("alerting %+v", doc.Alerting)
 	}
@@ -290,8 +298,8 @@ func TestMonitoringDisabledAndWithoutStack(t *testing.T) {
 	}
 	// On, without a node: the endpoints, no stack.
 	rec = mustRun(t, &components.RocketChatHAArgs{Nodes: testNodes(3), RootURL: pulumi.String("https://c.example.com")})
-	if n := len(rec.ByType(tContainer)); n != 3*3+3*2 {
-		t.Errorf("%d containers, want 15 (mongod, Rocket.Chat, mongodb_exporter per node; nginx and its exporter per load balancer)", n)
+	if n := len(rec.ByType(tContainer)); n != 3*3+3*2+1 {
+		t.Errorf("%d containers, want 16 (mongod, Rocket.Chat, mongodb_exporter per node; nginx and its exporter per load balancer; the backup job)", n)
 	}
 }
 

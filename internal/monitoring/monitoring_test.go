@@ -112,19 +112,22 @@ func TestPromtoolCheckConfig(t *testing.T) {
 	}
 }
 
+// testBackup is the backup job of the test configs: on the third node,
+// the default schedule (daily, so 36h).
+var testBackup = Backup{Node: "rocket-3", Address: "10.0.0.3:9639", MaxAge: 36 * time.Hour}
+
 func TestPromtoolCheckRules(t *testing.T) {
 	c := testConfig(3)
-	c.ExtraGroups = []RuleGroup{{Name: "backup", Rules: []Rule{{
-		Alert: "BackupTooOld", Expr: `time() - rcha_backup_last_success_timestamp_seconds > 86400`, For: "10m",
-		Annotations: map[string]string{"summary": "no backup for a day", "runbook": "see the backup runbook"},
-	}}}}
+	c.ExtraJobs = []ScrapeJob{testBackup.Job()}
+	c.ExtraGroups = []RuleGroup{testBackup.Rules(c.Timing)}
 	dir := writeConfig(t, c)
 	out := promtool(t, "check", "rules", filepath.Join(dir, RulesFile))
-	if !strings.Contains(out, "SUCCESS: 13 rules found") {
+	if !strings.Contains(out, "SUCCESS: 15 rules found") {
 		t.Fatalf("promtool check rules: %s", out)
 	}
-	// Every built-in rule has a summary and a runbook line.
-	for _, r := range c.Rules().Rules {
+	promtool(t, "check", "config", filepath.Join(dir, "prometheus.yml"))
+	// Every rule has a summary and a runbook line.
+	for _, r := range append(c.Rules().Rules, c.ExtraGroups[0].Rules...) {
 		if r.Annotations["summary"] == "" || !strings.Contains(r.Annotations["runbook"], RunbookDoc) {
 			t.Errorf("%s: summary %q, runbook %q", r.Alert, r.Annotations["summary"], r.Annotations["runbook"])
 		}
@@ -137,15 +140,17 @@ func TestPromtoolTestRules(t *testing.T) {
 	c := testConfig(3)
 	c.LoadBalancers = c.LoadBalancers[:2]
 	c.Timing = Timing{ScrapeInterval: time.Minute, EvaluationInterval: time.Minute, For: time.Minute, ForSlow: 5 * time.Minute}
-	g := c.Rules()
+	groups := []RuleGroup{c.Rules(), testBackup.Rules(c.Timing)}
 	tested, _ := os.ReadFile("testdata/rules-test.yml")
-	for i := range g.Rules {
-		g.Rules[i].Annotations = nil
-		if !strings.Contains(string(tested), "alertname: "+g.Rules[i].Alert+"\n") {
-			t.Errorf("alert %s has no case in testdata/rules-test.yml", g.Rules[i].Alert)
+	for _, g := range groups {
+		for i := range g.Rules {
+			g.Rules[i].Annotations = nil
+			if !strings.Contains(string(tested), "alertname: "+g.Rules[i].Alert+"\n") {
+				t.Errorf("alert %s has no case in testdata/rules-test.yml", g.Rules[i].Alert)
+			}
 		}
 	}
-	rules, err := yaml.Marshal(map[string]any{"groups": []RuleGroup{g}})
+	rules, err := yaml.Marshal(map[string]any{"groups": groups})
 	if err != nil {
 		t.Fatal(err)
 	}

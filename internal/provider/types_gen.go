@@ -30,8 +30,8 @@ type RocketChatHAArgs struct {
 	WaitSeconds               int                `pulumi:"waitSeconds,optional"`
 	DockerAPIVersion          string             `pulumi:"dockerApiVersion,optional"`
 	MongoFeatureCompatibility string             `pulumi:"mongoFeatureCompatibility,optional"`
-	ForceReconfig             bool               `pulumi:"forceReconfig,optional"`
-	Unreachable               []string           `pulumi:"unreachable,optional"`
+	Backup                    *BackupArgs        `pulumi:"backup,optional"`
+	Monitoring                *MonitoringArgs    `pulumi:"monitoring,optional"`
 }
 
 // Annotate sets the schema token and descriptions of RocketChatHAArgs.
@@ -53,8 +53,8 @@ func (x *RocketChatHAArgs) Annotate(a infer.Annotator) {
 	a.Describe(&x.WaitSeconds, "waitSeconds bounds each container's wait for health and each wait of the replica-set step (300 by default).")
 	a.Describe(&x.DockerAPIVersion, "dockerApiVersion is the oldest Docker Engine API version among the cluster's Docker hosts, \"1.41\" (Docker 20.10) by default. Container fields that need a newer API are used only when it allows them: the healthcheck start interval needs 1.44 (Docker 25).")
 	a.Describe(&x.MongoFeatureCompatibility, "mongoFeatureCompatibility is \"auto\" (the default): once every member runs the new MongoDB binary, the replica-set step raises the featureCompatibilityVersion to it; or \"manual\": the step leaves it to the operator and reports it.")
-	a.Describe(&x.ForceReconfig, "forceReconfig is the one-shot recovery from a lost majority, set only for one update by `rcha retire --force-reconfig`: the replica-set prune step forces a reconfig that keeps only the members of nodes, through a surviving secondary. It refuses while the set has a primary. Writes that only the lost members acknowledged may be lost. Never leave it set.")
-	a.Describe(&x.Unreachable, "unreachable names nodes whose Docker hosts do not answer, for one update run by `rcha up --down`: the component registers nothing on their hosts (pulumi-docker would fail to reach them), and everything else as usual, with those nodes still members and upstreams. It is safe only in an update that excludes every resource on those hosts (rcha does), because the engine would otherwise delete them. Never leave it set.")
+	a.Describe(&x.Backup, "backup configures the scheduled MongoDB backups (on by default: daily at 02:00 UTC, seven archives kept on the last node); see BackupArgs.")
+	a.Describe(&x.Monitoring, "monitoring configures the metric endpoints (on by default) and the optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).")
 }
 
 // toComponents converts x (nil is the zero value) to components.RocketChatHAArgs.
@@ -79,8 +79,8 @@ func (x *RocketChatHAArgs) toComponents() components.RocketChatHAArgs {
 		WaitSeconds:               x.WaitSeconds,
 		DockerAPIVersion:          x.DockerAPIVersion,
 		MongoFeatureCompatibility: x.MongoFeatureCompatibility,
-		ForceReconfig:             x.ForceReconfig,
-		Unreachable:               x.Unreachable,
+		Backup:                    x.Backup.toComponents(),
+		Monitoring:                x.Monitoring.toComponents(),
 	}
 }
 
@@ -175,9 +175,11 @@ func (x *DockerTLS) toComponentsPtr() *components.DockerTLS {
 
 // Ports mirrors components.Ports for the provider's schema.
 type Ports struct {
-	Mongo      int `pulumi:"mongo,optional"`
-	RocketChat int `pulumi:"rocketchat,optional"`
-	Instance   int `pulumi:"instance,optional"`
+	Mongo             int `pulumi:"mongo,optional"`
+	RocketChat        int `pulumi:"rocketchat,optional"`
+	Instance          int `pulumi:"instance,optional"`
+	MongoExporter     int `pulumi:"mongoExporter,optional"`
+	RocketChatMetrics int `pulumi:"rocketChatMetrics,optional"`
 }
 
 // Annotate sets the schema token and descriptions of Ports.
@@ -187,6 +189,8 @@ func (x *Ports) Annotate(a infer.Annotator) {
 	a.Describe(&x.Mongo, "mongo is mongod's port; mongod also listens on it inside its container.")
 	a.Describe(&x.RocketChat, "rocketchat is the published HTTP port of Rocket.Chat (3000 inside).")
 	a.Describe(&x.Instance, "instance is Rocket.Chat's instance-to-instance TCP_PORT, published under the same number.")
+	a.Describe(&x.MongoExporter, "mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.")
+	a.Describe(&x.RocketChatMetrics, "rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.")
 }
 
 // toComponents converts x (nil is the zero value) to components.Ports.
@@ -195,9 +199,11 @@ func (x *Ports) toComponents() components.Ports {
 		return components.Ports{}
 	}
 	return components.Ports{
-		Mongo:      x.Mongo,
-		RocketChat: x.RocketChat,
-		Instance:   x.Instance,
+		Mongo:             x.Mongo,
+		RocketChat:        x.RocketChat,
+		Instance:          x.Instance,
+		MongoExporter:     x.MongoExporter,
+		RocketChatMetrics: x.RocketChatMetrics,
 	}
 }
 
@@ -289,17 +295,221 @@ func (x *LoadBalancer) toComponentsPtr() *components.LoadBalancer {
 	return &v
 }
 
+// BackupArgs mirrors components.BackupArgs for the provider's schema.
+type BackupArgs struct {
+	Disabled    bool               `pulumi:"disabled,optional"`
+	Schedule    string             `pulumi:"schedule,optional"`
+	Keep        int                `pulumi:"keep,optional"`
+	Node        string             `pulumi:"node,optional"`
+	MetricsPort int                `pulumi:"metricsPort,optional"`
+	Image       pulumi.StringInput `pulumi:"image,optional"`
+	S3          *BackupS3          `pulumi:"s3,optional"`
+}
+
+// Annotate sets the schema token and descriptions of BackupArgs.
+func (x *BackupArgs) Annotate(a infer.Annotator) {
+	a.SetToken("index", "Backup")
+	a.Describe(x, "BackupArgs configures the scheduled backups: a long-running container on one node that runs `mongodump --archive --gzip --oplog` on the schedule, reading from a healthy secondary, into a retained volume, and uploads each archive to s3 when s3 is set. See docs/backups.md.")
+	a.Describe(&x.Disabled, "disabled turns the scheduled backups off (no backup user, container or volume). Backups are on by default.")
+	a.Describe(&x.Schedule, "schedule is a five-field cron expression in UTC (\"0 2 * * *\", daily at 02:00, by default); see CronSchedule for the exact syntax.")
+	a.Describe(&x.Keep, "keep is how many archives are kept, locally and in s3 (7 by default). Older ones are deleted after a successful backup only.")
+	a.Describe(&x.Node, "node names the node whose Docker host runs the backup job and keeps the archive volume (the last node by default).")
+	a.Describe(&x.MetricsPort, "metricsPort is the port on the backup node's private address where the job serves its Prometheus metrics (9639 by default).")
+	a.Describe(&x.Image, "image runs the job; it needs mongodump, mongosh and gzip. The cluster's MongoImage (whose official images ship all three) when nil.")
+	a.Describe(&x.S3, "s3, when set, is an s3-compatible bucket every archive is uploaded to after it is written.")
+}
+
+// toComponents converts x (nil is the zero value) to components.BackupArgs.
+func (x *BackupArgs) toComponents() components.BackupArgs {
+	if x == nil {
+		return components.BackupArgs{}
+	}
+	return components.BackupArgs{
+		Disabled:    x.Disabled,
+		Schedule:    x.Schedule,
+		Keep:        x.Keep,
+		Node:        x.Node,
+		MetricsPort: x.MetricsPort,
+		Image:       x.Image,
+		S3:          x.S3.toComponentsPtr(),
+	}
+}
+
+// toComponentsPtr converts x to *components.BackupArgs, keeping nil.
+func (x *BackupArgs) toComponentsPtr() *components.BackupArgs {
+	if x == nil {
+		return nil
+	}
+	v := x.toComponents()
+	return &v
+}
+
+// BackupS3 mirrors components.BackupS3 for the provider's schema.
+type BackupS3 struct {
+	Endpoint        string             `pulumi:"endpoint"`
+	Region          string             `pulumi:"region,optional"`
+	Bucket          string             `pulumi:"bucket"`
+	Prefix          string             `pulumi:"prefix,optional"`
+	AccessKeyID     pulumi.StringInput `pulumi:"accessKeyId" provider:"secret"`
+	SecretAccessKey pulumi.StringInput `pulumi:"secretAccessKey" provider:"secret"`
+}
+
+// Annotate sets the schema token and descriptions of BackupS3.
+func (x *BackupS3) Annotate(a infer.Annotator) {
+	a.SetToken("index", "BackupS3")
+	a.Describe(x, "BackupS3 is an S3-compatible destination, reached path-style (ENDPOINT/BUCKET/KEY) with AWS Signature Version 4.")
+	a.Describe(&x.Endpoint, "endpoint is the S3 API's base URL, for example https://s3.eu-central-1.amazonaws.com or http://minio.internal:9000.")
+	a.Describe(&x.Region, "region is the signing region (us-east-1 by default).")
+	a.Describe(&x.Bucket, "bucket is the bucket name.")
+	a.Describe(&x.Prefix, "prefix is prepended to every object name (\"backups/\" gives backups/rs0-20260101T020000Z.archive.gz).")
+	a.Describe(&x.AccessKeyID, "accessKeyId is the access key ID of the credentials (secret).")
+	a.Describe(&x.SecretAccessKey, "secretAccessKey is the secret access key of the credentials (secret).")
+}
+
+// toComponents converts x (nil is the zero value) to components.BackupS3.
+func (x *BackupS3) toComponents() components.BackupS3 {
+	if x == nil {
+		return components.BackupS3{}
+	}
+	return components.BackupS3{
+		Endpoint:        x.Endpoint,
+		Region:          x.Region,
+		Bucket:          x.Bucket,
+		Prefix:          x.Prefix,
+		AccessKeyID:     x.AccessKeyID,
+		SecretAccessKey: x.SecretAccessKey,
+	}
+}
+
+// toComponentsPtr converts x to *components.BackupS3, keeping nil.
+func (x *BackupS3) toComponentsPtr() *components.BackupS3 {
+	if x == nil {
+		return nil
+	}
+	v := x.toComponents()
+	return &v
+}
+
+// MonitoringArgs mirrors components.MonitoringArgs for the provider's schema.
+type MonitoringArgs struct {
+	Enabled               *bool              `pulumi:"enabled,optional"`
+	Node                  string             `pulumi:"node,optional"`
+	Retention             string             `pulumi:"retention,optional"`
+	Alertmanager          string             `pulumi:"alertmanager,optional"`
+	ReplicationLagSeconds int                `pulumi:"replicationLagSeconds,optional"`
+	OplogWindowHours      int                `pulumi:"oplogWindowHours,optional"`
+	MongoExporterImage    pulumi.StringInput `pulumi:"mongoExporterImage,optional"`
+	NginxExporterImage    pulumi.StringInput `pulumi:"nginxExporterImage,optional"`
+	PrometheusImage       pulumi.StringInput `pulumi:"prometheusImage,optional"`
+	AlertmanagerImage     pulumi.StringInput `pulumi:"alertmanagerImage,optional"`
+	GrafanaImage          pulumi.StringInput `pulumi:"grafanaImage,optional"`
+	Ports                 *MonitoringPorts   `pulumi:"ports,optional"`
+}
+
+// Annotate sets the schema token and descriptions of MonitoringArgs.
+func (x *MonitoringArgs) Annotate(a infer.Annotator) {
+	a.SetToken("index", "Monitoring")
+	a.Describe(x, "MonitoringArgs configures the metric endpoints and the optional Prometheus/alertmanager/Grafana stack.")
+	a.Describe(&x.Enabled, "enabled turns the metric endpoints on: Rocket.Chat's exporter, a mongodb_exporter per node, an nginx exporter and a status server per load balancer. Nil means true.")
+	a.Describe(&x.Node, "node names the node that runs Prometheus, alertmanager and Grafana. Empty: no stack; scrape the endpoints from your own Prometheus.")
+	a.Describe(&x.Retention, "retention is how long Prometheus keeps samples, as a Prometheus duration (15d by default).")
+	a.Describe(&x.Alertmanager, "alertmanager is the complete alertmanager configuration (YAML) with your receivers. Empty: one receiver that sends nothing. It is kept as a secret (it usually holds webhook URLs or passwords).")
+	a.Describe(&x.ReplicationLagSeconds, "replicationLagSeconds alerts when a secondary lags the primary by more (30 by default).")
+	a.Describe(&x.OplogWindowHours, "oplogWindowHours alerts when a member's oplog covers fewer hours (24 by default).")
+	a.Describe(&x.MongoExporterImage, "mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).")
+	a.Describe(&x.NginxExporterImage, "mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).")
+	a.Describe(&x.PrometheusImage, "mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).")
+	a.Describe(&x.AlertmanagerImage, "mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).")
+	a.Describe(&x.GrafanaImage, "mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).")
+	a.Describe(&x.Ports, "ports are the host ports of the load balancers' status servers and exporters and of the stack, all published on private addresses.")
+}
+
+// toComponents converts x (nil is the zero value) to components.MonitoringArgs.
+func (x *MonitoringArgs) toComponents() components.MonitoringArgs {
+	if x == nil {
+		return components.MonitoringArgs{}
+	}
+	return components.MonitoringArgs{
+		Enabled:               x.Enabled,
+		Node:                  x.Node,
+		Retention:             x.Retention,
+		Alertmanager:          x.Alertmanager,
+		ReplicationLagSeconds: x.ReplicationLagSeconds,
+		OplogWindowHours:      x.OplogWindowHours,
+		MongoExporterImage:    x.MongoExporterImage,
+		NginxExporterImage:    x.NginxExporterImage,
+		PrometheusImage:       x.PrometheusImage,
+		AlertmanagerImage:     x.AlertmanagerImage,
+		GrafanaImage:          x.GrafanaImage,
+		Ports:                 x.Ports.toComponents(),
+	}
+}
+
+// toComponentsPtr converts x to *components.MonitoringArgs, keeping nil.
+func (x *MonitoringArgs) toComponentsPtr() *components.MonitoringArgs {
+	if x == nil {
+		return nil
+	}
+	v := x.toComponents()
+	return &v
+}
+
+// MonitoringPorts mirrors components.MonitoringPorts for the provider's schema.
+type MonitoringPorts struct {
+	NginxStatus   int `pulumi:"nginxStatus,optional"`
+	NginxExporter int `pulumi:"nginxExporter,optional"`
+	Prometheus    int `pulumi:"prometheus,optional"`
+	Alertmanager  int `pulumi:"alertmanager,optional"`
+	Grafana       int `pulumi:"grafana,optional"`
+}
+
+// Annotate sets the schema token and descriptions of MonitoringPorts.
+func (x *MonitoringPorts) Annotate(a infer.Annotator) {
+	a.SetToken("index", "MonitoringPorts")
+	a.Describe(x, "MonitoringPorts are monitoring's host ports besides the per-node ones (Ports.MongoExporter, Ports.RocketChatMetrics).")
+	a.Describe(&x.NginxStatus, "nginxStatus is each load balancer's status server (stub_status, the upstream probes, the VRRP state); 8090 by default.")
+	a.Describe(&x.NginxExporter, "nginxExporter is each load balancer's nginx exporter; 9113 by default.")
+	a.Describe(&x.Prometheus, "prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).")
+	a.Describe(&x.Alertmanager, "prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).")
+	a.Describe(&x.Grafana, "prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).")
+}
+
+// toComponents converts x (nil is the zero value) to components.MonitoringPorts.
+func (x *MonitoringPorts) toComponents() components.MonitoringPorts {
+	if x == nil {
+		return components.MonitoringPorts{}
+	}
+	return components.MonitoringPorts{
+		NginxStatus:   x.NginxStatus,
+		NginxExporter: x.NginxExporter,
+		Prometheus:    x.Prometheus,
+		Alertmanager:  x.Alertmanager,
+		Grafana:       x.Grafana,
+	}
+}
+
+// toComponentsPtr converts x to *components.MonitoringPorts, keeping nil.
+func (x *MonitoringPorts) toComponentsPtr() *components.MonitoringPorts {
+	if x == nil {
+		return nil
+	}
+	v := x.toComponents()
+	return &v
+}
+
 // RocketChatHA is the component as the provider returns it: the registered
 // *components.RocketChatHA with its outputs as fields, and the internal
 // nodeFingerprints output (not in the schema).
 type RocketChatHA struct {
 	*components.RocketChatHA
 
-	URL              pulumi.StringOutput      `pulumi:"url"`
-	LoadBalancers    pulumi.StringArrayOutput `pulumi:"loadBalancers"`
-	MongoURL         pulumi.StringOutput      `pulumi:"mongoUrl" provider:"secret"`
-	Members          pulumi.StringArrayOutput `pulumi:"members"`
-	NodeFingerprints pulumi.StringMapOutput   `pulumi:"nodeFingerprints"`
+	URL                  pulumi.StringOutput      `pulumi:"url"`
+	LoadBalancers        pulumi.StringArrayOutput `pulumi:"loadBalancers"`
+	MongoURL             pulumi.StringOutput      `pulumi:"mongoUrl" provider:"secret"`
+	Members              pulumi.StringArrayOutput `pulumi:"members"`
+	MonitoringURL        pulumi.StringOutput      `pulumi:"monitoringUrl"`
+	GrafanaAdminPassword pulumi.StringOutput      `pulumi:"grafanaAdminPassword" provider:"secret"`
+	NodeFingerprints     pulumi.StringMapOutput   `pulumi:"nodeFingerprints"`
 }
 
 // Annotate sets the schema token and descriptions of RocketChatHA.
@@ -315,26 +525,34 @@ func (x *RocketChatHA) Annotate(a infer.Annotator) {
 	a.Describe(&x.LoadBalancers, "loadBalancers lists every load balancer as host:port (the HTTPS port with TLS), for an outer load balancer or DNS in front of them.")
 	a.Describe(&x.MongoURL, "mongoUrl is Rocket.Chat's MONGO_URL (secret).")
 	a.Describe(&x.Members, "members lists the replica-set members as host:port.")
+	a.Describe(&x.MonitoringURL, "monitoringUrl is Grafana's url on the monitoring node's private address (\"\" without Monitoring.Node).")
+	a.Describe(&x.GrafanaAdminPassword, "grafanaAdminPassword is Grafana's generated admin password (secret; \"\" without Monitoring.Node).")
 }
 
 // wrap returns c with its outputs as the provider registers them.
 func wrap(c *components.RocketChatHA) *RocketChatHA {
 	return &RocketChatHA{
-		RocketChatHA:     c,
-		URL:              c.URL,
-		LoadBalancers:    c.LoadBalancers,
-		MongoURL:         c.MongoURL,
-		Members:          c.Members,
-		NodeFingerprints: c.NodeFingerprints(),
+		RocketChatHA:         c,
+		URL:                  c.URL,
+		LoadBalancers:        c.LoadBalancers,
+		MongoURL:             c.MongoURL,
+		Members:              c.Members,
+		MonitoringURL:        c.MonitoringURL,
+		GrafanaAdminPassword: c.GrafanaAdminPassword,
+		NodeFingerprints:     c.NodeFingerprints(),
 	}
 }
 
 // plainProperties lists, per schema token, the properties whose Go type is
 // plain (not a pulumi Input): they decide what the component registers.
 var plainProperties = map[string][]string{
-	"rocketchat-ha:index:RocketChatHA": {"nodes", "replicaSetName", "loadBalancer", "deleteDataOnDestroy", "waitSeconds", "dockerApiVersion", "mongoFeatureCompatibility", "forceReconfig", "unreachable"},
-	"rocketchat-ha:index:Node":         {"name", "address", "dockerHost", "dockerTls", "ports"},
-	"rocketchat-ha:index:DockerTLS":    {},
-	"rocketchat-ha:index:Ports":        {"mongo", "rocketchat", "instance"},
-	"rocketchat-ha:index:LoadBalancer": {"nodes", "node", "dockerHost", "dockerTls", "address", "bindAddress", "httpPort", "httpsPort", "clientMaxBodySize", "trustedProxies", "virtualIp", "interface", "virtualRouterId"},
+	"rocketchat-ha:index:RocketChatHA":    {"nodes", "replicaSetName", "loadBalancer", "deleteDataOnDestroy", "waitSeconds", "dockerApiVersion", "mongoFeatureCompatibility", "backup", "monitoring"},
+	"rocketchat-ha:index:Node":            {"name", "address", "dockerHost", "dockerTls", "ports"},
+	"rocketchat-ha:index:DockerTLS":       {},
+	"rocketchat-ha:index:Ports":           {"mongo", "rocketchat", "instance", "mongoExporter", "rocketChatMetrics"},
+	"rocketchat-ha:index:LoadBalancer":    {"nodes", "node", "dockerHost", "dockerTls", "address", "bindAddress", "httpPort", "httpsPort", "clientMaxBodySize", "trustedProxies", "virtualIp", "interface", "virtualRouterId"},
+	"rocketchat-ha:index:Backup":          {"disabled", "schedule", "keep", "node", "metricsPort", "s3"},
+	"rocketchat-ha:index:BackupS3":        {"endpoint", "region", "bucket", "prefix"},
+	"rocketchat-ha:index:Monitoring":      {"enabled", "node", "retention", "alertmanager", "replicationLagSeconds", "oplogWindowHours", "ports"},
+	"rocketchat-ha:index:MonitoringPorts": {"nginxStatus", "nginxExporter", "prometheus", "alertmanager", "grafana"},
 }

@@ -17,6 +17,12 @@ namespace RocketChat.HA
     public partial class RocketChatHA : global::Pulumi.ComponentResource
     {
         /// <summary>
+        /// grafanaAdminPassword is Grafana's generated admin password (secret; "" without Monitoring.Node).
+        /// </summary>
+        [Output("grafanaAdminPassword")]
+        public Output<string> GrafanaAdminPassword { get; private set; } = null!;
+
+        /// <summary>
         /// loadBalancers lists every load balancer as host:port (the HTTPS port with TLS), for an outer load balancer or DNS in front of them.
         /// </summary>
         [Output("loadBalancers")]
@@ -33,6 +39,12 @@ namespace RocketChat.HA
         /// </summary>
         [Output("mongoUrl")]
         public Output<string> MongoUrl { get; private set; } = null!;
+
+        /// <summary>
+        /// monitoringUrl is Grafana's url on the monitoring node's private address ("" without Monitoring.Node).
+        /// </summary>
+        [Output("monitoringUrl")]
+        public Output<string> MonitoringUrl { get; private set; } = null!;
 
         /// <summary>
         /// url is where the load balancer answers.
@@ -61,6 +73,7 @@ namespace RocketChat.HA
                 PluginDownloadURL = "github://api.github.com/rocketchat-ha/rocketchat-ha",
                 AdditionalSecretOutputs =
                 {
+                    "grafanaAdminPassword",
                     "mongoUrl",
                 },
             };
@@ -74,6 +87,12 @@ namespace RocketChat.HA
     public sealed class RocketChatHAArgs : global::Pulumi.ResourceArgs
     {
         /// <summary>
+        /// backup configures the scheduled MongoDB backups (on by default: daily at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
+        /// </summary>
+        [Input("backup")]
+        public Inputs.BackupArgs? Backup { get; set; }
+
+        /// <summary>
         /// deleteDataOnDestroy lets `pulumi destroy` and scale-in delete the mongod data volumes. By default they are retained.
         /// </summary>
         [Input("deleteDataOnDestroy")]
@@ -84,12 +103,6 @@ namespace RocketChat.HA
         /// </summary>
         [Input("dockerApiVersion")]
         public string? DockerApiVersion { get; set; }
-
-        /// <summary>
-        /// forceReconfig is the one-shot recovery from a lost majority, set only for one update by `rcha retire --force-reconfig`: the replica-set prune step forces a reconfig that keeps only the members of nodes, through a surviving secondary. It refuses while the set has a primary. Writes that only the lost members acknowledged may be lost. Never leave it set.
-        /// </summary>
-        [Input("forceReconfig")]
-        public bool? ForceReconfig { get; set; }
 
         [Input("license")]
         private Input<string>? _license;
@@ -140,6 +153,12 @@ namespace RocketChat.HA
                 _mongoRootPassword = Output.Tuple<Input<string>?, int>(value, emptySecret).Apply(t => t.Item1);
             }
         }
+
+        /// <summary>
+        /// monitoring configures the metric endpoints (on by default) and the optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
+        /// </summary>
+        [Input("monitoring")]
+        public Inputs.MonitoringArgs? Monitoring { get; set; }
 
         /// <summary>
         /// rocketchatImage, mongoImage and nginxImage are pinned image references.
@@ -224,18 +243,6 @@ namespace RocketChat.HA
         /// </summary>
         [Input("rootUrl", required: true)]
         public Input<string> RootUrl { get; set; } = null!;
-
-        [Input("unreachable")]
-        private List<string>? _unreachable;
-
-        /// <summary>
-        /// unreachable names nodes whose Docker hosts do not answer, for one update run by `rcha up --down`: the component registers nothing on their hosts (pulumi-docker would fail to reach them), and everything else as usual, with those nodes still members and upstreams. It is safe only in an update that excludes every resource on those hosts (rcha does), because the engine would otherwise delete them. Never leave it set.
-        /// </summary>
-        public List<string> Unreachable
-        {
-            get => _unreachable ?? (_unreachable = new List<string>());
-            set => _unreachable = value;
-        }
 
         /// <summary>
         /// waitSeconds bounds each container's wait for health and each wait of the replica-set step (300 by default).

@@ -25,6 +25,10 @@ export class RocketChatHA extends pulumi.ComponentResource {
     }
 
     /**
+     * grafanaAdminPassword is Grafana's generated admin password (secret; "" without Monitoring.Node).
+     */
+    declare public /*out*/ readonly grafanaAdminPassword: pulumi.Output<string>;
+    /**
      * loadBalancers lists every load balancer as host:port (the HTTPS port with TLS), for an outer load balancer or DNS in front of them.
      */
     declare public /*out*/ readonly loadBalancers: pulumi.Output<string[]>;
@@ -36,6 +40,10 @@ export class RocketChatHA extends pulumi.ComponentResource {
      * mongoUrl is Rocket.Chat's MONGO_URL (secret).
      */
     declare public /*out*/ readonly mongoUrl: pulumi.Output<string>;
+    /**
+     * monitoringUrl is Grafana's url on the monitoring node's private address ("" without Monitoring.Node).
+     */
+    declare public /*out*/ readonly monitoringUrl: pulumi.Output<string>;
     /**
      * url is where the load balancer answers.
      */
@@ -58,14 +66,15 @@ export class RocketChatHA extends pulumi.ComponentResource {
             if (args?.rootUrl === undefined && !opts.urn) {
                 throw new Error("Missing required property 'rootUrl'");
             }
+            resourceInputs["backup"] = args?.backup;
             resourceInputs["deleteDataOnDestroy"] = args?.deleteDataOnDestroy;
             resourceInputs["dockerApiVersion"] = args?.dockerApiVersion;
-            resourceInputs["forceReconfig"] = args?.forceReconfig;
             resourceInputs["license"] = args?.license ? pulumi.secret(args.license) : undefined;
             resourceInputs["loadBalancer"] = args?.loadBalancer;
             resourceInputs["mongoFeatureCompatibility"] = args?.mongoFeatureCompatibility;
             resourceInputs["mongoImage"] = args?.mongoImage;
             resourceInputs["mongoRootPassword"] = args?.mongoRootPassword ? pulumi.secret(args.mongoRootPassword) : undefined;
+            resourceInputs["monitoring"] = args?.monitoring;
             resourceInputs["nginxImage"] = args?.nginxImage;
             resourceInputs["nodes"] = args?.nodes;
             resourceInputs["oplogPassword"] = args?.oplogPassword ? pulumi.secret(args.oplogPassword) : undefined;
@@ -74,20 +83,23 @@ export class RocketChatHA extends pulumi.ComponentResource {
             resourceInputs["rocketPassword"] = args?.rocketPassword ? pulumi.secret(args.rocketPassword) : undefined;
             resourceInputs["rocketchatImage"] = args?.rocketchatImage;
             resourceInputs["rootUrl"] = args?.rootUrl;
-            resourceInputs["unreachable"] = args?.unreachable;
             resourceInputs["waitSeconds"] = args?.waitSeconds;
+            resourceInputs["grafanaAdminPassword"] = undefined /*out*/;
             resourceInputs["loadBalancers"] = undefined /*out*/;
             resourceInputs["members"] = undefined /*out*/;
             resourceInputs["mongoUrl"] = undefined /*out*/;
+            resourceInputs["monitoringUrl"] = undefined /*out*/;
             resourceInputs["url"] = undefined /*out*/;
         } else {
+            resourceInputs["grafanaAdminPassword"] = undefined /*out*/;
             resourceInputs["loadBalancers"] = undefined /*out*/;
             resourceInputs["members"] = undefined /*out*/;
             resourceInputs["mongoUrl"] = undefined /*out*/;
+            resourceInputs["monitoringUrl"] = undefined /*out*/;
             resourceInputs["url"] = undefined /*out*/;
         }
         opts = pulumi.mergeOptions(utilities.resourceOptsDefaults(), opts);
-        const secretOpts = { additionalSecretOutputs: ["mongoUrl"] };
+        const secretOpts = { additionalSecretOutputs: ["grafanaAdminPassword", "mongoUrl"] };
         opts = pulumi.mergeOptions(opts, secretOpts);
         super(RocketChatHA.__pulumiType, name, resourceInputs, opts, true /*remote*/);
     }
@@ -98,6 +110,10 @@ export class RocketChatHA extends pulumi.ComponentResource {
  */
 export interface RocketChatHAArgs {
     /**
+     * backup configures the scheduled MongoDB backups (on by default: daily at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
+     */
+    backup?: inputs.BackupArgs;
+    /**
      * deleteDataOnDestroy lets `pulumi destroy` and scale-in delete the mongod data volumes. By default they are retained.
      */
     deleteDataOnDestroy?: boolean;
@@ -105,10 +121,6 @@ export interface RocketChatHAArgs {
      * dockerApiVersion is the oldest Docker Engine API version among the cluster's Docker hosts, "1.41" (Docker 20.10) by default. Container fields that need a newer API are used only when it allows them: the healthcheck start interval needs 1.44 (Docker 25).
      */
     dockerApiVersion?: string;
-    /**
-     * forceReconfig is the one-shot recovery from a lost majority, set only for one update by `rcha retire --force-reconfig`: the replica-set prune step forces a reconfig that keeps only the members of nodes, through a surviving secondary. It refuses while the set has a primary. Writes that only the lost members acknowledged may be lost. Never leave it set.
-     */
-    forceReconfig?: boolean;
     /**
      * license (ROCKETCHAT_LICENSE) and registrationToken (REG_TOKEN) are optional secrets passed to every Rocket.Chat server.
      */
@@ -129,6 +141,10 @@ export interface RocketChatHAArgs {
      * mongoRootPassword and rocketPassword are generated once (pulumi-random) and kept in state when nil.
      */
     mongoRootPassword?: pulumi.Input<string | undefined>;
+    /**
+     * monitoring configures the metric endpoints (on by default) and the optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
+     */
+    monitoring?: inputs.MonitoringArgs;
     /**
      * rocketchatImage, mongoImage and nginxImage are pinned image references.
      */
@@ -161,10 +177,6 @@ export interface RocketChatHAArgs {
      * rootUrl is Rocket.Chat's public URL (ROOT_URL).
      */
     rootUrl: pulumi.Input<string>;
-    /**
-     * unreachable names nodes whose Docker hosts do not answer, for one update run by `rcha up --down`: the component registers nothing on their hosts (pulumi-docker would fail to reach them), and everything else as usual, with those nodes still members and upstreams. It is safe only in an update that excludes every resource on those hosts (rcha does), because the engine would otherwise delete them. Never leave it set.
-     */
-    unreachable?: string[];
     /**
      * waitSeconds bounds each container's wait for health and each wait of the replica-set step (300 by default).
      */

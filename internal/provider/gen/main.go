@@ -264,6 +264,11 @@ func (p *pkg) fill(s *structInfo) error {
 			if !ok || ptag == "" {
 				return fmt.Errorf("%s: no `pulumi:\"…\"` tag", where)
 			}
+			if ptag == "-" {
+				// Go only: one-shot settings that rcha sets for a single
+				// update (ForceReconfig, Unreachable) stay out of the schema.
+				continue
+			}
 			if doc == "" {
 				return fmt.Errorf("%s: no doc comment (the schema describes every field)", where)
 			}

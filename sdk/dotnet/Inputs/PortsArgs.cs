@@ -29,6 +29,18 @@ namespace RocketChat.HA.Inputs
         public int? Mongo { get; set; }
 
         /// <summary>
+        /// mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
+        /// </summary>
+        [Input("mongoExporter")]
+        public int? MongoExporter { get; set; }
+
+        /// <summary>
+        /// rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+        /// </summary>
+        [Input("rocketChatMetrics")]
+        public int? RocketChatMetrics { get; set; }
+
+        /// <summary>
         /// rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
         /// </summary>
         [Input("rocketchat")]

@@ -6,6 +6,70 @@ import * as inputs from "../types/input";
 import * as outputs from "../types/output";
 
 /**
+ * BackupArgs configures the scheduled backups: a long-running container on one node that runs `mongodump --archive --gzip --oplog` on the schedule, reading from a healthy secondary, into a retained volume, and uploads each archive to s3 when s3 is set. See docs/backups.md.
+ */
+export interface BackupArgs {
+    /**
+     * disabled turns the scheduled backups off (no backup user, container or volume). Backups are on by default.
+     */
+    disabled?: boolean;
+    /**
+     * image runs the job; it needs mongodump, mongosh and gzip. The cluster's MongoImage (whose official images ship all three) when nil.
+     */
+    image?: pulumi.Input<string | undefined>;
+    /**
+     * keep is how many archives are kept, locally and in s3 (7 by default). Older ones are deleted after a successful backup only.
+     */
+    keep?: number;
+    /**
+     * metricsPort is the port on the backup node's private address where the job serves its Prometheus metrics (9639 by default).
+     */
+    metricsPort?: number;
+    /**
+     * node names the node whose Docker host runs the backup job and keeps the archive volume (the last node by default).
+     */
+    node?: string;
+    /**
+     * s3, when set, is an s3-compatible bucket every archive is uploaded to after it is written.
+     */
+    s3?: inputs.BackupS3Args;
+    /**
+     * schedule is a five-field cron expression in UTC ("0 2 * * *", daily at 02:00, by default); see CronSchedule for the exact syntax.
+     */
+    schedule?: string;
+}
+
+/**
+ * BackupS3 is an S3-compatible destination, reached path-style (ENDPOINT/BUCKET/KEY) with AWS Signature Version 4.
+ */
+export interface BackupS3Args {
+    /**
+     * accessKeyId is the access key ID of the credentials (secret).
+     */
+    accessKeyId: pulumi.Input<string>;
+    /**
+     * bucket is the bucket name.
+     */
+    bucket: string;
+    /**
+     * endpoint is the S3 API's base URL, for example https://s3.eu-central-1.amazonaws.com or http://minio.internal:9000.
+     */
+    endpoint: string;
+    /**
+     * prefix is prepended to every object name ("backups/" gives backups/rs0-20260101T020000Z.archive.gz).
+     */
+    prefix?: string;
+    /**
+     * region is the signing region (us-east-1 by default).
+     */
+    region?: string;
+    /**
+     * secretAccessKey is the secret access key of the credentials (secret).
+     */
+    secretAccessKey: pulumi.Input<string>;
+}
+
+/**
  * DockerTLS is the client TLS material for a tcp:// Docker endpoint. The component wraps every field as a secret.
  */
 export interface DockerTLSArgs {
@@ -98,6 +162,86 @@ export interface LoadBalancerArgs {
 }
 
 /**
+ * MonitoringArgs configures the metric endpoints and the optional Prometheus/alertmanager/Grafana stack.
+ */
+export interface MonitoringArgs {
+    /**
+     * alertmanager is the complete alertmanager configuration (YAML) with your receivers. Empty: one receiver that sends nothing. It is kept as a secret (it usually holds webhook URLs or passwords).
+     */
+    alertmanager?: string;
+    /**
+     * mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+     */
+    alertmanagerImage?: pulumi.Input<string | undefined>;
+    /**
+     * enabled turns the metric endpoints on: Rocket.Chat's exporter, a mongodb_exporter per node, an nginx exporter and a status server per load balancer. Nil means true.
+     */
+    enabled?: boolean;
+    /**
+     * mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+     */
+    grafanaImage?: pulumi.Input<string | undefined>;
+    /**
+     * mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+     */
+    mongoExporterImage?: pulumi.Input<string | undefined>;
+    /**
+     * mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+     */
+    nginxExporterImage?: pulumi.Input<string | undefined>;
+    /**
+     * node names the node that runs Prometheus, alertmanager and Grafana. Empty: no stack; scrape the endpoints from your own Prometheus.
+     */
+    node?: string;
+    /**
+     * oplogWindowHours alerts when a member's oplog covers fewer hours (24 by default).
+     */
+    oplogWindowHours?: number;
+    /**
+     * ports are the host ports of the load balancers' status servers and exporters and of the stack, all published on private addresses.
+     */
+    ports?: inputs.MonitoringPortsArgs;
+    /**
+     * mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+     */
+    prometheusImage?: pulumi.Input<string | undefined>;
+    /**
+     * replicationLagSeconds alerts when a secondary lags the primary by more (30 by default).
+     */
+    replicationLagSeconds?: number;
+    /**
+     * retention is how long Prometheus keeps samples, as a Prometheus duration (15d by default).
+     */
+    retention?: string;
+}
+
+/**
+ * MonitoringPorts are monitoring's host ports besides the per-node ones (Ports.MongoExporter, Ports.RocketChatMetrics).
+ */
+export interface MonitoringPortsArgs {
+    /**
+     * prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+     */
+    alertmanager?: number;
+    /**
+     * prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+     */
+    grafana?: number;
+    /**
+     * nginxExporter is each load balancer's nginx exporter; 9113 by default.
+     */
+    nginxExporter?: number;
+    /**
+     * nginxStatus is each load balancer's status server (stub_status, the upstream probes, the VRRP state); 8090 by default.
+     */
+    nginxStatus?: number;
+    /**
+     * prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+     */
+    prometheus?: number;
+}
+
+/**
  * Node is one Docker host of the cluster. It runs one mongod and one Rocket.Chat server. The node list is plain Go data because it decides how many resources the component registers.
  */
 export interface NodeArgs {
@@ -135,6 +279,14 @@ export interface PortsArgs {
      * mongo is mongod's port; mongod also listens on it inside its container.
      */
     mongo?: number;
+    /**
+     * mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
+     */
+    mongoExporter?: number;
+    /**
+     * rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+     */
+    rocketChatMetrics?: number;
     /**
      * rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
      */

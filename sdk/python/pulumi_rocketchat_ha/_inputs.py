@@ -15,15 +15,307 @@ else:
 from . import _utilities
 
 __all__ = [
+    'BackupArgs',
+    'BackupArgsDict',
+    'BackupS3Args',
+    'BackupS3ArgsDict',
     'DockerTLSArgs',
     'DockerTLSArgsDict',
     'LoadBalancerArgs',
     'LoadBalancerArgsDict',
+    'MonitoringArgs',
+    'MonitoringArgsDict',
+    'MonitoringPortsArgs',
+    'MonitoringPortsArgsDict',
     'NodeArgs',
     'NodeArgsDict',
     'PortsArgs',
     'PortsArgsDict',
 ]
+
+class BackupArgsDict(TypedDict):
+    """
+    BackupArgs configures the scheduled backups: a long-running container on one node that runs `mongodump --archive --gzip --oplog` on the schedule, reading from a healthy secondary, into a retained volume, and uploads each archive to s3 when s3 is set. See docs/backups.md.
+    """
+    disabled: NotRequired[_builtins.bool]
+    """
+    disabled turns the scheduled backups off (no backup user, container or volume). Backups are on by default.
+    """
+    image: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    image runs the job; it needs mongodump, mongosh and gzip. The cluster's MongoImage (whose official images ship all three) when nil.
+    """
+    keep: NotRequired[_builtins.int]
+    """
+    keep is how many archives are kept, locally and in s3 (7 by default). Older ones are deleted after a successful backup only.
+    """
+    metrics_port: NotRequired[_builtins.int]
+    """
+    metricsPort is the port on the backup node's private address where the job serves its Prometheus metrics (9639 by default).
+    """
+    node: NotRequired[_builtins.str]
+    """
+    node names the node whose Docker host runs the backup job and keeps the archive volume (the last node by default).
+    """
+    s3: NotRequired['BackupS3ArgsDict']
+    """
+    s3, when set, is an s3-compatible bucket every archive is uploaded to after it is written.
+    """
+    schedule: NotRequired[_builtins.str]
+    """
+    schedule is a five-field cron expression in UTC ("0 2 * * *", daily at 02:00, by default); see CronSchedule for the exact syntax.
+    """
+
+@pulumi.input_type
+class BackupArgs:
+    def __init__(__self__, *,
+                 disabled: Optional[_builtins.bool] = None,
+                 image: pulumi.Input[Optional[_builtins.str]] = None,
+                 keep: Optional[_builtins.int] = None,
+                 metrics_port: Optional[_builtins.int] = None,
+                 node: Optional[_builtins.str] = None,
+                 s3: Optional['BackupS3Args'] = None,
+                 schedule: Optional[_builtins.str] = None):
+        """
+        BackupArgs configures the scheduled backups: a long-running container on one node that runs `mongodump --archive --gzip --oplog` on the schedule, reading from a healthy secondary, into a retained volume, and uploads each archive to s3 when s3 is set. See docs/backups.md.
+
+        :param _builtins.bool disabled: disabled turns the scheduled backups off (no backup user, container or volume). Backups are on by default.
+        :param pulumi.Input[_builtins.str] image: image runs the job; it needs mongodump, mongosh and gzip. The cluster's MongoImage (whose official images ship all three) when nil.
+        :param _builtins.int keep: keep is how many archives are kept, locally and in s3 (7 by default). Older ones are deleted after a successful backup only.
+        :param _builtins.int metrics_port: metricsPort is the port on the backup node's private address where the job serves its Prometheus metrics (9639 by default).
+        :param _builtins.str node: node names the node whose Docker host runs the backup job and keeps the archive volume (the last node by default).
+        :param 'BackupS3Args' s3: s3, when set, is an s3-compatible bucket every archive is uploaded to after it is written.
+        :param _builtins.str schedule: schedule is a five-field cron expression in UTC ("0 2 * * *", daily at 02:00, by default); see CronSchedule for the exact syntax.
+        """
+        if disabled is not None:
+            pulumi.set(__self__, "disabled", disabled)
+        if image is not None:
+            pulumi.set(__self__, "image", image)
+        if keep is not None:
+            pulumi.set(__self__, "keep", keep)
+        if metrics_port is not None:
+            pulumi.set(__self__, "metrics_port", metrics_port)
+        if node is not None:
+            pulumi.set(__self__, "node", node)
+        if s3 is not None:
+            pulumi.set(__self__, "s3", s3)
+        if schedule is not None:
+            pulumi.set(__self__, "schedule", schedule)
+
+    @_builtins.property
+    @pulumi.getter
+    def disabled(self) -> Optional[_builtins.bool]:
+        """
+        disabled turns the scheduled backups off (no backup user, container or volume). Backups are on by default.
+        """
+        return pulumi.get(self, "disabled")
+
+    @disabled.setter
+    def disabled(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "disabled", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def image(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        image runs the job; it needs mongodump, mongosh and gzip. The cluster's MongoImage (whose official images ship all three) when nil.
+        """
+        return pulumi.get(self, "image")
+
+    @image.setter
+    def image(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "image", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def keep(self) -> Optional[_builtins.int]:
+        """
+        keep is how many archives are kept, locally and in s3 (7 by default). Older ones are deleted after a successful backup only.
+        """
+        return pulumi.get(self, "keep")
+
+    @keep.setter
+    def keep(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "keep", value)
+
+    @_builtins.property
+    @pulumi.getter(name="metricsPort")
+    def metrics_port(self) -> Optional[_builtins.int]:
+        """
+        metricsPort is the port on the backup node's private address where the job serves its Prometheus metrics (9639 by default).
+        """
+        return pulumi.get(self, "metrics_port")
+
+    @metrics_port.setter
+    def metrics_port(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "metrics_port", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def node(self) -> Optional[_builtins.str]:
+        """
+        node names the node whose Docker host runs the backup job and keeps the archive volume (the last node by default).
+        """
+        return pulumi.get(self, "node")
+
+    @node.setter
+    def node(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "node", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def s3(self) -> Optional['BackupS3Args']:
+        """
+        s3, when set, is an s3-compatible bucket every archive is uploaded to after it is written.
+        """
+        return pulumi.get(self, "s3")
+
+    @s3.setter
+    def s3(self, value: Optional['BackupS3Args']):
+        pulumi.set(self, "s3", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def schedule(self) -> Optional[_builtins.str]:
+        """
+        schedule is a five-field cron expression in UTC ("0 2 * * *", daily at 02:00, by default); see CronSchedule for the exact syntax.
+        """
+        return pulumi.get(self, "schedule")
+
+    @schedule.setter
+    def schedule(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "schedule", value)
+
+
+class BackupS3ArgsDict(TypedDict):
+    """
+    BackupS3 is an S3-compatible destination, reached path-style (ENDPOINT/BUCKET/KEY) with AWS Signature Version 4.
+    """
+    access_key_id: pulumi.Input[_builtins.str]
+    """
+    accessKeyId is the access key ID of the credentials (secret).
+    """
+    bucket: _builtins.str
+    """
+    bucket is the bucket name.
+    """
+    endpoint: _builtins.str
+    """
+    endpoint is the S3 API's base URL, for example https://s3.eu-central-1.amazonaws.com or http://minio.internal:9000.
+    """
+    secret_access_key: pulumi.Input[_builtins.str]
+    """
+    secretAccessKey is the secret access key of the credentials (secret).
+    """
+    prefix: NotRequired[_builtins.str]
+    """
+    prefix is prepended to every object name ("backups/" gives backups/rs0-20260101T020000Z.archive.gz).
+    """
+    region: NotRequired[_builtins.str]
+    """
+    region is the signing region (us-east-1 by default).
+    """
+
+@pulumi.input_type
+class BackupS3Args:
+    def __init__(__self__, *,
+                 access_key_id: pulumi.Input[_builtins.str],
+                 bucket: _builtins.str,
+                 endpoint: _builtins.str,
+                 secret_access_key: pulumi.Input[_builtins.str],
+                 prefix: Optional[_builtins.str] = None,
+                 region: Optional[_builtins.str] = None):
+        """
+        BackupS3 is an S3-compatible destination, reached path-style (ENDPOINT/BUCKET/KEY) with AWS Signature Version 4.
+
+        :param pulumi.Input[_builtins.str] access_key_id: accessKeyId is the access key ID of the credentials (secret).
+        :param _builtins.str bucket: bucket is the bucket name.
+        :param _builtins.str endpoint: endpoint is the S3 API's base URL, for example https://s3.eu-central-1.amazonaws.com or http://minio.internal:9000.
+        :param pulumi.Input[_builtins.str] secret_access_key: secretAccessKey is the secret access key of the credentials (secret).
+        :param _builtins.str prefix: prefix is prepended to every object name ("backups/" gives backups/rs0-20260101T020000Z.archive.gz).
+        :param _builtins.str region: region is the signing region (us-east-1 by default).
+        """
+        pulumi.set(__self__, "access_key_id", access_key_id)
+        pulumi.set(__self__, "bucket", bucket)
+        pulumi.set(__self__, "endpoint", endpoint)
+        pulumi.set(__self__, "secret_access_key", secret_access_key)
+        if prefix is not None:
+            pulumi.set(__self__, "prefix", prefix)
+        if region is not None:
+            pulumi.set(__self__, "region", region)
+
+    @_builtins.property
+    @pulumi.getter(name="accessKeyId")
+    def access_key_id(self) -> pulumi.Input[_builtins.str]:
+        """
+        accessKeyId is the access key ID of the credentials (secret).
+        """
+        return pulumi.get(self, "access_key_id")
+
+    @access_key_id.setter
+    def access_key_id(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "access_key_id", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def bucket(self) -> _builtins.str:
+        """
+        bucket is the bucket name.
+        """
+        return pulumi.get(self, "bucket")
+
+    @bucket.setter
+    def bucket(self, value: _builtins.str):
+        pulumi.set(self, "bucket", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def endpoint(self) -> _builtins.str:
+        """
+        endpoint is the S3 API's base URL, for example https://s3.eu-central-1.amazonaws.com or http://minio.internal:9000.
+        """
+        return pulumi.get(self, "endpoint")
+
+    @endpoint.setter
+    def endpoint(self, value: _builtins.str):
+        pulumi.set(self, "endpoint", value)
+
+    @_builtins.property
+    @pulumi.getter(name="secretAccessKey")
+    def secret_access_key(self) -> pulumi.Input[_builtins.str]:
+        """
+        secretAccessKey is the secret access key of the credentials (secret).
+        """
+        return pulumi.get(self, "secret_access_key")
+
+    @secret_access_key.setter
+    def secret_access_key(self, value: pulumi.Input[_builtins.str]):
+        pulumi.set(self, "secret_access_key", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def prefix(self) -> Optional[_builtins.str]:
+        """
+        prefix is prepended to every object name ("backups/" gives backups/rs0-20260101T020000Z.archive.gz).
+        """
+        return pulumi.get(self, "prefix")
+
+    @prefix.setter
+    def prefix(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "prefix", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def region(self) -> Optional[_builtins.str]:
+        """
+        region is the signing region (us-east-1 by default).
+        """
+        return pulumi.get(self, "region")
+
+    @region.setter
+    def region(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "region", value)
+
 
 class DockerTLSArgsDict(TypedDict):
     """
@@ -450,6 +742,374 @@ class LoadBalancerArgs:
         pulumi.set(self, "vrrp_password", value)
 
 
+class MonitoringArgsDict(TypedDict):
+    """
+    MonitoringArgs configures the metric endpoints and the optional Prometheus/alertmanager/Grafana stack.
+    """
+    alertmanager: NotRequired[_builtins.str]
+    """
+    alertmanager is the complete alertmanager configuration (YAML) with your receivers. Empty: one receiver that sends nothing. It is kept as a secret (it usually holds webhook URLs or passwords).
+    """
+    alertmanager_image: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+    """
+    enabled: NotRequired[_builtins.bool]
+    """
+    enabled turns the metric endpoints on: Rocket.Chat's exporter, a mongodb_exporter per node, an nginx exporter and a status server per load balancer. Nil means true.
+    """
+    grafana_image: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+    """
+    mongo_exporter_image: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+    """
+    nginx_exporter_image: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+    """
+    node: NotRequired[_builtins.str]
+    """
+    node names the node that runs Prometheus, alertmanager and Grafana. Empty: no stack; scrape the endpoints from your own Prometheus.
+    """
+    oplog_window_hours: NotRequired[_builtins.int]
+    """
+    oplogWindowHours alerts when a member's oplog covers fewer hours (24 by default).
+    """
+    ports: NotRequired['MonitoringPortsArgsDict']
+    """
+    ports are the host ports of the load balancers' status servers and exporters and of the stack, all published on private addresses.
+    """
+    prometheus_image: NotRequired[pulumi.Input[Optional[_builtins.str]]]
+    """
+    mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+    """
+    replication_lag_seconds: NotRequired[_builtins.int]
+    """
+    replicationLagSeconds alerts when a secondary lags the primary by more (30 by default).
+    """
+    retention: NotRequired[_builtins.str]
+    """
+    retention is how long Prometheus keeps samples, as a Prometheus duration (15d by default).
+    """
+
+@pulumi.input_type
+class MonitoringArgs:
+    def __init__(__self__, *,
+                 alertmanager: Optional[_builtins.str] = None,
+                 alertmanager_image: pulumi.Input[Optional[_builtins.str]] = None,
+                 enabled: Optional[_builtins.bool] = None,
+                 grafana_image: pulumi.Input[Optional[_builtins.str]] = None,
+                 mongo_exporter_image: pulumi.Input[Optional[_builtins.str]] = None,
+                 nginx_exporter_image: pulumi.Input[Optional[_builtins.str]] = None,
+                 node: Optional[_builtins.str] = None,
+                 oplog_window_hours: Optional[_builtins.int] = None,
+                 ports: Optional['MonitoringPortsArgs'] = None,
+                 prometheus_image: pulumi.Input[Optional[_builtins.str]] = None,
+                 replication_lag_seconds: Optional[_builtins.int] = None,
+                 retention: Optional[_builtins.str] = None):
+        """
+        MonitoringArgs configures the metric endpoints and the optional Prometheus/alertmanager/Grafana stack.
+
+        :param _builtins.str alertmanager: alertmanager is the complete alertmanager configuration (YAML) with your receivers. Empty: one receiver that sends nothing. It is kept as a secret (it usually holds webhook URLs or passwords).
+        :param pulumi.Input[_builtins.str] alertmanager_image: mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        :param _builtins.bool enabled: enabled turns the metric endpoints on: Rocket.Chat's exporter, a mongodb_exporter per node, an nginx exporter and a status server per load balancer. Nil means true.
+        :param pulumi.Input[_builtins.str] grafana_image: mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        :param pulumi.Input[_builtins.str] mongo_exporter_image: mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        :param pulumi.Input[_builtins.str] nginx_exporter_image: mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        :param _builtins.str node: node names the node that runs Prometheus, alertmanager and Grafana. Empty: no stack; scrape the endpoints from your own Prometheus.
+        :param _builtins.int oplog_window_hours: oplogWindowHours alerts when a member's oplog covers fewer hours (24 by default).
+        :param 'MonitoringPortsArgs' ports: ports are the host ports of the load balancers' status servers and exporters and of the stack, all published on private addresses.
+        :param pulumi.Input[_builtins.str] prometheus_image: mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        :param _builtins.int replication_lag_seconds: replicationLagSeconds alerts when a secondary lags the primary by more (30 by default).
+        :param _builtins.str retention: retention is how long Prometheus keeps samples, as a Prometheus duration (15d by default).
+        """
+        if alertmanager is not None:
+            pulumi.set(__self__, "alertmanager", alertmanager)
+        if alertmanager_image is not None:
+            pulumi.set(__self__, "alertmanager_image", alertmanager_image)
+        if enabled is not None:
+            pulumi.set(__self__, "enabled", enabled)
+        if grafana_image is not None:
+            pulumi.set(__self__, "grafana_image", grafana_image)
+        if mongo_exporter_image is not None:
+            pulumi.set(__self__, "mongo_exporter_image", mongo_exporter_image)
+        if nginx_exporter_image is not None:
+            pulumi.set(__self__, "nginx_exporter_image", nginx_exporter_image)
+        if node is not None:
+            pulumi.set(__self__, "node", node)
+        if oplog_window_hours is not None:
+            pulumi.set(__self__, "oplog_window_hours", oplog_window_hours)
+        if ports is not None:
+            pulumi.set(__self__, "ports", ports)
+        if prometheus_image is not None:
+            pulumi.set(__self__, "prometheus_image", prometheus_image)
+        if replication_lag_seconds is not None:
+            pulumi.set(__self__, "replication_lag_seconds", replication_lag_seconds)
+        if retention is not None:
+            pulumi.set(__self__, "retention", retention)
+
+    @_builtins.property
+    @pulumi.getter
+    def alertmanager(self) -> Optional[_builtins.str]:
+        """
+        alertmanager is the complete alertmanager configuration (YAML) with your receivers. Empty: one receiver that sends nothing. It is kept as a secret (it usually holds webhook URLs or passwords).
+        """
+        return pulumi.get(self, "alertmanager")
+
+    @alertmanager.setter
+    def alertmanager(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "alertmanager", value)
+
+    @_builtins.property
+    @pulumi.getter(name="alertmanagerImage")
+    def alertmanager_image(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        """
+        return pulumi.get(self, "alertmanager_image")
+
+    @alertmanager_image.setter
+    def alertmanager_image(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "alertmanager_image", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def enabled(self) -> Optional[_builtins.bool]:
+        """
+        enabled turns the metric endpoints on: Rocket.Chat's exporter, a mongodb_exporter per node, an nginx exporter and a status server per load balancer. Nil means true.
+        """
+        return pulumi.get(self, "enabled")
+
+    @enabled.setter
+    def enabled(self, value: Optional[_builtins.bool]):
+        pulumi.set(self, "enabled", value)
+
+    @_builtins.property
+    @pulumi.getter(name="grafanaImage")
+    def grafana_image(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        """
+        return pulumi.get(self, "grafana_image")
+
+    @grafana_image.setter
+    def grafana_image(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "grafana_image", value)
+
+    @_builtins.property
+    @pulumi.getter(name="mongoExporterImage")
+    def mongo_exporter_image(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        """
+        return pulumi.get(self, "mongo_exporter_image")
+
+    @mongo_exporter_image.setter
+    def mongo_exporter_image(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "mongo_exporter_image", value)
+
+    @_builtins.property
+    @pulumi.getter(name="nginxExporterImage")
+    def nginx_exporter_image(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        """
+        return pulumi.get(self, "nginx_exporter_image")
+
+    @nginx_exporter_image.setter
+    def nginx_exporter_image(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "nginx_exporter_image", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def node(self) -> Optional[_builtins.str]:
+        """
+        node names the node that runs Prometheus, alertmanager and Grafana. Empty: no stack; scrape the endpoints from your own Prometheus.
+        """
+        return pulumi.get(self, "node")
+
+    @node.setter
+    def node(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "node", value)
+
+    @_builtins.property
+    @pulumi.getter(name="oplogWindowHours")
+    def oplog_window_hours(self) -> Optional[_builtins.int]:
+        """
+        oplogWindowHours alerts when a member's oplog covers fewer hours (24 by default).
+        """
+        return pulumi.get(self, "oplog_window_hours")
+
+    @oplog_window_hours.setter
+    def oplog_window_hours(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "oplog_window_hours", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def ports(self) -> Optional['MonitoringPortsArgs']:
+        """
+        ports are the host ports of the load balancers' status servers and exporters and of the stack, all published on private addresses.
+        """
+        return pulumi.get(self, "ports")
+
+    @ports.setter
+    def ports(self, value: Optional['MonitoringPortsArgs']):
+        pulumi.set(self, "ports", value)
+
+    @_builtins.property
+    @pulumi.getter(name="prometheusImage")
+    def prometheus_image(self) -> pulumi.Input[Optional[_builtins.str]]:
+        """
+        mongoExporterImage, nginxExporterImage, prometheusImage, alertmanagerImage and grafanaImage are pinned image references (the Default…Image constants when nil).
+        """
+        return pulumi.get(self, "prometheus_image")
+
+    @prometheus_image.setter
+    def prometheus_image(self, value: pulumi.Input[Optional[_builtins.str]]):
+        pulumi.set(self, "prometheus_image", value)
+
+    @_builtins.property
+    @pulumi.getter(name="replicationLagSeconds")
+    def replication_lag_seconds(self) -> Optional[_builtins.int]:
+        """
+        replicationLagSeconds alerts when a secondary lags the primary by more (30 by default).
+        """
+        return pulumi.get(self, "replication_lag_seconds")
+
+    @replication_lag_seconds.setter
+    def replication_lag_seconds(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "replication_lag_seconds", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def retention(self) -> Optional[_builtins.str]:
+        """
+        retention is how long Prometheus keeps samples, as a Prometheus duration (15d by default).
+        """
+        return pulumi.get(self, "retention")
+
+    @retention.setter
+    def retention(self, value: Optional[_builtins.str]):
+        pulumi.set(self, "retention", value)
+
+
+class MonitoringPortsArgsDict(TypedDict):
+    """
+    MonitoringPorts are monitoring's host ports besides the per-node ones (Ports.MongoExporter, Ports.RocketChatMetrics).
+    """
+    alertmanager: NotRequired[_builtins.int]
+    """
+    prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+    """
+    grafana: NotRequired[_builtins.int]
+    """
+    prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+    """
+    nginx_exporter: NotRequired[_builtins.int]
+    """
+    nginxExporter is each load balancer's nginx exporter; 9113 by default.
+    """
+    nginx_status: NotRequired[_builtins.int]
+    """
+    nginxStatus is each load balancer's status server (stub_status, the upstream probes, the VRRP state); 8090 by default.
+    """
+    prometheus: NotRequired[_builtins.int]
+    """
+    prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+    """
+
+@pulumi.input_type
+class MonitoringPortsArgs:
+    def __init__(__self__, *,
+                 alertmanager: Optional[_builtins.int] = None,
+                 grafana: Optional[_builtins.int] = None,
+                 nginx_exporter: Optional[_builtins.int] = None,
+                 nginx_status: Optional[_builtins.int] = None,
+                 prometheus: Optional[_builtins.int] = None):
+        """
+        MonitoringPorts are monitoring's host ports besides the per-node ones (Ports.MongoExporter, Ports.RocketChatMetrics).
+
+        :param _builtins.int alertmanager: prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+        :param _builtins.int grafana: prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+        :param _builtins.int nginx_exporter: nginxExporter is each load balancer's nginx exporter; 9113 by default.
+        :param _builtins.int nginx_status: nginxStatus is each load balancer's status server (stub_status, the upstream probes, the VRRP state); 8090 by default.
+        :param _builtins.int prometheus: prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+        """
+        if alertmanager is not None:
+            pulumi.set(__self__, "alertmanager", alertmanager)
+        if grafana is not None:
+            pulumi.set(__self__, "grafana", grafana)
+        if nginx_exporter is not None:
+            pulumi.set(__self__, "nginx_exporter", nginx_exporter)
+        if nginx_status is not None:
+            pulumi.set(__self__, "nginx_status", nginx_status)
+        if prometheus is not None:
+            pulumi.set(__self__, "prometheus", prometheus)
+
+    @_builtins.property
+    @pulumi.getter
+    def alertmanager(self) -> Optional[_builtins.int]:
+        """
+        prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+        """
+        return pulumi.get(self, "alertmanager")
+
+    @alertmanager.setter
+    def alertmanager(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "alertmanager", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def grafana(self) -> Optional[_builtins.int]:
+        """
+        prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+        """
+        return pulumi.get(self, "grafana")
+
+    @grafana.setter
+    def grafana(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "grafana", value)
+
+    @_builtins.property
+    @pulumi.getter(name="nginxExporter")
+    def nginx_exporter(self) -> Optional[_builtins.int]:
+        """
+        nginxExporter is each load balancer's nginx exporter; 9113 by default.
+        """
+        return pulumi.get(self, "nginx_exporter")
+
+    @nginx_exporter.setter
+    def nginx_exporter(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "nginx_exporter", value)
+
+    @_builtins.property
+    @pulumi.getter(name="nginxStatus")
+    def nginx_status(self) -> Optional[_builtins.int]:
+        """
+        nginxStatus is each load balancer's status server (stub_status, the upstream probes, the VRRP state); 8090 by default.
+        """
+        return pulumi.get(self, "nginx_status")
+
+    @nginx_status.setter
+    def nginx_status(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "nginx_status", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def prometheus(self) -> Optional[_builtins.int]:
+        """
+        prometheus, alertmanager and grafana are the stack's ports on the monitoring node's address (9090, 9093, 3300 by default).
+        """
+        return pulumi.get(self, "prometheus")
+
+    @prometheus.setter
+    def prometheus(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "prometheus", value)
+
+
 class NodeArgsDict(TypedDict):
     """
     Node is one Docker host of the cluster. It runs one mongod and one Rocket.Chat server. The node list is plain Go data because it decides how many resources the component registers.
@@ -574,6 +1234,14 @@ class PortsArgsDict(TypedDict):
     """
     mongo is mongod's port; mongod also listens on it inside its container.
     """
+    mongo_exporter: NotRequired[_builtins.int]
+    """
+    mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
+    """
+    rocket_chat_metrics: NotRequired[_builtins.int]
+    """
+    rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+    """
     rocketchat: NotRequired[_builtins.int]
     """
     rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
@@ -584,18 +1252,26 @@ class PortsArgs:
     def __init__(__self__, *,
                  instance: Optional[_builtins.int] = None,
                  mongo: Optional[_builtins.int] = None,
+                 mongo_exporter: Optional[_builtins.int] = None,
+                 rocket_chat_metrics: Optional[_builtins.int] = None,
                  rocketchat: Optional[_builtins.int] = None):
         """
         Ports are the host ports one node publishes on its address.
 
         :param _builtins.int instance: instance is Rocket.Chat's instance-to-instance TCP_PORT, published under the same number.
         :param _builtins.int mongo: mongo is mongod's port; mongod also listens on it inside its container.
+        :param _builtins.int mongo_exporter: mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
+        :param _builtins.int rocket_chat_metrics: rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
         :param _builtins.int rocketchat: rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
         """
         if instance is not None:
             pulumi.set(__self__, "instance", instance)
         if mongo is not None:
             pulumi.set(__self__, "mongo", mongo)
+        if mongo_exporter is not None:
+            pulumi.set(__self__, "mongo_exporter", mongo_exporter)
+        if rocket_chat_metrics is not None:
+            pulumi.set(__self__, "rocket_chat_metrics", rocket_chat_metrics)
         if rocketchat is not None:
             pulumi.set(__self__, "rocketchat", rocketchat)
 
@@ -622,6 +1298,30 @@ class PortsArgs:
     @mongo.setter
     def mongo(self, value: Optional[_builtins.int]):
         pulumi.set(self, "mongo", value)
+
+    @_builtins.property
+    @pulumi.getter(name="mongoExporter")
+    def mongo_exporter(self) -> Optional[_builtins.int]:
+        """
+        mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
+        """
+        return pulumi.get(self, "mongo_exporter")
+
+    @mongo_exporter.setter
+    def mongo_exporter(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "mongo_exporter", value)
+
+    @_builtins.property
+    @pulumi.getter(name="rocketChatMetrics")
+    def rocket_chat_metrics(self) -> Optional[_builtins.int]:
+        """
+        rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+        """
+        return pulumi.get(self, "rocket_chat_metrics")
+
+    @rocket_chat_metrics.setter
+    def rocket_chat_metrics(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "rocket_chat_metrics", value)
 
     @_builtins.property
     @pulumi.getter

@@ -22,52 +22,52 @@ class RocketChatHAArgs:
     def __init__(__self__, *,
                  nodes: Sequence['NodeArgs'],
                  root_url: pulumi.Input[_builtins.str],
+                 backup: Optional['BackupArgs'] = None,
                  delete_data_on_destroy: Optional[_builtins.bool] = None,
                  docker_api_version: Optional[_builtins.str] = None,
-                 force_reconfig: Optional[_builtins.bool] = None,
                  license: pulumi.Input[Optional[_builtins.str]] = None,
                  load_balancer: Optional['LoadBalancerArgs'] = None,
                  mongo_feature_compatibility: Optional[_builtins.str] = None,
                  mongo_image: pulumi.Input[Optional[_builtins.str]] = None,
                  mongo_root_password: pulumi.Input[Optional[_builtins.str]] = None,
+                 monitoring: Optional['MonitoringArgs'] = None,
                  nginx_image: pulumi.Input[Optional[_builtins.str]] = None,
                  oplog_password: pulumi.Input[Optional[_builtins.str]] = None,
                  registration_token: pulumi.Input[Optional[_builtins.str]] = None,
                  replica_set_name: Optional[_builtins.str] = None,
                  rocket_password: pulumi.Input[Optional[_builtins.str]] = None,
                  rocketchat_image: pulumi.Input[Optional[_builtins.str]] = None,
-                 unreachable: Optional[Sequence[_builtins.str]] = None,
                  wait_seconds: Optional[_builtins.int] = None):
         """
         The set of arguments for constructing a RocketChatHA resource.
 
         :param Sequence['NodeArgs'] nodes: nodes lists the Docker hosts, in order. Node 0 initiates the replica set and boots Rocket.Chat first on a fresh cluster; later the replica-set steps run through the first node that answers as a member.
         :param pulumi.Input[_builtins.str] root_url: rootUrl is Rocket.Chat's public URL (ROOT_URL).
+        :param 'BackupArgs' backup: backup configures the scheduled MongoDB backups (on by default: daily at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
         :param _builtins.bool delete_data_on_destroy: deleteDataOnDestroy lets `pulumi destroy` and scale-in delete the mongod data volumes. By default they are retained.
         :param _builtins.str docker_api_version: dockerApiVersion is the oldest Docker Engine API version among the cluster's Docker hosts, "1.41" (Docker 20.10) by default. Container fields that need a newer API are used only when it allows them: the healthcheck start interval needs 1.44 (Docker 25).
-        :param _builtins.bool force_reconfig: forceReconfig is the one-shot recovery from a lost majority, set only for one update by `rcha retire --force-reconfig`: the replica-set prune step forces a reconfig that keeps only the members of nodes, through a surviving secondary. It refuses while the set has a primary. Writes that only the lost members acknowledged may be lost. Never leave it set.
         :param pulumi.Input[_builtins.str] license: license (ROCKETCHAT_LICENSE) and registrationToken (REG_TOKEN) are optional secrets passed to every Rocket.Chat server.
         :param 'LoadBalancerArgs' load_balancer: loadBalancer configures the nginx load balancer.
         :param _builtins.str mongo_feature_compatibility: mongoFeatureCompatibility is "auto" (the default): once every member runs the new MongoDB binary, the replica-set step raises the featureCompatibilityVersion to it; or "manual": the step leaves it to the operator and reports it.
         :param pulumi.Input[_builtins.str] mongo_image: rocketchatImage, mongoImage and nginxImage are pinned image references.
         :param pulumi.Input[_builtins.str] mongo_root_password: mongoRootPassword and rocketPassword are generated once (pulumi-random) and kept in state when nil.
+        :param 'MonitoringArgs' monitoring: monitoring configures the metric endpoints (on by default) and the optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
         :param pulumi.Input[_builtins.str] nginx_image: rocketchatImage, mongoImage and nginxImage are pinned image references.
         :param pulumi.Input[_builtins.str] oplog_password: oplogPassword, when set, creates the seed's oploguser and sets MONGO_OPLOG_URL for Rocket.Chat versions that still read it.
         :param pulumi.Input[_builtins.str] registration_token: license (ROCKETCHAT_LICENSE) and registrationToken (REG_TOKEN) are optional secrets passed to every Rocket.Chat server.
         :param _builtins.str replica_set_name: replicaSetName is the MongoDB replica-set name (rs0 by default).
         :param pulumi.Input[_builtins.str] rocket_password: mongoRootPassword and rocketPassword are generated once (pulumi-random) and kept in state when nil.
         :param pulumi.Input[_builtins.str] rocketchat_image: rocketchatImage, mongoImage and nginxImage are pinned image references.
-        :param Sequence[_builtins.str] unreachable: unreachable names nodes whose Docker hosts do not answer, for one update run by `rcha up --down`: the component registers nothing on their hosts (pulumi-docker would fail to reach them), and everything else as usual, with those nodes still members and upstreams. It is safe only in an update that excludes every resource on those hosts (rcha does), because the engine would otherwise delete them. Never leave it set.
         :param _builtins.int wait_seconds: waitSeconds bounds each container's wait for health and each wait of the replica-set step (300 by default).
         """
         pulumi.set(__self__, "nodes", nodes)
         pulumi.set(__self__, "root_url", root_url)
+        if backup is not None:
+            pulumi.set(__self__, "backup", backup)
         if delete_data_on_destroy is not None:
             pulumi.set(__self__, "delete_data_on_destroy", delete_data_on_destroy)
         if docker_api_version is not None:
             pulumi.set(__self__, "docker_api_version", docker_api_version)
-        if force_reconfig is not None:
-            pulumi.set(__self__, "force_reconfig", force_reconfig)
         if license is not None:
             pulumi.set(__self__, "license", license)
         if load_balancer is not None:
@@ -78,6 +78,8 @@ class RocketChatHAArgs:
             pulumi.set(__self__, "mongo_image", mongo_image)
         if mongo_root_password is not None:
             pulumi.set(__self__, "mongo_root_password", mongo_root_password)
+        if monitoring is not None:
+            pulumi.set(__self__, "monitoring", monitoring)
         if nginx_image is not None:
             pulumi.set(__self__, "nginx_image", nginx_image)
         if oplog_password is not None:
@@ -90,8 +92,6 @@ class RocketChatHAArgs:
             pulumi.set(__self__, "rocket_password", rocket_password)
         if rocketchat_image is not None:
             pulumi.set(__self__, "rocketchat_image", rocketchat_image)
-        if unreachable is not None:
-            pulumi.set(__self__, "unreachable", unreachable)
         if wait_seconds is not None:
             pulumi.set(__self__, "wait_seconds", wait_seconds)
 
@@ -120,6 +120,18 @@ class RocketChatHAArgs:
         pulumi.set(self, "root_url", value)
 
     @_builtins.property
+    @pulumi.getter
+    def backup(self) -> Optional['BackupArgs']:
+        """
+        backup configures the scheduled MongoDB backups (on by default: daily at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
+        """
+        return pulumi.get(self, "backup")
+
+    @backup.setter
+    def backup(self, value: Optional['BackupArgs']):
+        pulumi.set(self, "backup", value)
+
+    @_builtins.property
     @pulumi.getter(name="deleteDataOnDestroy")
     def delete_data_on_destroy(self) -> Optional[_builtins.bool]:
         """
@@ -142,18 +154,6 @@ class RocketChatHAArgs:
     @docker_api_version.setter
     def docker_api_version(self, value: Optional[_builtins.str]):
         pulumi.set(self, "docker_api_version", value)
-
-    @_builtins.property
-    @pulumi.getter(name="forceReconfig")
-    def force_reconfig(self) -> Optional[_builtins.bool]:
-        """
-        forceReconfig is the one-shot recovery from a lost majority, set only for one update by `rcha retire --force-reconfig`: the replica-set prune step forces a reconfig that keeps only the members of nodes, through a surviving secondary. It refuses while the set has a primary. Writes that only the lost members acknowledged may be lost. Never leave it set.
-        """
-        return pulumi.get(self, "force_reconfig")
-
-    @force_reconfig.setter
-    def force_reconfig(self, value: Optional[_builtins.bool]):
-        pulumi.set(self, "force_reconfig", value)
 
     @_builtins.property
     @pulumi.getter
@@ -214,6 +214,18 @@ class RocketChatHAArgs:
     @mongo_root_password.setter
     def mongo_root_password(self, value: pulumi.Input[Optional[_builtins.str]]):
         pulumi.set(self, "mongo_root_password", value)
+
+    @_builtins.property
+    @pulumi.getter
+    def monitoring(self) -> Optional['MonitoringArgs']:
+        """
+        monitoring configures the metric endpoints (on by default) and the optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
+        """
+        return pulumi.get(self, "monitoring")
+
+    @monitoring.setter
+    def monitoring(self, value: Optional['MonitoringArgs']):
+        pulumi.set(self, "monitoring", value)
 
     @_builtins.property
     @pulumi.getter(name="nginxImage")
@@ -288,18 +300,6 @@ class RocketChatHAArgs:
         pulumi.set(self, "rocketchat_image", value)
 
     @_builtins.property
-    @pulumi.getter
-    def unreachable(self) -> Optional[Sequence[_builtins.str]]:
-        """
-        unreachable names nodes whose Docker hosts do not answer, for one update run by `rcha up --down`: the component registers nothing on their hosts (pulumi-docker would fail to reach them), and everything else as usual, with those nodes still members and upstreams. It is safe only in an update that excludes every resource on those hosts (rcha does), because the engine would otherwise delete them. Never leave it set.
-        """
-        return pulumi.get(self, "unreachable")
-
-    @unreachable.setter
-    def unreachable(self, value: Optional[Sequence[_builtins.str]]):
-        pulumi.set(self, "unreachable", value)
-
-    @_builtins.property
     @pulumi.getter(name="waitSeconds")
     def wait_seconds(self) -> Optional[_builtins.int]:
         """
@@ -318,14 +318,15 @@ class RocketChatHA(pulumi.ComponentResource):
     def __init__(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 backup: Optional[Union['BackupArgs', 'BackupArgsDict']] = None,
                  delete_data_on_destroy: Optional[_builtins.bool] = None,
                  docker_api_version: Optional[_builtins.str] = None,
-                 force_reconfig: Optional[_builtins.bool] = None,
                  license: pulumi.Input[Optional[_builtins.str]] = None,
                  load_balancer: Optional[Union['LoadBalancerArgs', 'LoadBalancerArgsDict']] = None,
                  mongo_feature_compatibility: Optional[_builtins.str] = None,
                  mongo_image: pulumi.Input[Optional[_builtins.str]] = None,
                  mongo_root_password: pulumi.Input[Optional[_builtins.str]] = None,
+                 monitoring: Optional[Union['MonitoringArgs', 'MonitoringArgsDict']] = None,
                  nginx_image: pulumi.Input[Optional[_builtins.str]] = None,
                  nodes: Optional[Sequence[Union['NodeArgs', 'NodeArgsDict']]] = None,
                  oplog_password: pulumi.Input[Optional[_builtins.str]] = None,
@@ -334,7 +335,6 @@ class RocketChatHA(pulumi.ComponentResource):
                  rocket_password: pulumi.Input[Optional[_builtins.str]] = None,
                  rocketchat_image: pulumi.Input[Optional[_builtins.str]] = None,
                  root_url: pulumi.Input[Optional[_builtins.str]] = None,
-                 unreachable: Optional[Sequence[_builtins.str]] = None,
                  wait_seconds: Optional[_builtins.int] = None,
                  __props__=None):
         """
@@ -342,14 +342,15 @@ class RocketChatHA(pulumi.ComponentResource):
 
         :param str resource_name: The name of the resource.
         :param pulumi.ResourceOptions opts: Options for the resource.
+        :param Union['BackupArgs', 'BackupArgsDict'] backup: backup configures the scheduled MongoDB backups (on by default: daily at 02:00 UTC, seven archives kept on the last node); see BackupArgs.
         :param _builtins.bool delete_data_on_destroy: deleteDataOnDestroy lets `pulumi destroy` and scale-in delete the mongod data volumes. By default they are retained.
         :param _builtins.str docker_api_version: dockerApiVersion is the oldest Docker Engine API version among the cluster's Docker hosts, "1.41" (Docker 20.10) by default. Container fields that need a newer API are used only when it allows them: the healthcheck start interval needs 1.44 (Docker 25).
-        :param _builtins.bool force_reconfig: forceReconfig is the one-shot recovery from a lost majority, set only for one update by `rcha retire --force-reconfig`: the replica-set prune step forces a reconfig that keeps only the members of nodes, through a surviving secondary. It refuses while the set has a primary. Writes that only the lost members acknowledged may be lost. Never leave it set.
         :param pulumi.Input[_builtins.str] license: license (ROCKETCHAT_LICENSE) and registrationToken (REG_TOKEN) are optional secrets passed to every Rocket.Chat server.
         :param Union['LoadBalancerArgs', 'LoadBalancerArgsDict'] load_balancer: loadBalancer configures the nginx load balancer.
         :param _builtins.str mongo_feature_compatibility: mongoFeatureCompatibility is "auto" (the default): once every member runs the new MongoDB binary, the replica-set step raises the featureCompatibilityVersion to it; or "manual": the step leaves it to the operator and reports it.
         :param pulumi.Input[_builtins.str] mongo_image: rocketchatImage, mongoImage and nginxImage are pinned image references.
         :param pulumi.Input[_builtins.str] mongo_root_password: mongoRootPassword and rocketPassword are generated once (pulumi-random) and kept in state when nil.
+        :param Union['MonitoringArgs', 'MonitoringArgsDict'] monitoring: monitoring configures the metric endpoints (on by default) and the optional Prometheus/Alertmanager/Grafana stack (docs/monitoring.md).
         :param pulumi.Input[_builtins.str] nginx_image: rocketchatImage, mongoImage and nginxImage are pinned image references.
         :param Sequence[Union['NodeArgs', 'NodeArgsDict']] nodes: nodes lists the Docker hosts, in order. Node 0 initiates the replica set and boots Rocket.Chat first on a fresh cluster; later the replica-set steps run through the first node that answers as a member.
         :param pulumi.Input[_builtins.str] oplog_password: oplogPassword, when set, creates the seed's oploguser and sets MONGO_OPLOG_URL for Rocket.Chat versions that still read it.
@@ -358,7 +359,6 @@ class RocketChatHA(pulumi.ComponentResource):
         :param pulumi.Input[_builtins.str] rocket_password: mongoRootPassword and rocketPassword are generated once (pulumi-random) and kept in state when nil.
         :param pulumi.Input[_builtins.str] rocketchat_image: rocketchatImage, mongoImage and nginxImage are pinned image references.
         :param pulumi.Input[_builtins.str] root_url: rootUrl is Rocket.Chat's public URL (ROOT_URL).
-        :param Sequence[_builtins.str] unreachable: unreachable names nodes whose Docker hosts do not answer, for one update run by `rcha up --down`: the component registers nothing on their hosts (pulumi-docker would fail to reach them), and everything else as usual, with those nodes still members and upstreams. It is safe only in an update that excludes every resource on those hosts (rcha does), because the engine would otherwise delete them. Never leave it set.
         :param _builtins.int wait_seconds: waitSeconds bounds each container's wait for health and each wait of the replica-set step (300 by default).
         """
         ...
@@ -385,14 +385,15 @@ class RocketChatHA(pulumi.ComponentResource):
     def _internal_init(__self__,
                  resource_name: str,
                  opts: Optional[pulumi.ResourceOptions] = None,
+                 backup: Optional[Union['BackupArgs', 'BackupArgsDict']] = None,
                  delete_data_on_destroy: Optional[_builtins.bool] = None,
                  docker_api_version: Optional[_builtins.str] = None,
-                 force_reconfig: Optional[_builtins.bool] = None,
                  license: pulumi.Input[Optional[_builtins.str]] = None,
                  load_balancer: Optional[Union['LoadBalancerArgs', 'LoadBalancerArgsDict']] = None,
                  mongo_feature_compatibility: Optional[_builtins.str] = None,
                  mongo_image: pulumi.Input[Optional[_builtins.str]] = None,
                  mongo_root_password: pulumi.Input[Optional[_builtins.str]] = None,
+                 monitoring: Optional[Union['MonitoringArgs', 'MonitoringArgsDict']] = None,
                  nginx_image: pulumi.Input[Optional[_builtins.str]] = None,
                  nodes: Optional[Sequence[Union['NodeArgs', 'NodeArgsDict']]] = None,
                  oplog_password: pulumi.Input[Optional[_builtins.str]] = None,
@@ -401,7 +402,6 @@ class RocketChatHA(pulumi.ComponentResource):
                  rocket_password: pulumi.Input[Optional[_builtins.str]] = None,
                  rocketchat_image: pulumi.Input[Optional[_builtins.str]] = None,
                  root_url: pulumi.Input[Optional[_builtins.str]] = None,
-                 unreachable: Optional[Sequence[_builtins.str]] = None,
                  wait_seconds: Optional[_builtins.int] = None,
                  __props__=None):
         opts = pulumi.ResourceOptions.merge(_utilities.get_resource_opts_defaults(), opts)
@@ -414,14 +414,15 @@ class RocketChatHA(pulumi.ComponentResource):
                 raise TypeError('__props__ is only valid when passed in combination with a valid opts.id to get an existing resource')
             __props__ = RocketChatHAArgs.__new__(RocketChatHAArgs)
 
+            __props__.__dict__["backup"] = backup
             __props__.__dict__["delete_data_on_destroy"] = delete_data_on_destroy
             __props__.__dict__["docker_api_version"] = docker_api_version
-            __props__.__dict__["force_reconfig"] = force_reconfig
             __props__.__dict__["license"] = None if license is None else pulumi.Output.secret(license)
             __props__.__dict__["load_balancer"] = load_balancer
             __props__.__dict__["mongo_feature_compatibility"] = mongo_feature_compatibility
             __props__.__dict__["mongo_image"] = mongo_image
             __props__.__dict__["mongo_root_password"] = None if mongo_root_password is None else pulumi.Output.secret(mongo_root_password)
+            __props__.__dict__["monitoring"] = monitoring
             __props__.__dict__["nginx_image"] = nginx_image
             if nodes is None and not opts.urn:
                 raise TypeError("Missing required property 'nodes'")
@@ -434,13 +435,14 @@ class RocketChatHA(pulumi.ComponentResource):
             if root_url is None and not opts.urn:
                 raise TypeError("Missing required property 'root_url'")
             __props__.__dict__["root_url"] = root_url
-            __props__.__dict__["unreachable"] = unreachable
             __props__.__dict__["wait_seconds"] = wait_seconds
+            __props__.__dict__["grafana_admin_password"] = None
             __props__.__dict__["load_balancers"] = None
             __props__.__dict__["members"] = None
             __props__.__dict__["mongo_url"] = None
+            __props__.__dict__["monitoring_url"] = None
             __props__.__dict__["url"] = None
-        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["mongoUrl"])
+        secret_opts = pulumi.ResourceOptions(additional_secret_outputs=["grafanaAdminPassword", "mongoUrl"])
         opts = pulumi.ResourceOptions.merge(opts, secret_opts)
         super(RocketChatHA, __self__).__init__(
             'rocketchat-ha:index:RocketChatHA',
@@ -448,6 +450,14 @@ class RocketChatHA(pulumi.ComponentResource):
             __props__,
             opts,
             remote=True)
+
+    @_builtins.property
+    @pulumi.getter(name="grafanaAdminPassword")
+    def grafana_admin_password(self) -> pulumi.Output[_builtins.str]:
+        """
+        grafanaAdminPassword is Grafana's generated admin password (secret; "" without Monitoring.Node).
+        """
+        return pulumi.get(self, "grafana_admin_password")
 
     @_builtins.property
     @pulumi.getter(name="loadBalancers")
@@ -472,6 +482,14 @@ class RocketChatHA(pulumi.ComponentResource):
         mongoUrl is Rocket.Chat's MONGO_URL (secret).
         """
         return pulumi.get(self, "mongo_url")
+
+    @_builtins.property
+    @pulumi.getter(name="monitoringUrl")
+    def monitoring_url(self) -> pulumi.Output[_builtins.str]:
+        """
+        monitoringUrl is Grafana's url on the monitoring node's private address ("" without Monitoring.Node).
+        """
+        return pulumi.get(self, "monitoring_url")
 
     @_builtins.property
     @pulumi.getter
