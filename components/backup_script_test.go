@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -301,6 +302,28 @@ func TestBackupJobReadsFromASecondary(t *testing.T) {
 	}
 	if regexp.MustCompile(`(?m)^rcha_backup_last_success_timestamp_seconds 0$`).MatchString(m) {
 		t.Errorf("last success is 0 after a success:\n%s", m)
+	}
+	// The names the script writes, and the interval the metrics server
+	// adds, are those of the monitoring fixture that the alert rules are
+	// checked against.
+	names := func(text string) []string {
+		var out []string
+		for _, m := range regexp.MustCompile(`(?m)^(rcha_backup_[a-z_]+) `).FindAllStringSubmatch(text, -1) {
+			out = append(out, m[1])
+		}
+		sort.Strings(out)
+		return out
+	}
+	fixture, err := os.ReadFile("../internal/monitoring/testdata/fixtures/backup.prom")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := names(m + "rcha_backup_interval_seconds 86400\n")
+	if want := names(string(fixture)); !slices.Equal(served, want) {
+		t.Errorf("the job's metrics %v, the monitoring fixture's %v", served, want)
+	}
+	if js, _ := os.ReadFile("backup-metrics.js"); !strings.Contains(string(js), "rcha_backup_interval_seconds ") {
+		t.Error("backup-metrics.js does not serve rcha_backup_interval_seconds")
 	}
 }
 

@@ -327,7 +327,7 @@ func TestDashboards(t *testing.T) {
 	}
 	// The rules use only fixture metrics too.
 	var ruleExprs []string
-	for _, r := range testConfig(3).Rules().Rules {
+	for _, r := range append(testConfig(3).Rules().Rules, testBackup.Rules(Timing{}).Rules...) {
 		ruleExprs = append(ruleExprs, r.Expr)
 	}
 	known["prometheus_config_last_reload_successful"] = true // Prometheus' own
