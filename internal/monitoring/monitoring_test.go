@@ -372,26 +372,6 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// promAPI gets a Prometheus API path and decodes its data.
-func promAPI(base, path string, data any) error {
-	resp, err := http.Get(base + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Status string          `json:"status"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return err
-	}
-	if env.Status != "success" {
-		return fmt.Errorf("%s: status %s", path, env.Status)
-	}
-	return json.Unmarshal(env.Data, data)
-}
-
 // TestRealPrometheus starts Debian's Prometheus on loopback with the
 // rendered config pointed at stand-in exporters serving the fixtures,
 // waits for every target to be up, stops one Rocket.Chat stand-in and waits
@@ -461,7 +441,7 @@ func TestRealPrometheus(t *testing.T) {
 				LastError string            `json:"lastError"`
 			} `json:"activeTargets"`
 		}
-		if err := promAPI(base, "/api/v1/targets", &tg); err != nil {
+		if err := testenv.PrometheusAPI(base, "/api/v1/targets", &tg); err != nil {
 			return false, err.Error()
 		}
 		up := 0
@@ -510,7 +490,7 @@ func alerts(t *testing.T, base string) []string {
 			State  string            `json:"state"`
 		} `json:"alerts"`
 	}
-	if err := promAPI(base, "/api/v1/alerts", &res); err != nil {
+	if err := testenv.PrometheusAPI(base, "/api/v1/alerts", &res); err != nil {
 		t.Fatal(err)
 	}
 	var out []string

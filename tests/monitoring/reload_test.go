@@ -6,10 +6,8 @@
 package monitoring_test
 
 import (
-	"encoding/json"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -69,26 +67,6 @@ type runtimeInfo struct {
 	LastConfigTime      time.Time `json:"lastConfigTime"`
 }
 
-func api(t *testing.T, base, path string, v any) error {
-	t.Helper()
-	resp, err := http.Get(base + path)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	var env struct {
-		Status string          `json:"status"`
-		Data   json.RawMessage `json:"data"`
-	}
-	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
-		return err
-	}
-	if env.Status != "success" {
-		return fmt.Errorf("%s: %s", path, env.Status)
-	}
-	return json.Unmarshal(env.Data, v)
-}
-
 // mongoTargets counts the active targets of job mongodb.
 func mongoTargets(t *testing.T, base string) int {
 	t.Helper()
@@ -97,7 +75,7 @@ func mongoTargets(t *testing.T, base string) int {
 			Labels map[string]string `json:"labels"`
 		} `json:"activeTargets"`
 	}
-	if err := api(t, base, "/api/v1/targets", &tg); err != nil {
+	if err := testenv.PrometheusAPI(base, "/api/v1/targets", &tg); err != nil {
 		return -1
 	}
 	n := 0
@@ -161,7 +139,7 @@ func TestConfigStepReloadsPrometheusInPlace(t *testing.T) {
 	})
 	waitUntil(t, "three mongodb targets", func() bool { return mongoTargets(t, base) == 3 })
 	var before runtimeInfo
-	if err := api(t, base, "/api/v1/status/runtimeinfo", &before); err != nil {
+	if err := testenv.PrometheusAPI(base, "/api/v1/status/runtimeinfo", &before); err != nil {
 		t.Fatal(err)
 	}
 
@@ -196,7 +174,7 @@ func TestConfigStepReloadsPrometheusInPlace(t *testing.T) {
 	}
 	waitUntil(t, "four mongodb targets after the reload", func() bool { return mongoTargets(t, base) == 4 })
 	var after runtimeInfo
-	if err := api(t, base, "/api/v1/status/runtimeinfo", &after); err != nil {
+	if err := testenv.PrometheusAPI(base, "/api/v1/status/runtimeinfo", &after); err != nil {
 		t.Fatal(err)
 	}
 	if !after.StartTime.Equal(before.StartTime) || !after.ReloadConfigSuccess || !after.LastConfigTime.After(before.LastConfigTime) {
