@@ -1,41 +1,14 @@
 package mongosh_test
 
 import (
-	"encoding/json"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rocketchat-ha/rocketchat-ha/components"
-	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 )
-
-// componentBackupUser is the backup user exactly as the component puts it
-// in the full replica-set step's desired state.
-func componentBackupUser(t *testing.T) replicaset.DesiredUser {
-	t.Helper()
-	rec, err := mocktest.Run(t, nil, nil, func(ctx *pulumi.Context) error {
-		_, err := components.NewRocketChatHA(ctx, "chat", &components.RocketChatHAArgs{
-			Nodes:   []components.Node{{Name: "rocket-1", Address: "10.0.0.1"}, {Name: "rocket-2", Address: "10.0.0.2"}, {Name: "rocket-3", Address: "10.0.0.3"}},
-			RootURL: pulumi.String("https://chat.example.com"),
-		})
-		return err
-	})
-	require.NoError(t, err)
-	env := mocktest.Unwrap(rec.Named(t, "command:local:Command", "chat-replicaset").Inputs["environment"]).ObjectValue()
-	var d replicaset.DesiredState
-	require.NoError(t, json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d))
-	for _, u := range d.Users {
-		if u.User == components.BackupUser {
-			return u
-		}
-	}
-	t.Fatalf("the component's desired state has no %s user: %+v", components.BackupUser, d.Users)
-	return replicaset.DesiredUser{}
-}
 
 // TestMongoshBackupUserGetsExactlyItsRole runs the reconciler under the
 // simulation, which knows MongoDB's built-in roles, with the component's
@@ -43,7 +16,7 @@ func componentBackupUser(t *testing.T) replicaset.DesiredUser {
 // else, its password rotates in place, and a rerun changes nothing. The
 // same role on another database is refused as a real mongod refuses it.
 func TestMongoshBackupUserGetsExactlyItsRole(t *testing.T) {
-	bu := componentBackupUser(t)
+	bu := componentUser(t, components.BackupUser)
 	require.Equal(t, []replicaset.Role{{Role: "backup", DB: "admin"}}, bu.Roles)
 	require.Equal(t, "admin", bu.DB)
 

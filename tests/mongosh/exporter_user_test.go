@@ -1,48 +1,20 @@
 package mongosh_test
 
 import (
-	"encoding/json"
 	"slices"
 	"testing"
 
-	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/components"
-	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
-	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// componentExporterUser is the monitoring exporter's user exactly as the
-// component puts it into the full replica-set step's desired state.
-func componentExporterUser(t *testing.T) replicaset.DesiredUser {
-	t.Helper()
-	rec, err := mocktest.Run(t, nil, nil, func(ctx *pulumi.Context) error {
-		_, err := components.NewRocketChatHA(ctx, "chat", &components.RocketChatHAArgs{
-			Nodes:   []components.Node{{Name: "rocket-1", Address: "10.250.250.11"}},
-			RootURL: pulumi.String("https://chat.example.test"),
-		})
-		return err
-	})
-	require.NoError(t, err)
-	env := mocktest.Unwrap(rec.Named(t, "command:local:Command", "chat-replicaset").Inputs["environment"]).ObjectValue()
-	var d replicaset.DesiredState
-	require.NoError(t, json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d))
-	for _, u := range d.Users {
-		if u.User == components.ExporterUser {
-			return u
-		}
-	}
-	t.Fatalf("no %s user in the desired state: %+v", components.ExporterUser, d.Users)
-	return replicaset.DesiredUser{}
-}
 
 // TestMongoshExporterUser: the simulation (which knows MongoDB's built-in
 // roles and refuses others) creates the exporter's user with exactly
 // clusterMonitor@admin and read@local, changes nothing on a rerun, and
 // rotates its password in place.
 func TestMongoshExporterUser(t *testing.T) {
-	exporter := componentExporterUser(t)
+	exporter := componentUser(t, components.ExporterUser)
 	c := newCluster(t, 3, nil)
 	s := pw(1)
 	d := desired(3, s, 60)

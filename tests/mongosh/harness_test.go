@@ -16,6 +16,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
+
+	"github.com/rocketchat-ha/rocketchat-ha/components"
+	"github.com/rocketchat-ha/rocketchat-ha/internal/mocktest"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/replicaset"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/testenv"
 	"github.com/stretchr/testify/assert"
@@ -597,4 +601,29 @@ func runLibrary(t *testing.T, driver string) string {
 	cmd.Stdout, cmd.Stderr = &out, &out
 	require.NoError(t, cmd.Run(), "mongosh:\n%s", out.String())
 	return out.String()
+}
+
+// componentUser is the user name exactly as the component puts it in the
+// full replica-set step's desired state, for the seed's three nodes with
+// the defaults (monitoring and backups on).
+func componentUser(t *testing.T, name string) replicaset.DesiredUser {
+	t.Helper()
+	rec, err := mocktest.Run(t, nil, nil, func(ctx *pulumi.Context) error {
+		_, err := components.NewRocketChatHA(ctx, "chat", &components.RocketChatHAArgs{
+			Nodes:   []components.Node{{Name: "rocket-1", Address: "10.0.0.1"}, {Name: "rocket-2", Address: "10.0.0.2"}, {Name: "rocket-3", Address: "10.0.0.3"}},
+			RootURL: pulumi.String("https://chat.example.com"),
+		})
+		return err
+	})
+	require.NoError(t, err)
+	env := mocktest.Unwrap(rec.Named(t, "command:local:Command", "chat-replicaset").Inputs["environment"]).ObjectValue()
+	var d replicaset.DesiredState
+	require.NoError(t, json.Unmarshal([]byte(mocktest.Unwrap(env["RCHA_DESIRED"]).StringValue()), &d))
+	for _, u := range d.Users {
+		if u.User == name {
+			return u
+		}
+	}
+	t.Fatalf("the component's desired state has no %s user: %+v", name, d.Users)
+	return replicaset.DesiredUser{}
 }
