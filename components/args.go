@@ -67,7 +67,7 @@ type Ports struct {
 	MongoExporter int `pulumi:"mongoExporter,optional"`
 	// RocketChatMetrics is Rocket.Chat's built-in Prometheus exporter
 	// (monitoring); 9458 by default.
-	RocketChatMetrics int `pulumi:"rocketChatMetrics,optional"`
+	RocketChatMetrics int `pulumi:"rocketchatMetrics,optional"`
 }
 
 // DockerTLS is the client TLS material for a tcp:// Docker endpoint. The

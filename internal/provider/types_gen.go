@@ -179,7 +179,7 @@ type Ports struct {
 	RocketChat        int `pulumi:"rocketchat,optional"`
 	Instance          int `pulumi:"instance,optional"`
 	MongoExporter     int `pulumi:"mongoExporter,optional"`
-	RocketChatMetrics int `pulumi:"rocketChatMetrics,optional"`
+	RocketChatMetrics int `pulumi:"rocketchatMetrics,optional"`
 }
 
 // Annotate sets the schema token and descriptions of Ports.
@@ -190,7 +190,7 @@ func (x *Ports) Annotate(a infer.Annotator) {
 	a.Describe(&x.RocketChat, "rocketchat is the published HTTP port of Rocket.Chat (3000 inside).")
 	a.Describe(&x.Instance, "instance is Rocket.Chat's instance-to-instance TCP_PORT, published under the same number.")
 	a.Describe(&x.MongoExporter, "mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.")
-	a.Describe(&x.RocketChatMetrics, "rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.")
+	a.Describe(&x.RocketChatMetrics, "rocketchatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.")
 }
 
 // toComponents converts x (nil is the zero value) to components.Ports.
@@ -549,7 +549,7 @@ var plainProperties = map[string][]string{
 	"rocketchat-ha:index:RocketChatHA":    {"nodes", "replicaSetName", "loadBalancer", "deleteDataOnDestroy", "waitSeconds", "dockerApiVersion", "mongoFeatureCompatibility", "backup", "monitoring"},
 	"rocketchat-ha:index:Node":            {"name", "address", "dockerHost", "dockerTls", "ports"},
 	"rocketchat-ha:index:DockerTLS":       {},
-	"rocketchat-ha:index:Ports":           {"mongo", "rocketchat", "instance", "mongoExporter", "rocketChatMetrics"},
+	"rocketchat-ha:index:Ports":           {"mongo", "rocketchat", "instance", "mongoExporter", "rocketchatMetrics"},
 	"rocketchat-ha:index:LoadBalancer":    {"nodes", "node", "dockerHost", "dockerTls", "address", "bindAddress", "httpPort", "httpsPort", "clientMaxBodySize", "trustedProxies", "virtualIp", "interface", "virtualRouterId"},
 	"rocketchat-ha:index:Backup":          {"disabled", "schedule", "keep", "node", "metricsPort", "s3"},
 	"rocketchat-ha:index:BackupS3":        {"endpoint", "region", "bucket", "prefix"},

@@ -49,15 +49,15 @@ resources:
         - name: rocket-1
           address: 172.17.0.1
           dockerHost: unix:///var/run/docker.sock
-          ports: {mongo: 27017, rocketchat: 3001, instance: 3101}
+          ports: {mongo: 27017, rocketchat: 3001, instance: 3101, mongoExporter: 9216, rocketchatMetrics: 9458}
         - name: rocket-2
           address: 172.17.0.1
           dockerHost: unix:///var/run/docker.sock
-          ports: {mongo: 27018, rocketchat: 3002, instance: 3102}
+          ports: {mongo: 27018, rocketchat: 3002, instance: 3102, mongoExporter: 9217, rocketchatMetrics: 9459}
         - name: rocket-3
           address: 172.17.0.1
           dockerHost: unix:///var/run/docker.sock
-          ports: {mongo: 27019, rocketchat: 3003, instance: 3103}
+          ports: {mongo: 27019, rocketchat: 3003, instance: 3103, mongoExporter: 9218, rocketchatMetrics: 9460}
       loadBalancer:
         node: rocket-1
         bindAddress: 127.0.0.1
@@ -76,7 +76,9 @@ func seedStackConfig() map[string]any {
 	for i := range 3 {
 		nodes = append(nodes, map[string]any{
 			"name": fmt.Sprintf("rocket-%d", i+1), "address": "172.17.0.1", "dockerHost": labDockerHost,
-			"ports": map[string]int{"mongo": 27017 + i, "rocketchat": 3001 + i, "instance": 3101 + i},
+			// One Docker host: the exporters need a port each too.
+			"ports": map[string]int{"mongo": 27017 + i, "rocketchat": 3001 + i, "instance": 3101 + i,
+				"mongoExporter": 9216 + i, "rocketchatMetrics": 9458 + i},
 		})
 	}
 	return map[string]any{

@@ -35,16 +35,16 @@ namespace RocketChat.HA.Inputs
         public int? MongoExporter { get; set; }
 
         /// <summary>
-        /// rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
-        /// </summary>
-        [Input("rocketChatMetrics")]
-        public int? RocketChatMetrics { get; set; }
-
-        /// <summary>
         /// rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
         /// </summary>
         [Input("rocketchat")]
         public int? Rocketchat { get; set; }
+
+        /// <summary>
+        /// rocketchatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+        /// </summary>
+        [Input("rocketchatMetrics")]
+        public int? RocketchatMetrics { get; set; }
 
         public PortsArgs()
         {

@@ -284,11 +284,11 @@ export interface PortsArgs {
      */
     mongoExporter?: number;
     /**
-     * rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
-     */
-    rocketChatMetrics?: number;
-    /**
      * rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
      */
     rocketchat?: number;
+    /**
+     * rocketchatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+     */
+    rocketchatMetrics?: number;
 }

@@ -1238,13 +1238,13 @@ class PortsArgsDict(TypedDict):
     """
     mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
     """
-    rocket_chat_metrics: NotRequired[_builtins.int]
-    """
-    rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
-    """
     rocketchat: NotRequired[_builtins.int]
     """
     rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
+    """
+    rocketchat_metrics: NotRequired[_builtins.int]
+    """
+    rocketchatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
     """
 
 @pulumi.input_type
@@ -1253,16 +1253,16 @@ class PortsArgs:
                  instance: Optional[_builtins.int] = None,
                  mongo: Optional[_builtins.int] = None,
                  mongo_exporter: Optional[_builtins.int] = None,
-                 rocket_chat_metrics: Optional[_builtins.int] = None,
-                 rocketchat: Optional[_builtins.int] = None):
+                 rocketchat: Optional[_builtins.int] = None,
+                 rocketchat_metrics: Optional[_builtins.int] = None):
         """
         Ports are the host ports one node publishes on its address.
 
         :param _builtins.int instance: instance is Rocket.Chat's instance-to-instance TCP_PORT, published under the same number.
         :param _builtins.int mongo: mongo is mongod's port; mongod also listens on it inside its container.
         :param _builtins.int mongo_exporter: mongoExporter is the node's mongodb_exporter (monitoring); 9216 by default.
-        :param _builtins.int rocket_chat_metrics: rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
         :param _builtins.int rocketchat: rocketchat is the published HTTP port of Rocket.Chat (3000 inside).
+        :param _builtins.int rocketchat_metrics: rocketchatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
         """
         if instance is not None:
             pulumi.set(__self__, "instance", instance)
@@ -1270,10 +1270,10 @@ class PortsArgs:
             pulumi.set(__self__, "mongo", mongo)
         if mongo_exporter is not None:
             pulumi.set(__self__, "mongo_exporter", mongo_exporter)
-        if rocket_chat_metrics is not None:
-            pulumi.set(__self__, "rocket_chat_metrics", rocket_chat_metrics)
         if rocketchat is not None:
             pulumi.set(__self__, "rocketchat", rocketchat)
+        if rocketchat_metrics is not None:
+            pulumi.set(__self__, "rocketchat_metrics", rocketchat_metrics)
 
     @_builtins.property
     @pulumi.getter
@@ -1312,18 +1312,6 @@ class PortsArgs:
         pulumi.set(self, "mongo_exporter", value)
 
     @_builtins.property
-    @pulumi.getter(name="rocketChatMetrics")
-    def rocket_chat_metrics(self) -> Optional[_builtins.int]:
-        """
-        rocketChatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
-        """
-        return pulumi.get(self, "rocket_chat_metrics")
-
-    @rocket_chat_metrics.setter
-    def rocket_chat_metrics(self, value: Optional[_builtins.int]):
-        pulumi.set(self, "rocket_chat_metrics", value)
-
-    @_builtins.property
     @pulumi.getter
     def rocketchat(self) -> Optional[_builtins.int]:
         """
@@ -1334,5 +1322,17 @@ class PortsArgs:
     @rocketchat.setter
     def rocketchat(self, value: Optional[_builtins.int]):
         pulumi.set(self, "rocketchat", value)
+
+    @_builtins.property
+    @pulumi.getter(name="rocketchatMetrics")
+    def rocketchat_metrics(self) -> Optional[_builtins.int]:
+        """
+        rocketchatMetrics is Rocket.Chat's built-in Prometheus exporter (monitoring); 9458 by default.
+        """
+        return pulumi.get(self, "rocketchat_metrics")
+
+    @rocketchat_metrics.setter
+    def rocketchat_metrics(self, value: Optional[_builtins.int]):
+        pulumi.set(self, "rocketchat_metrics", value)
 
 
