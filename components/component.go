@@ -211,8 +211,10 @@ func (b *builder) connectionStrings() error {
 }
 
 // cluster registers, in order: the replica-set prune step, every node's
-// mongod (chained after it), the full replica-set step, every node's Rocket.Chat (chained after the step), and
-// the load balancer; then it registers the component's outputs.
+// mongod (chained after it), the full replica-set step, the backup job
+// (after the step), every node's Rocket.Chat (chained after the step), the
+// load balancers, and the exporters and monitoring stack; then it
+// registers the component's outputs.
 func (b *builder) cluster() error {
 	// The prune step, which every other change waits for, waits for every
 	// node's provider: pulumi-docker reaches its daemon when it is
