@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/monitoring"
@@ -118,14 +117,10 @@ func (b *builder) backup() error {
 	if err != nil {
 		return fmt.Errorf("Backup.Schedule: %w", err)
 	}
-	pw, err := random.NewRandomPassword(b.ctx, b.name+"-backup-password", &random.RandomPasswordArgs{
-		Length:  pulumi.Int(32),
-		Special: pulumi.Bool(false),
-	}, pulumi.Parent(b.comp))
+	password, err := b.generatePassword("backup-password", 32)
 	if err != nil {
-		return fmt.Errorf("backup password: %w", err)
+		return err
 	}
-	password := secret(pw.Result)
 	b.addDBUser(BackupUser, "admin", password, replicaset.Role{Role: "backup", DB: "admin"})
 	b.backupJob = func(after pulumi.Resource) error { return b.newBackupJob(sched, password, after) }
 	// With monitoring, Prometheus scrapes the job's metrics and alerts

@@ -160,19 +160,24 @@ func (b *builder) newProviders() error {
 	return nil
 }
 
+// generatePassword registers a password of length letters and digits,
+// named <cluster>-<suffix>, generated once: pulumi-random keeps it in
+// state. The result is secret.
+func (b *builder) generatePassword(suffix string, length int) (pulumi.StringOutput, error) {
+	p, err := random.NewRandomPassword(b.ctx, b.name+"-"+suffix, &random.RandomPasswordArgs{
+		Length:  pulumi.Int(length),
+		Special: pulumi.Bool(false),
+	}, pulumi.Parent(b.comp))
+	if err != nil {
+		return pulumi.StringOutput{}, fmt.Errorf("%s: %w", suffix, err)
+	}
+	return secret(p.Result), nil
+}
+
 // secrets generates, once, what the user did not give: the root and rocket
 // passwords and the replica-set keyfile. pulumi-random keeps them in state.
 func (b *builder) secrets() error {
-	gen := func(suffix string, length int) (pulumi.StringOutput, error) {
-		p, err := random.NewRandomPassword(b.ctx, b.name+"-"+suffix, &random.RandomPasswordArgs{
-			Length:  pulumi.Int(length),
-			Special: pulumi.Bool(false),
-		}, pulumi.Parent(b.comp))
-		if err != nil {
-			return pulumi.StringOutput{}, fmt.Errorf("%s: %w", suffix, err)
-		}
-		return secret(p.Result), nil
-	}
+	gen := b.generatePassword
 	var err error
 	// A keyfile is 6 to 1024 characters of the base64 alphabet; letters
 	// and digits are a subset.

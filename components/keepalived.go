@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/keepalived"
 	"github.com/rocketchat-ha/rocketchat-ha/internal/nginx"
@@ -43,14 +42,11 @@ func (b *builder) newVRRPGroup(sites []lbSite) (*vrrpGroup, error) {
 		g.password = secret(lb.VRRPPassword)
 		return g, nil
 	}
-	p, err := random.NewRandomPassword(b.ctx, b.name+"-vrrp-password", &random.RandomPasswordArgs{
-		Length:  pulumi.Int(keepalived.MaxPasswordLength),
-		Special: pulumi.Bool(false),
-	}, pulumi.Parent(b.comp))
+	p, err := b.generatePassword("vrrp-password", keepalived.MaxPasswordLength)
 	if err != nil {
-		return nil, fmt.Errorf("vrrp password: %w", err)
+		return nil, err
 	}
-	g.password = secret(p.Result)
+	g.password = p
 	return g, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/pulumi/pulumi-docker/sdk/v4/go/docker"
-	"github.com/pulumi/pulumi-random/sdk/v4/go/random"
 	"github.com/pulumi/pulumi/sdk/v3/go/pulumi"
 
 	"github.com/rocketchat-ha/rocketchat-ha/internal/monitoring"
@@ -314,23 +313,14 @@ func (b *builder) monitoringUsers() error {
 	if !m.On() {
 		return nil
 	}
-	gen := func(suffix string) (pulumi.StringOutput, error) {
-		p, err := random.NewRandomPassword(b.ctx, b.name+"-"+suffix, &random.RandomPasswordArgs{
-			Length: pulumi.Int(32), Special: pulumi.Bool(false),
-		}, pulumi.Parent(b.comp))
-		if err != nil {
-			return pulumi.StringOutput{}, fmt.Errorf("%s: %w", suffix, err)
-		}
-		return secret(p.Result), nil
-	}
 	var err error
-	if b.mon.exporterPassword, err = gen("exporter-password"); err != nil {
+	if b.mon.exporterPassword, err = b.generatePassword("exporter-password", 32); err != nil {
 		return err
 	}
 	b.addDBUser(ExporterUser, "admin", b.mon.exporterPassword,
 		replicaset.Role{Role: "clusterMonitor", DB: "admin"}, replicaset.Role{Role: "read", DB: "local"})
 	if m.Node != "" {
-		if b.mon.grafanaPassword, err = gen("grafana-admin-password"); err != nil {
+		if b.mon.grafanaPassword, err = b.generatePassword("grafana-admin-password", 32); err != nil {
 			return err
 		}
 	}
