@@ -242,6 +242,9 @@ const (
 type RestoreError struct {
 	Err  error
 	What string
+	// OnlyVerifyFailed says the restore and the restarts succeeded and
+	// only the verification after them failed.
+	OnlyVerifyFailed bool
 }
 
 func (e *RestoreError) Error() string { return e.Err.Error() + "\n" + e.What }
@@ -410,7 +413,7 @@ func (o Ops) fail(s stage, down []Node, err error, req RestoreRequest) error {
 		what = fmt.Sprintf("State: the database is restored from %s and every Rocket.Chat server was started and reported healthy, "+
 			"but the verification failed (above). Run `rcha verify --stack %s` for the details.", req.From, c.Stack)
 	}
-	return &RestoreError{Err: err, What: what}
+	return &RestoreError{Err: err, What: what, OnlyVerifyFailed: s == stageVerify}
 }
 
 func orNone(s []string) string {

@@ -233,6 +233,9 @@ func TestRestoreFailureMessages(t *testing.T) {
 			if !errors.As(err, &re) {
 				t.Fatalf("error %v, want a RestoreError", err)
 			}
+			if re.OnlyVerifyFailed {
+				t.Error("a restore that failed before the verification says only the verification failed")
+			}
 			for _, want := range c.want {
 				if !strings.Contains(err.Error(), want) {
 					t.Errorf("the message lacks %q:\n%s", want, err)
@@ -246,6 +249,10 @@ func TestRestoreFailureMessages(t *testing.T) {
 		Verify: func(context.Context) error { return errors.New("[users] rocket@admin: authentication failed") }})
 	if err == nil || !strings.Contains(err.Error(), "authentication failed") || !strings.Contains(err.Error(), "but the verification failed") {
 		t.Errorf("error %v", err)
+	}
+	var re *backupops.RestoreError
+	if !errors.As(err, &re) || !re.OnlyVerifyFailed {
+		t.Errorf("error %v: want a RestoreError with OnlyVerifyFailed (rcha exits with the verify code)", err)
 	}
 }
 

@@ -114,7 +114,7 @@ func (r *runner) backupCommand(sum *Summary) int {
 	}
 	if err := ops.Restore(ctx, req); err != nil {
 		var re *backupops.RestoreError
-		if errors.As(err, &re) && strings.Contains(re.What, "but the verification failed") {
+		if errors.As(err, &re) && re.OnlyVerifyFailed {
 			return fail(ExitVerify, err)
 		}
 		return fail(ExitFailed, err)
